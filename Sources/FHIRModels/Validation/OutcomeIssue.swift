@@ -1,0 +1,64 @@
+/// One finding about a resource, in the shape of an `OperationOutcome.issue`.
+/// Kept separate from the typed `OperationOutcome` so that parsing and validation
+/// can report without depending on the typed models.
+public struct OutcomeIssue: Sendable, Hashable, CustomStringConvertible {
+    public enum Severity: String, Sendable, Hashable {
+        case fatal, error, warning, information
+    }
+
+    /// Codes from the FHIR `issue-type` value set that this project uses.
+    public enum Code: String, Sendable, Hashable {
+        case invalid, structure, required, value, invariant, security, processing
+        case notSupported = "not-supported"
+        case tooLong = "too-long"
+        case notFound = "not-found"
+        case conflict, duplicate, exception, forbidden, login, throttled
+        case tooCostly = "too-costly"
+    }
+
+    public var severity: Severity
+    public var code: Code
+    /// Human-readable text. Never carries values from the resource (they may be PHI).
+    public var diagnostics: String
+    /// FHIRPath-style location, e.g. `Patient.name[0].given[1]`.
+    public var expression: String?
+
+    public init(severity: Severity = .error, code: Code, diagnostics: String, expression: String? = nil) {
+        self.severity = severity
+        self.code = code
+        self.diagnostics = diagnostics
+        self.expression = expression
+    }
+
+    public var description: String {
+        "\(severity.rawValue) [\(code.rawValue)] \(expression.map { "\($0): " } ?? "")\(diagnostics)"
+    }
+}
+
+extension Array where Element == OutcomeIssue {
+    public var hasErrors: Bool {
+        contains { $0.severity == .error || $0.severity == .fatal }
+    }
+
+    /// The issues as an `OperationOutcome` resource in FHIR JSON.
+    public func operationOutcome() -> JSONValue {
+        var issues: [JSONValue] = []
+        for issue in self {
+            var object = JSONObject()
+            object["severity"] = .string(issue.severity.rawValue)
+            object["code"] = .string(issue.code.rawValue)
+            object["diagnostics"] = .string(issue.diagnostics)
+            if let expression = issue.expression {
+                object["expression"] = .array([.string(expression)])
+            }
+            issues.append(.object(object))
+        }
+        if issues.isEmpty {
+            issues.append(.object([
+                "severity": .string("information"), "code": .string("informational"),
+                "diagnostics": .string("All OK"),
+            ]))
+        }
+        return .object(["resourceType": .string("OperationOutcome"), "issue": .array(issues)])
+    }
+}

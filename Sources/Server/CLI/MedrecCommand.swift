@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// The `medrec` command line: the server and the tools operators and bulk jobs use.
+public struct MedrecCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "medrec",
+        abstract: "FHIR R4 medical-records server and tools.",
+        subcommands: []
+    )
+
+    public init() {}
+}

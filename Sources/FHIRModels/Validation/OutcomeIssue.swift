@@ -12,7 +12,7 @@ public struct OutcomeIssue: Sendable, Hashable, CustomStringConvertible {
         case notSupported = "not-supported"
         case tooLong = "too-long"
         case notFound = "not-found"
-        case conflict, duplicate, exception, forbidden, login, throttled
+        case conflict, duplicate, exception, forbidden, login, throttled, deleted, transient, informational
         case tooCostly = "too-costly"
     }
 

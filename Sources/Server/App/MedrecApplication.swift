@@ -1,0 +1,40 @@
+import FHIRModels
+import Hummingbird
+import Logging
+import PostgresNIO
+
+/// Builds the Hummingbird application: the same function serves `medrec serve` and the tests.
+public enum MedrecApplication {
+    public typealias Context = BasicRequestContext
+
+    public static func buildRouter(store: any ResourceStore, client: PostgresClient, settings: ServerSettings) -> Router<Context> {
+        let router = Router(context: Context.self)
+        router.add(middleware: RequestLogMiddleware())
+        HealthController(client: client).addRoutes(to: router)
+        let fhir = router.group("fhir")
+        FHIRController(store: store, limits: settings.limits, baseURL: settings.baseURL).addRoutes(to: fhir)
+        return router
+    }
+
+    /// The application with the database client as a service and migrations run before the server listens.
+    /// `servicesStoppedAfterClient` (the embedded cluster) shut down only after the database client has.
+    public static func build(
+        client: PostgresClient, settings: ServerSettings, logger: Logger,
+        servicesStoppedAfterClient: [any Service] = [], onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let store = PostgresResourceStore(client: client, logger: logger)
+        let router = buildRouter(store: store, client: client, settings: settings)
+        var app = Application(
+            router: router,
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "medrec"),
+            // Services stop in reverse order: the server, then the client, then (e.g.) the embedded cluster.
+            services: servicesStoppedAfterClient + [client],
+            onServerRunning: onServerRunning,
+            logger: logger
+        )
+        app.beforeServerStarts {
+            try await Migrator(client: client, logger: logger).migrate()
+        }
+        return app
+    }
+}

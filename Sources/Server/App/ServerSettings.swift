@@ -1,0 +1,45 @@
+import Configuration
+import Foundation
+
+/// Every setting has one name: the config key below. In the environment it is the key in
+/// upper snake case (`medrec.databaseUrl` → `MEDREC_DATABASE_URL`); in a JSON config file
+/// (`MEDREC_CONFIG_FILE`) it is the nested object path (`{"medrec": {"databaseUrl": …}}`).
+/// Command-line flags, where they exist, win over both.
+public struct ServerSettings: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var dataDirectory = "./.medrec"
+    /// A configured database; `nil` runs the embedded PostgreSQL cluster.
+    public var databaseURL: String?
+    /// The public base URL of the FHIR API (used in Location headers and Bundle links);
+    /// `nil` derives it from the request's Host header.
+    public var baseURL: String?
+    public var limits = ServerLimits()
+    public var logLevel = "info"
+
+    public init() {}
+
+    /// Environment first, then the JSON file named by `MEDREC_CONFIG_FILE`, then defaults.
+    public static func load() async throws -> ServerSettings {
+        var providers: [any ConfigProvider] = [EnvironmentVariablesProvider()]
+        if let file = ProcessInfo.processInfo.environment["MEDREC_CONFIG_FILE"], !file.isEmpty {
+            providers.append(try await FileProvider<JSONSnapshot>(filePath: .init(file)))
+        }
+        return ServerSettings(config: ConfigReader(providers: providers))
+    }
+
+    public init(config: ConfigReader) {
+        let defaults = ServerSettings()
+        host = config.string(forKey: "medrec.host", default: defaults.host)
+        port = config.int(forKey: "medrec.port", default: defaults.port)
+        dataDirectory = config.string(forKey: "medrec.dataDir", default: defaults.dataDirectory)
+        databaseURL = config.string(forKey: "medrec.databaseUrl", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
+        baseURL = config.string(forKey: "medrec.baseUrl").flatMap { $0.isEmpty ? nil : $0 }
+        logLevel = config.string(forKey: "medrec.logLevel", default: defaults.logLevel)
+        limits.maxBodyBytes = config.int(forKey: "medrec.maxBodyBytes", default: defaults.limits.maxBodyBytes)
+        limits.maxBundleEntries = config.int(forKey: "medrec.maxBundleEntries", default: defaults.limits.maxBundleEntries)
+        limits.statementTimeoutMilliseconds = config.int(
+            forKey: "medrec.statementTimeoutMs", default: defaults.limits.statementTimeoutMilliseconds)
+        limits.maxPageSize = config.int(forKey: "medrec.maxPageSize", default: defaults.limits.maxPageSize)
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+
+/// `medrec serve`: the FHIR and platform APIs. With no configuration it runs its own
+/// PostgreSQL cluster in the data directory.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the server (embedded PostgreSQL unless MEDREC_DATABASE_URL is set)."
+    )
+
+    @Option(help: "Address to listen on (default 127.0.0.1, or MEDREC_HOST).")
+    var host: String?
+
+    @Option(help: "Port to listen on (default 8080, or MEDREC_PORT).")
+    var port: Int?
+
+    @Option(name: .customLong("data-dir"), help: "Data directory for the embedded database (default ./.medrec, or MEDREC_DATA_DIR).")
+    var dataDirectory: String?
+
+    func run() async throws {
+        var settings = try await ServerSettings.load()
+        if let host { settings.host = host }
+        if let port { settings.port = port }
+        if let dataDirectory { settings.dataDirectory = dataDirectory }
+        var logger = Logger(label: "medrec")
+        logger.logLevel = Logger.Level(rawValue: settings.logLevel) ?? .info
+
+        let database: ResolvedDatabase
+        do {
+            database = try await DatabaseResolver.resolve(settings: settings, logger: logger)
+        } catch let error as PostgresBinariesError {
+            FileHandle.standardError.write(Data("medrec: \(error.message)\n".utf8))
+            throw ExitCode(2)
+        }
+        let client = PostgresClient(
+            configuration: database.endpoint.clientConfiguration(statementTimeoutMilliseconds: settings.limits.statementTimeoutMilliseconds),
+            backgroundLogger: logger)
+        let host = settings.host
+        let app = MedrecApplication.build(
+            client: client, settings: settings, logger: logger,
+            servicesStoppedAfterClient: database.embedded.map { [$0] } ?? [],
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                print("listening on http://\(host):\(port)")
+            })
+        try await app.runService()
+    }
+}

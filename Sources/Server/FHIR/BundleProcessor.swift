@@ -1,0 +1,395 @@
+import FHIRModels
+import Foundation
+import Hummingbird
+
+/// Batch and transaction Bundles (`POST /fhir`). A transaction runs in one database
+/// transaction: ids are assigned first, `urn:uuid:` and conditional references are rewritten,
+/// then DELETE, POST, PUT/PATCH and GET run in the order the spec gives.
+struct BundleProcessor: Sendable {
+    let store: any ResourceStore
+    let limits: ServerLimits
+    let base: String
+
+    /// One parsed `Bundle.entry.request`.
+    struct Entry: Sendable {
+        enum Action: Sendable {
+            case create(type: String, ifNoneExist: [SearchCriterion]?)
+            case update(type: String, id: String, ifMatch: Int?)
+            case conditionalUpdate(type: String, criteria: [SearchCriterion])
+            case delete(type: String, id: String)
+            case conditionalDelete(type: String, criteria: [SearchCriterion])
+            case read(type: String, id: String, version: Int?)
+            case search(type: String, criteria: [SearchCriterion])
+        }
+
+        let index: Int
+        let fullURL: String?
+        let action: Action
+        var resource: JSONValue?
+
+        var order: Int {
+            switch action {
+            case .delete, .conditionalDelete: 0
+            case .create: 1
+            case .update, .conditionalUpdate: 2
+            case .read, .search: 3
+            }
+        }
+    }
+
+    struct EntryError: Error {
+        let index: Int
+        let underlying: any Error
+    }
+
+    func process(_ bundle: JSONValue) async throws -> JSONValue {
+        guard bundle["resourceType"]?.stringValue == "Bundle" else {
+            throw FHIRHTTPError.badRequest("POST to the base URL takes a batch or transaction Bundle")
+        }
+        let kind = bundle["type"]?.stringValue
+        guard kind == "transaction" || kind == "batch" else {
+            throw FHIRHTTPError.badRequest("Bundle.type must be transaction or batch", expression: "Bundle.type")
+        }
+        let rawEntries = bundle["entry"]?.arrayValue ?? []
+        guard rawEntries.count <= limits.maxBundleEntries else {
+            throw FHIRHTTPError(status: .contentTooLarge, code: .tooCostly, "the Bundle has more than \(limits.maxBundleEntries) entries")
+        }
+        if kind == "transaction" {
+            let entries = try rawEntries.enumerated().map { try parseEntry($1, index: $0) }
+            return try await transaction(entries)
+        }
+        return await batch(rawEntries)
+    }
+
+    // MARK: - Parsing entries
+
+    func parseEntry(_ entry: JSONValue, index: Int) throws -> Entry {
+        let expression = "Bundle.entry[\(index)]"
+        do {
+            guard let request = entry["request"], let method = request["method"]?.stringValue,
+                  let url = request["url"]?.stringValue else {
+                throw FHIRHTTPError.badRequest("each entry needs request.method and request.url", code: .required, expression: "\(expression).request")
+            }
+            var path = Substring(url)
+            if path.hasPrefix(base + "/") { path = path.dropFirst(base.count + 1) }
+            if path.hasPrefix("/") { path = path.dropFirst() }
+            let parts = path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+            let segments = parts[0].split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            let query = parts.count > 1 ? parts[1] : nil
+            guard let type = segments.first, FHIRMetadata.resource(named: type) != nil else {
+                throw FHIRHTTPError.badRequest("request.url names no supported resource type", expression: "\(expression).request.url")
+            }
+            if segments.count > 1, !FHIRRequest.isValidID(segments[1]) {
+                throw FHIRHTTPError.badRequest("request.url has an invalid id", expression: "\(expression).request.url")
+            }
+            let criteria = try query.map { try FHIRRequest.criteria(from: FHIRRequest.queryItems($0)) }
+            let fullURL = entry["fullUrl"]?.stringValue
+            var resource = entry["resource"]
+            let action: Entry.Action
+            switch (method, segments.count) {
+            case ("POST", 1):
+                let ifNoneExist = try request["ifNoneExist"]?.stringValue.map {
+                    try FHIRRequest.criteria(from: FHIRRequest.queryItems(($0.split(separator: "?", maxSplits: 1).last ?? Substring($0))))
+                }
+                action = .create(type: type, ifNoneExist: ifNoneExist)
+            case ("PUT", 2):
+                let ifMatch = request["ifMatch"]?.stringValue.flatMap(FHIRRequest.version(fromETag:))
+                action = .update(type: type, id: segments[1], ifMatch: ifMatch)
+            case ("PUT", 1) where criteria != nil:
+                action = .conditionalUpdate(type: type, criteria: criteria!)
+            case ("DELETE", 2):
+                action = .delete(type: type, id: segments[1])
+            case ("DELETE", 1) where criteria != nil:
+                action = .conditionalDelete(type: type, criteria: criteria!)
+            case ("GET", 2):
+                action = .read(type: type, id: segments[1], version: nil)
+            case ("GET", 4) where segments[2] == "_history":
+                guard let version = Int(segments[3]) else {
+                    throw FHIRHTTPError.badRequest("invalid version in request.url", expression: "\(expression).request.url")
+                }
+                action = .read(type: type, id: segments[1], version: version)
+            case ("GET", 1):
+                action = .search(type: type, criteria: criteria ?? [])
+            default:
+                throw FHIRHTTPError.badRequest("this method and URL are not supported in a Bundle entry", code: .notSupported, expression: "\(expression).request")
+            }
+            switch action {
+            case .create(let type, _), .update(let type, _, _), .conditionalUpdate(let type, _):
+                guard let body = resource else {
+                    throw FHIRHTTPError.badRequest("a \(method) entry needs a resource", code: .required, expression: "\(expression).resource")
+                }
+                guard body["resourceType"]?.stringValue == type else {
+                    throw FHIRHTTPError.badRequest("the entry's resourceType does not match request.url", expression: "\(expression).resource")
+                }
+            default:
+                resource = nil
+            }
+            return Entry(index: index, fullURL: fullURL, action: action, resource: resource)
+        } catch let error as FHIRHTTPError {
+            throw error.at(expression)
+        }
+    }
+
+    // MARK: - Transaction
+
+    private func transaction(_ parsed: [Entry]) async throws -> JSONValue {
+        do {
+            let responses = try await store.transaction { transaction in
+                try await runTransaction(parsed, in: transaction)
+            }
+            return .object([
+                "resourceType": .string("Bundle"), "type": .string("transaction-response"),
+                "entry": .array(responses),
+            ])
+        } catch let error as EntryError {
+            let mapped = FHIRHTTPError.from(error.underlying)
+            if let httpError = mapped as? FHIRHTTPError { throw httpError.at("Bundle.entry[\(error.index)]") }
+            throw mapped
+        }
+    }
+
+    private func runTransaction(_ parsed: [Entry], in transaction: any ResourceTransaction) async throws -> [JSONValue] {
+        var entries = parsed
+        // 1. Resolve the ids every entry will have, so references can be rewritten before writing.
+        var idMap: [String: String] = [:]  // fullUrl -> Type/id
+        var existingCreates: [Int: StoredResource] = [:]
+        var newIDs: [Int: String] = [:]
+        for entry in entries {
+            do {
+                switch entry.action {
+                case .create(let type, let ifNoneExist):
+                    if let ifNoneExist, !ifNoneExist.isEmpty {
+                        let matches = try await transaction.find(type: type, criteria: ifNoneExist, limit: 2)
+                        if matches.count > 1 { throw StoreError(.multipleMatches, "ifNoneExist matched more than one resource") }
+                        if let match = matches.first {
+                            existingCreates[entry.index] = match
+                            if let fullURL = entry.fullURL { idMap[fullURL] = "\(type)/\(match.id)" }
+                            continue
+                        }
+                    }
+                    let id = UUID().uuidString.lowercased()
+                    newIDs[entry.index] = id
+                    if let fullURL = entry.fullURL { idMap[fullURL] = "\(type)/\(id)" }
+                case .update(let type, let id, _):
+                    if let fullURL = entry.fullURL { idMap[fullURL] = "\(type)/\(id)" }
+                default:
+                    break
+                }
+            } catch {
+                throw EntryError(index: entry.index, underlying: error)
+            }
+        }
+        // 2. Rewrite urn:uuid / fullUrl references and resolve conditional references.
+        var conditionalCache: [String: String] = [:]
+        for position in entries.indices {
+            guard let resource = entries[position].resource else { continue }
+            do {
+                entries[position].resource = try await rewriteReferences(
+                    resource, idMap: idMap, cache: &conditionalCache, transaction: transaction)
+            } catch {
+                throw EntryError(index: entries[position].index, underlying: error)
+            }
+        }
+        // 3. Run in the spec's order; creates go in one batch.
+        var responses = [JSONValue](repeating: .null, count: entries.count)
+        for entry in entries.sorted(by: { ($0.order, $0.index) < ($1.order, $1.index) }) where entry.order == 0 {
+            responses[entry.index] = try await run(entry, in: transaction)
+        }
+        var creates: [NewResource] = []
+        var createIndexes: [Int] = []
+        for entry in entries where entry.order == 1 {
+            if let existing = existingCreates[entry.index] {
+                responses[entry.index] = responseEntry(existing, status: "200 OK", resource: nil)
+            } else if case .create(let type, _) = entry.action, let id = newIDs[entry.index], var object = entry.resource?.objectValue {
+                object["id"] = nil
+                creates.append(NewResource(type: type, id: id, resource: .object(object)))
+                createIndexes.append(entry.index)
+            }
+        }
+        if !creates.isEmpty {
+            let stored: [StoredResource]
+            do {
+                stored = try await transaction.createAll(creates)
+            } catch let error as StoreError where error.code == .invalid {
+                // Find which entry failed so the client can fix it.
+                throw EntryError(index: failingEntry(creates, createIndexes) ?? createIndexes[0], underlying: error)
+            }
+            for (offset, index) in createIndexes.enumerated() {
+                responses[index] = responseEntry(stored[offset], status: "201 Created", resource: nil)
+            }
+        }
+        for entry in entries.sorted(by: { ($0.order, $0.index) < ($1.order, $1.index) }) where entry.order >= 2 {
+            responses[entry.index] = try await run(entry, in: transaction)
+        }
+        return responses
+    }
+
+    private func failingEntry(_ creates: [NewResource], _ indexes: [Int]) -> Int? {
+        let validator = FHIRValidator()
+        for (offset, item) in creates.enumerated() where validator.validate(item.resource).hasErrors {
+            return indexes[offset]
+        }
+        return nil
+    }
+
+    private func run(_ entry: Entry, in transaction: any ResourceTransaction) async throws -> JSONValue {
+        do {
+            switch entry.action {
+            case .create(let type, let ifNoneExist):
+                let (stored, created) = try await FHIRController<BasicRequestContext>.create(
+                    type: type, resource: entry.resource!, ifNoneExist: ifNoneExist, in: transaction)
+                return responseEntry(stored, status: created ? "201 Created" : "200 OK", resource: nil)
+            case .update(let type, let id, let ifMatch):
+                let (stored, created) = try await transaction.update(type: type, id: id, resource: entry.resource!, ifMatch: ifMatch, method: "PUT")
+                return responseEntry(stored, status: created ? "201 Created" : "200 OK", resource: nil)
+            case .conditionalUpdate(let type, let criteria):
+                let (stored, created) = try await FHIRController<BasicRequestContext>.conditionalUpdate(
+                    type: type, resource: entry.resource!, criteria: criteria, in: transaction)
+                return responseEntry(stored, status: created ? "201 Created" : "200 OK", resource: nil)
+            case .delete(let type, let id):
+                _ = try await transaction.delete(type: type, id: id)
+                return .object(["response": .object(["status": .string("204 No Content")])])
+            case .conditionalDelete(let type, let criteria):
+                let matches = try await transaction.find(type: type, criteria: criteria, limit: 2)
+                if matches.count > 1 { throw StoreError(.multipleMatches, "the conditional delete matched more than one resource") }
+                if let match = matches.first { _ = try await transaction.delete(type: type, id: match.id) }
+                return .object(["response": .object(["status": .string("204 No Content")])])
+            case .read(let type, let id, let version):
+                let stored = try await version.map { try await store.vread(type: type, id: id, version: $0) }
+                    ?? store.read(type: type, id: id)
+                return responseEntry(stored, status: "200 OK", resource: try stored.resource())
+            case .search(let type, let criteria):
+                let matches = try await transaction.find(type: type, criteria: criteria, limit: limits.maxPageSize)
+                var searchEntries: [JSONValue] = []
+                for match in matches {
+                    if let resource = try match.resource() {
+                        searchEntries.append(.object(["fullUrl": .string("\(base)/\(type)/\(match.id)"), "resource": resource]))
+                    }
+                }
+                var result: JSONObject = ["resourceType": .string("Bundle"), "type": .string("searchset"), "total": .number(String(matches.count))]
+                if !searchEntries.isEmpty { result["entry"] = .array(searchEntries) }
+                return .object(["resource": .object(result), "response": .object(["status": .string("200 OK")])])
+            }
+        } catch let error as EntryError {
+            throw error
+        } catch {
+            throw EntryError(index: entry.index, underlying: error)
+        }
+    }
+
+    private func responseEntry(_ stored: StoredResource, status: String, resource: JSONValue?) -> JSONValue {
+        var entry = JSONObject()
+        entry["fullUrl"] = .string("\(base)/\(stored.type)/\(stored.id)")
+        if let resource { entry["resource"] = resource }
+        entry["response"] = .object([
+            "status": .string(status),
+            "location": .string("\(stored.type)/\(stored.id)/_history/\(stored.versionID)"),
+            "etag": .string("W/\"\(stored.versionID)\""),
+            "lastModified": .string(FHIRInstant.string(stored.lastUpdated)),
+        ])
+        return .object(entry)
+    }
+
+    /// Replaces `reference` values that name a Bundle fullUrl or a conditional search.
+    private func rewriteReferences(
+        _ value: JSONValue, idMap: [String: String], cache: inout [String: String], transaction: any ResourceTransaction
+    ) async throws -> JSONValue {
+        switch value {
+        case .object(var object):
+            for index in object.indices {
+                let key = object.keys[index]
+                let child = object.values[index]
+                if key == "reference", let reference = child.stringValue {
+                    if let mapped = idMap[reference] {
+                        object[key] = .string(mapped)
+                    } else if let resolved = try await resolveConditional(reference, cache: &cache, transaction: transaction) {
+                        object[key] = .string(resolved)
+                    } else if reference.hasPrefix("urn:uuid:") || reference.hasPrefix("urn:oid:") {
+                        throw FHIRHTTPError.badRequest("a reference names a urn that no entry in the Bundle has as its fullUrl")
+                    }
+                } else if case .object = child {
+                    object[key] = try await rewriteReferences(child, idMap: idMap, cache: &cache, transaction: transaction)
+                } else if case .array(var array) = child {
+                    for position in array.indices {
+                        array[position] = try await rewriteReferences(array[position], idMap: idMap, cache: &cache, transaction: transaction)
+                    }
+                    object[key] = .array(array)
+                }
+            }
+            return .object(object)
+        case .array(var array):
+            for position in array.indices {
+                array[position] = try await rewriteReferences(array[position], idMap: idMap, cache: &cache, transaction: transaction)
+            }
+            return .array(array)
+        default:
+            return value
+        }
+    }
+
+    /// `Patient?identifier=system|value` → `Patient/<id>` when exactly one resource matches.
+    private func resolveConditional(
+        _ reference: String, cache: inout [String: String], transaction: any ResourceTransaction
+    ) async throws -> String? {
+        guard let question = reference.firstIndex(of: "?") else { return nil }
+        if let cached = cache[reference] { return cached }
+        let type = String(reference[..<question])
+        guard FHIRMetadata.resource(named: type) != nil else { return nil }
+        let criteria = try FHIRRequest.criteria(from: FHIRRequest.queryItems(reference[reference.index(after: question)...]))
+        let matches = try await transaction.find(type: type, criteria: criteria, limit: 2)
+        guard matches.count == 1 else {
+            throw FHIRHTTPError(
+                status: .preconditionFailed, code: matches.isEmpty ? .notFound : .duplicate,
+                "a conditional reference matched \(matches.isEmpty ? "no" : "more than one") resource")
+        }
+        let resolved = "\(type)/\(matches[0].id)"
+        cache[reference] = resolved
+        return resolved
+    }
+
+    // MARK: - Batch
+
+    private func batch(_ rawEntries: [JSONValue]) async -> JSONValue {
+        var responses: [JSONValue] = []
+        for (index, raw) in rawEntries.enumerated() {
+            do {
+                let entry = try parseEntry(raw, index: index)
+                let response = try await store.transaction { transaction in
+                    try await run(entry, in: transaction)
+                }
+                responses.append(response)
+            } catch {
+                let underlying = (error as? EntryError)?.underlying ?? error
+                let mapped = FHIRHTTPError.from(underlying)
+                let httpError = (mapped as? FHIRHTTPError)
+                    ?? FHIRHTTPError(status: .internalServerError, code: .exception, "the entry could not be processed")
+                responses.append(.object(["response": .object([
+                    "status": .string("\(httpError.status.code) \(httpError.status.reasonPhrase)"),
+                    "outcome": httpError.issues.operationOutcome(),
+                ])]))
+            }
+        }
+        return .object(["resourceType": .string("Bundle"), "type": .string("batch-response"), "entry": .array(responses)])
+    }
+}
+
+extension FHIRHTTPError {
+    /// Prefixes issue expressions with where in a Bundle the problem is.
+    func at(_ prefix: String) -> FHIRHTTPError {
+        var copy = self
+        copy.issues = issues.map { issue in
+            var issue = issue
+            if let expression = issue.expression {
+                if !expression.hasPrefix("Bundle.") {
+                    // "Patient.name[0]" inside entry 3 is "Bundle.entry[3].resource.name[0]".
+                    let rest = expression.drop { $0 != "." && $0 != "[" }
+                    issue.expression = "\(prefix).resource\(rest)"
+                }
+            } else {
+                issue.expression = prefix
+            }
+            return issue
+        }
+        return copy
+    }
+}

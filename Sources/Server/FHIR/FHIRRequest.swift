@@ -1,0 +1,190 @@
+import FHIRModels
+import Foundation
+import Hummingbird
+
+/// Reading and checking the parts of a FHIR request: type, id, body, preferences, criteria.
+struct FHIRRequest {
+    let limits: ServerLimits
+
+    /// A resource type from the URL; an unknown type is 404, as the spec's REST API says.
+    func resourceType(_ context: some RequestContext) throws -> String {
+        let type = context.parameters.get("type") ?? ""
+        guard FHIRMetadata.resource(named: type) != nil else {
+            throw FHIRHTTPError.notFound("\(type.isEmpty ? "the" : "this") resource type is not supported")
+        }
+        return type
+    }
+
+    func resourceID(_ context: some RequestContext) throws -> String {
+        let id = context.parameters.get("id") ?? ""
+        guard Self.isValidID(id) else { throw FHIRHTTPError.badRequest("the resource id is not a valid FHIR id") }
+        return id
+    }
+
+    static func isValidID(_ id: some StringProtocol) -> Bool {
+        guard (1...64).contains(id.utf8.count) else { return false }
+        return id.utf8.allSatisfy { byte in
+            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
+        }
+    }
+
+    /// Reads the body and parses it as FHIR JSON or XML per `Content-Type`.
+    func resourceBody(_ request: Request) async throws -> JSONValue {
+        let format = try FHIRFormat.body(of: request)
+        let bytes = try await bodyBytes(request)
+        return try Self.parse(bytes, format: format)
+    }
+
+    func bodyBytes(_ request: Request) async throws -> [UInt8] {
+        do {
+            let buffer = try await request.body.collect(upTo: limits.maxBodyBytes)
+            return Array(buffer.readableBytesView)
+        } catch {
+            throw FHIRHTTPError.from(error)
+        }
+    }
+
+    static func parse(_ bytes: [UInt8], format: FHIRFormat) throws -> JSONValue {
+        guard !bytes.isEmpty else { throw FHIRHTTPError.badRequest("the request body is empty") }
+        do {
+            switch format {
+            case .json:
+                let value = try FHIRJSON.parse(bytes)
+                guard value.objectValue != nil else { throw FHIRHTTPError.badRequest("a FHIR resource must be a JSON object") }
+                return value
+            case .xml:
+                return try FHIRXMLReader.resource(from: bytes)
+            }
+        } catch let error as FHIRFormatError {
+            throw FHIRHTTPError(status: .badRequest, issues: [error.issue])
+        }
+    }
+
+    /// Checks that a body is of the type the endpoint names.
+    static func requireType(_ resource: JSONValue, _ type: String) throws {
+        guard let bodyType = resource["resourceType"]?.stringValue else {
+            throw FHIRHTTPError.badRequest("the resource has no resourceType", code: .required)
+        }
+        guard bodyType == type else {
+            throw FHIRHTTPError.badRequest("the resourceType in the body does not match the endpoint")
+        }
+    }
+
+    enum ReturnPreference { case minimal, representation, operationOutcome }
+
+    static func returnPreference(_ request: Request) -> ReturnPreference {
+        guard let prefer = request.headers[.prefer] else { return .representation }
+        for part in prefer.split(separator: ",") {
+            let trimmed = part.trimmingCharacters(in: .whitespaces)
+            switch trimmed {
+            case "return=minimal": return .minimal
+            case "return=OperationOutcome": return .operationOutcome
+            case "return=representation": return .representation
+            default: continue
+            }
+        }
+        return .representation
+    }
+
+    /// The version in `If-Match: W/"3"` (or `"3"`).
+    static func ifMatch(_ request: Request) throws -> Int? {
+        guard let header = request.headers[.ifMatch] else { return nil }
+        guard let version = Self.version(fromETag: header) else {
+            throw FHIRHTTPError.badRequest("If-Match must be an ETag such as W/\"1\"")
+        }
+        return version
+    }
+
+    static func version(fromETag header: String) -> Int? {
+        var text = Substring(header.trimmingCharacters(in: .whitespaces))
+        if text.hasPrefix("W/") { text = text.dropFirst(2) }
+        if text.hasPrefix("\""), text.hasSuffix("\""), text.count >= 2 { text = text.dropFirst().dropLast() }
+        return Int(text)
+    }
+
+    /// Parses conditional criteria (`_id`, `identifier`) from query items, refusing anything else.
+    static func criteria(from items: [(key: String, value: String)]) throws -> [SearchCriterion] {
+        var criteria: [SearchCriterion] = []
+        for (key, value) in items {
+            switch key {
+            case "_id":
+                let ids = value.split(separator: ",").map(String.init)
+                guard !ids.isEmpty, ids.allSatisfy(isValidID) else {
+                    throw FHIRHTTPError.badRequest("_id must be a comma-separated list of FHIR ids", expression: "_id")
+                }
+                criteria.append(.ids(ids))
+            case "identifier":
+                var values: [(system: String?, value: String)] = []
+                for token in splitUnescaped(value, on: ",") {
+                    let parts = splitUnescaped(token, on: "|")
+                    switch parts.count {
+                    case 1 where !parts[0].isEmpty: values.append((nil, unescape(parts[0])))
+                    case 2 where !parts[1].isEmpty: values.append((unescape(parts[0]), unescape(parts[1])))
+                    default:
+                        throw FHIRHTTPError.badRequest("identifier must be [system|]value with a value", expression: "identifier")
+                    }
+                }
+                guard !values.isEmpty else {
+                    throw FHIRHTTPError.badRequest("identifier needs a value", expression: "identifier")
+                }
+                criteria.append(.identifier(values))
+            default:
+                throw FHIRHTTPError.badRequest(
+                    "search parameter is not supported here: only _id and identifier", code: .notSupported,
+                    expression: String(key.prefix(64)))
+            }
+        }
+        return criteria
+    }
+
+    /// Query items from a query string such as `identifier=a|b&_id=x` (If-None-Exist, conditional URLs).
+    static func queryItems(_ query: Substring) -> [(key: String, value: String)] {
+        query.split(separator: "&").compactMap { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let key = parts.first, !key.isEmpty else { return nil }
+            let rawValue = parts.count > 1 ? String(parts[1]) : ""
+            let value = rawValue.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? rawValue
+            return (String(key), value)
+        }
+    }
+
+    private static func splitUnescaped(_ text: String, on separator: Character) -> [String] {
+        var parts: [String] = []
+        var current = ""
+        var escaped = false
+        for character in text {
+            if escaped {
+                current.append("\\")
+                current.append(character)
+                escaped = false
+            } else if character == "\\" {
+                escaped = true
+            } else if character == separator {
+                parts.append(current)
+                current = ""
+            } else {
+                current.append(character)
+            }
+        }
+        if escaped { current.append("\\") }
+        parts.append(current)
+        return parts
+    }
+
+    private static func unescape(_ text: String) -> String {
+        var result = ""
+        var escaped = false
+        for character in text {
+            if escaped {
+                result.append(character)
+                escaped = false
+            } else if character == "\\" {
+                escaped = true
+            } else {
+                result.append(character)
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,236 @@
+import FHIRModels
+import Foundation
+import Logging
+import PostgresNIO
+
+/// `ResourceStore` over PostgreSQL: current rows in `resource`, every version in
+/// `resource_history`, token rows in `search_token`, all written in one transaction.
+public struct PostgresResourceStore: ResourceStore {
+    let client: PostgresClient
+    let logger: Logger
+    let validator = FHIRValidator()
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    public func read(type: String, id: String) async throws -> StoredResource {
+        let rows = try await run {
+            try await client.query(
+                """
+                SELECT version_id, last_updated, deleted, content::text FROM resource
+                WHERE type = \(type) AND id = \(id)
+                """, logger: logger)
+        }
+        for try await (version, lastUpdated, deleted, content) in rows.decode((Int, Date, Bool, String?).self) {
+            if deleted { throw StoreError(.gone(version: version), "\(type)/\(id) was deleted") }
+            return StoredResource(
+                type: type, id: id, versionID: version, lastUpdated: lastUpdated, deleted: false,
+                json: content.map { Array($0.utf8) }, method: "GET")
+        }
+        throw StoreError(.notFound, "\(type)/\(id) is not known")
+    }
+
+    public func vread(type: String, id: String, version: Int) async throws -> StoredResource {
+        let rows = try await run {
+            try await client.query(
+                """
+                SELECT last_updated, deleted, method, content::text FROM resource_history
+                WHERE type = \(type) AND id = \(id) AND version_id = \(version)
+                """, logger: logger)
+        }
+        for try await (lastUpdated, deleted, method, content) in rows.decode((Date, Bool, String, String?).self) {
+            if deleted { throw StoreError(.gone(version: version), "\(type)/\(id) version \(version) is a deletion") }
+            return StoredResource(
+                type: type, id: id, versionID: version, lastUpdated: lastUpdated, deleted: false,
+                json: content.map { Array($0.utf8) }, method: method)
+        }
+        throw StoreError(.notFound, "\(type)/\(id) has no version \(version)")
+    }
+
+    public func history(_ query: HistoryQuery) async throws -> HistoryPage {
+        let limit = query.count + 1
+        let before = query.before ?? Int64.max
+        let since = query.since ?? Date(timeIntervalSince1970: 0)
+        let rows: PostgresRowSequence = try await run {
+            switch query.scope {
+            case .system:
+                return try await client.query(
+                    """
+                    SELECT history_key, type, id, version_id, last_updated, deleted, method, content::text
+                    FROM resource_history WHERE history_key < \(before) AND last_updated >= \(since)
+                    ORDER BY history_key DESC LIMIT \(limit)
+                    """, logger: logger)
+            case .type(let type):
+                return try await client.query(
+                    """
+                    SELECT history_key, type, id, version_id, last_updated, deleted, method, content::text
+                    FROM resource_history WHERE type = \(type) AND history_key < \(before) AND last_updated >= \(since)
+                    ORDER BY history_key DESC LIMIT \(limit)
+                    """, logger: logger)
+            case .instance(let type, let id):
+                return try await client.query(
+                    """
+                    SELECT history_key, type, id, version_id, last_updated, deleted, method, content::text
+                    FROM resource_history WHERE type = \(type) AND id = \(id) AND history_key < \(before)
+                    AND last_updated >= \(since)
+                    ORDER BY history_key DESC LIMIT \(limit)
+                    """, logger: logger)
+            }
+        }
+        var entries: [StoredResource] = []
+        var keys: [Int64] = []
+        for try await (key, type, id, version, lastUpdated, deleted, method, content)
+            in rows.decode((Int64, String, String, Int, Date, Bool, String, String?).self) {
+            keys.append(key)
+            entries.append(StoredResource(
+                type: type, id: id, versionID: version, lastUpdated: lastUpdated, deleted: deleted,
+                json: content.map { Array($0.utf8) }, method: method))
+        }
+        if entries.count > query.count {
+            entries.removeLast()
+            return HistoryPage(entries: entries, nextBefore: keys[query.count - 1])
+        }
+        return HistoryPage(entries: entries, nextBefore: nil)
+    }
+
+    public func find(type: String, criteria: [SearchCriterion], limit: Int) async throws -> [StoredResource] {
+        try await run {
+            try await Self.find(on: .client(client), type: type, criteria: criteria, limit: limit, logger: logger)
+        }
+    }
+
+    public func transaction<Result: Sendable>(
+        _ body: @Sendable (any ResourceTransaction) async throws -> Result
+    ) async throws -> Result {
+        try await run {
+            do {
+                return try await client.withTransaction(logger: logger) { connection in
+                    try await body(PostgresResourceTransaction(connection: connection, store: self))
+                }
+            } catch let error as PostgresTransactionError {
+                // Surface what went wrong inside, not the wrapper.
+                throw error.closureError ?? error.beginError ?? error.commitError ?? error
+            }
+        }
+    }
+
+    /// Maps database failures to store errors the HTTP edge understands, and keeps
+    /// outages from hanging requests.
+    func run<T>(_ operation: () async throws -> T) async throws -> T {
+        do {
+            return try await operation()
+        } catch let error as PSQLError {
+            throw Self.storeError(from: error, logger: logger)
+        }
+    }
+
+    static func storeError(from error: PSQLError, logger: Logger) -> Error {
+        switch error.code {
+        case .server:
+            let state = error.serverInfo?[.sqlState] ?? ""
+            if state == "57014" { return StoreError(.timeout, "the database statement timed out") }
+            if state == "23505" { return StoreError(.versionConflict(current: nil), "a concurrent write changed this resource") }
+            if state == "40001" || state == "40P01" {
+                return StoreError(.versionConflict(current: nil), "a concurrent transaction conflicted with this one")
+            }
+            if state.hasPrefix("08") || state.hasPrefix("57") || state.hasPrefix("53") {
+                return StoreError(.unavailable, "the database is unavailable")
+            }
+            logger.error("database error", metadata: ["sqlState": "\(state)"])
+            return error
+        case .connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed, .uncleanShutdown:
+            return StoreError(.unavailable, "the database is unavailable")
+        default:
+            logger.error("database error", metadata: ["code": "\(error.code)"])
+            return error
+        }
+    }
+
+    /// Where a query runs: the pool, or a connection inside a transaction.
+    enum Executor {
+        case client(PostgresClient)
+        case connection(PostgresConnection)
+
+        func query(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRowSequence {
+            switch self {
+            case .client(let client): return try await client.query(query, logger: logger)
+            case .connection(let connection): return try await connection.query(query, logger: logger)
+            }
+        }
+    }
+
+    static func find(
+        on executor: Executor, type: String, criteria: [SearchCriterion], limit: Int, logger: Logger
+    ) async throws -> [StoredResource] {
+        var ids: [String]? = nil
+        var systemCodes: [Int64]? = nil
+        var codes: [Int64]? = nil
+        for criterion in criteria {
+            switch criterion {
+            case .ids(let list):
+                ids = ids.map { Array(Set($0).intersection(list)) } ?? list
+            case .identifier(let values):
+                guard systemCodes == nil, codes == nil else {
+                    throw StoreError(.badRequest, "only one identifier parameter is supported")
+                }
+                var withSystem: [Int64] = []
+                var withoutSystem: [Int64] = []
+                for value in values {
+                    if let system = value.system {
+                        withSystem.append(SearchTokenHash.systemCode(type: type, param: "identifier", system: system, code: value.value))
+                    } else {
+                        withoutSystem.append(SearchTokenHash.code(type: type, param: "identifier", code: value.value))
+                    }
+                }
+                systemCodes = withSystem
+                codes = withoutSystem
+            }
+        }
+        let rows = try await executor.query(
+            """
+            SELECT r.id, r.version_id, r.last_updated, r.content::text FROM resource r
+            WHERE r.type = \(type) AND NOT r.deleted
+            AND (\(ids)::text[] IS NULL OR r.id = ANY(\(ids)::text[]))
+            AND (\(systemCodes)::bigint[] IS NULL OR EXISTS (
+                SELECT 1 FROM search_token t WHERE t.resource_key = r.resource_key
+                AND (t.system_code = ANY(\(systemCodes)::bigint[]) OR t.code = ANY(\(codes)::bigint[]))))
+            ORDER BY r.resource_key LIMIT \(limit)
+            """, logger: logger)
+        var result: [StoredResource] = []
+        for try await (id, version, lastUpdated, content) in rows.decode((String, Int, Date, String?).self) {
+            result.append(StoredResource(
+                type: type, id: id, versionID: version, lastUpdated: lastUpdated, deleted: false,
+                json: content.map { Array($0.utf8) }, method: "GET"))
+        }
+        return result
+    }
+
+    /// Validates and stamps a resource for writing: checks its type, sets `id` and `meta`.
+    func prepare(type: String, id: String, version: Int, lastUpdated: Date, resource: JSONValue) throws -> JSONValue {
+        guard var object = resource.objectValue else {
+            throw StoreError(.badRequest, "a resource must be a JSON object")
+        }
+        guard object["resourceType"]?.stringValue == type else {
+            throw StoreError(.badRequest, "resourceType does not match the endpoint type \(type)")
+        }
+        var meta = object["meta"]?.objectValue ?? JSONObject()
+        meta["versionId"] = .string(String(version))
+        meta["lastUpdated"] = .string(FHIRInstant.string(lastUpdated))
+        var stamped = JSONObject(reservingCapacity: object.count + 2)
+        stamped.append(key: "resourceType", value: .string(type))
+        stamped.append(key: "id", value: .string(id))
+        stamped.append(key: "meta", value: .object(meta))
+        object["resourceType"] = nil
+        object["id"] = nil
+        object["meta"] = nil
+        for (key, value) in object { stamped.append(key: key, value: value) }
+        let result = JSONValue.object(stamped)
+        let issues = validator.validate(result)
+        if issues.hasErrors {
+            throw StoreError(.invalid, "the resource is not valid FHIR R4", issues: issues)
+        }
+        return result
+    }
+}

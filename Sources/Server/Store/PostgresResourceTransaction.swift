@@ -1,0 +1,164 @@
+import FHIRModels
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Writes within one PostgreSQL transaction. Every write stores the current row,
+/// a history row and the token rows together.
+struct PostgresResourceTransaction: ResourceTransaction {
+    let connection: PostgresConnection
+    let store: PostgresResourceStore
+    private var logger: Logger { store.logger }
+    private let tokens = TokenExtractor()
+
+    init(connection: PostgresConnection, store: PostgresResourceStore) {
+        self.connection = connection
+        self.store = store
+    }
+
+    func create(type: String, resource: JSONValue, id: String?) async throws -> StoredResource {
+        let id = id ?? UUID().uuidString.lowercased()
+        return try await createAll([NewResource(type: type, id: id, resource: resource)])[0]
+    }
+
+    func createAll(_ items: [NewResource]) async throws -> [StoredResource] {
+        guard !items.isEmpty else { return [] }
+        let now = FHIRInstant.now()
+        var types: [String] = []
+        var ids: [String] = []
+        var contents: [String] = []
+        var tokenRows: [(index: Int, row: TokenExtractor.Row)] = []
+        var stored: [StoredResource] = []
+        types.reserveCapacity(items.count)
+        ids.reserveCapacity(items.count)
+        contents.reserveCapacity(items.count)
+        for (index, item) in items.enumerated() {
+            let prepared = try store.prepare(type: item.type, id: item.id, version: 1, lastUpdated: now, resource: item.resource)
+            let json = FHIRJSON.serialize(prepared)
+            types.append(item.type)
+            ids.append(item.id)
+            contents.append(String(decoding: json, as: UTF8.self))
+            for row in tokens.rows(type: item.type, resource: prepared) { tokenRows.append((index, row)) }
+            stored.append(StoredResource(
+                type: item.type, id: item.id, versionID: 1, lastUpdated: now, deleted: false, json: json, method: "POST"))
+        }
+        let rows = try await connection.query(
+            """
+            WITH input AS (
+                SELECT * FROM unnest(\(types)::text[], \(ids)::text[], \(contents)::text[]) WITH ORDINALITY AS u(type, id, content, ord)
+            ), inserted AS (
+                INSERT INTO resource (type, id, version_id, last_updated, content)
+                SELECT type, id, 1, \(now), content::jsonb FROM input ORDER BY ord
+                RETURNING resource_key, type, id, content
+            ), history AS (
+                INSERT INTO resource_history (resource_key, type, id, version_id, last_updated, deleted, method, content)
+                SELECT resource_key, type, id, 1, \(now), false, 'POST', content FROM inserted
+            )
+            SELECT inserted.resource_key, input.ord FROM inserted JOIN input USING (type, id) ORDER BY input.ord
+            """, logger: logger)
+        var keys = [Int64](repeating: 0, count: items.count)
+        for try await (key, ordinal) in rows.decode((Int64, Int64).self) {
+            keys[Int(ordinal) - 1] = key
+        }
+        try await insertTokens(tokenRows.map { (keys[$0.index], $0.row) })
+        return stored
+    }
+
+    func update(type: String, id: String, resource: JSONValue, ifMatch: Int?, method: String) async throws -> (StoredResource, created: Bool) {
+        if let bodyID = resource["id"]?.stringValue, bodyID != id {
+            throw StoreError(.badRequest, "the resource id in the body differs from the id in the URL")
+        }
+        if resource["id"] == nil {
+            throw StoreError(.badRequest, "an update must carry the resource id in the body")
+        }
+        guard let current = try await lockCurrent(type: type, id: id) else {
+            if let ifMatch {
+                throw StoreError(.versionConflict(current: nil), "If-Match names version \(ifMatch) of a resource that does not exist")
+            }
+            let created = try await createAll([NewResource(type: type, id: id, resource: resource)])[0]
+            return (created, true)
+        }
+        if let ifMatch, ifMatch != current.version {
+            throw StoreError(.versionConflict(current: current.version), "If-Match names version \(ifMatch) but the current version is \(current.version)")
+        }
+        let version = current.version + 1
+        let now = FHIRInstant.now()
+        let prepared = try store.prepare(type: type, id: id, version: version, lastUpdated: now, resource: resource)
+        let json = FHIRJSON.serialize(prepared)
+        let content = String(decoding: json, as: UTF8.self)
+        try await connection.query(
+            """
+            WITH updated AS (
+                UPDATE resource SET version_id = \(version), last_updated = \(now), deleted = false, content = \(content)::jsonb
+                WHERE resource_key = \(current.key) RETURNING resource_key, content
+            )
+            INSERT INTO resource_history (resource_key, type, id, version_id, last_updated, deleted, method, content)
+            SELECT resource_key, \(type), \(id), \(version), \(now), false, \(method), content FROM updated
+            """, logger: logger)
+        try await connection.query("DELETE FROM search_token WHERE resource_key = \(current.key)", logger: logger)
+        try await insertTokens(tokens.rows(type: type, resource: prepared).map { (current.key, $0) })
+        let stored = StoredResource(
+            type: type, id: id, versionID: version, lastUpdated: now, deleted: false, json: json, method: method)
+        return (stored, current.deleted)
+    }
+
+    func delete(type: String, id: String) async throws -> StoredResource? {
+        guard let current = try await lockCurrent(type: type, id: id), !current.deleted else { return nil }
+        let version = current.version + 1
+        let now = FHIRInstant.now()
+        try await connection.query(
+            """
+            WITH updated AS (
+                UPDATE resource SET version_id = \(version), last_updated = \(now), deleted = true, content = NULL,
+                    sealed = NULL, key_id = NULL
+                WHERE resource_key = \(current.key) RETURNING resource_key
+            )
+            INSERT INTO resource_history (resource_key, type, id, version_id, last_updated, deleted, method)
+            SELECT resource_key, \(type), \(id), \(version), \(now), true, 'DELETE' FROM updated
+            """, logger: logger)
+        try await connection.query("DELETE FROM search_token WHERE resource_key = \(current.key)", logger: logger)
+        return StoredResource(type: type, id: id, versionID: version, lastUpdated: now, deleted: true, json: nil, method: "DELETE")
+    }
+
+    func readForUpdate(type: String, id: String) async throws -> StoredResource? {
+        let rows = try await connection.query(
+            """
+            SELECT version_id, last_updated, deleted, content::text FROM resource
+            WHERE type = \(type) AND id = \(id) FOR UPDATE
+            """, logger: logger)
+        for try await (version, lastUpdated, deleted, content) in rows.decode((Int, Date, Bool, String?).self) {
+            if deleted { return nil }
+            return StoredResource(
+                type: type, id: id, versionID: version, lastUpdated: lastUpdated, deleted: false,
+                json: content.map { Array($0.utf8) }, method: "GET")
+        }
+        return nil
+    }
+
+    func find(type: String, criteria: [SearchCriterion], limit: Int) async throws -> [StoredResource] {
+        try await PostgresResourceStore.find(
+            on: .connection(connection), type: type, criteria: criteria, limit: limit, logger: logger)
+    }
+
+    private func lockCurrent(type: String, id: String) async throws -> (key: Int64, version: Int, deleted: Bool)? {
+        let rows = try await connection.query(
+            "SELECT resource_key, version_id, deleted FROM resource WHERE type = \(type) AND id = \(id) FOR UPDATE",
+            logger: logger)
+        for try await (key, version, deleted) in rows.decode((Int64, Int, Bool).self) {
+            return (key, version, deleted)
+        }
+        return nil
+    }
+
+    private func insertTokens(_ rows: [(key: Int64, row: TokenExtractor.Row)]) async throws {
+        guard !rows.isEmpty else { return }
+        let keys = rows.map(\.key)
+        let systemCodes = rows.map(\.row.systemCode)
+        let codes = rows.map(\.row.code)
+        try await connection.query(
+            """
+            INSERT INTO search_token (resource_key, system_code, code)
+            SELECT * FROM unnest(\(keys)::bigint[], \(systemCodes)::bigint[], \(codes)::bigint[])
+            """, logger: logger)
+    }
+}

@@ -1,0 +1,100 @@
+import FHIRModels
+import Foundation
+
+/// The one place that reads and writes resources. Both faces (FHIR and platform) call it;
+/// nothing else writes SQL for resources.
+public protocol ResourceStore: Sendable {
+    func read(type: String, id: String) async throws -> StoredResource
+    func vread(type: String, id: String, version: Int) async throws -> StoredResource
+    func history(_ query: HistoryQuery) async throws -> HistoryPage
+    /// Resources of `type` matching all `criteria` (the conditional-interaction subset of search).
+    func find(type: String, criteria: [SearchCriterion], limit: Int) async throws -> [StoredResource]
+    /// Runs `body` in one database transaction: all its writes land, or none do.
+    func transaction<Result: Sendable>(
+        _ body: @Sendable (any ResourceTransaction) async throws -> Result
+    ) async throws -> Result
+}
+
+/// Writes inside one database transaction. Each write validates, stamps `id` and `meta`,
+/// indexes and records history.
+public protocol ResourceTransaction: Sendable {
+    /// Creates with the given id, or a server-assigned one when `id` is nil.
+    func create(type: String, resource: JSONValue, id: String?) async throws -> StoredResource
+    /// Creates many resources whose ids are already fixed, in a few statements.
+    func createAll(_ items: [NewResource]) async throws -> [StoredResource]
+    /// Updates, or creates when absent (update-as-create). `ifMatch` is the version the client expects.
+    func update(type: String, id: String, resource: JSONValue, ifMatch: Int?, method: String) async throws -> (StoredResource, created: Bool)
+    /// Soft-deletes; returns the deletion version, or nil when there was nothing to delete.
+    func delete(type: String, id: String) async throws -> StoredResource?
+    /// Reads the current version, locking it until the transaction ends.
+    func readForUpdate(type: String, id: String) async throws -> StoredResource?
+    func find(type: String, criteria: [SearchCriterion], limit: Int) async throws -> [StoredResource]
+}
+
+/// A resource to create with a known id, for batched creates.
+public struct NewResource: Sendable {
+    public let type: String
+    public let id: String
+    public let resource: JSONValue
+
+    public init(type: String, id: String, resource: JSONValue) {
+        self.type = type
+        self.id = id
+        self.resource = resource
+    }
+}
+
+/// The subset of search that conditional interactions use until the search engine lands.
+public enum SearchCriterion: Sendable, Hashable {
+    /// `_id=a,b`
+    case ids([String])
+    /// `identifier=[system|]value,...`: any of the values; `system` nil means any system.
+    case identifier([(system: String?, value: String)])
+
+    public static func == (lhs: SearchCriterion, rhs: SearchCriterion) -> Bool {
+        switch (lhs, rhs) {
+        case (.ids(let a), .ids(let b)): return a == b
+        case (.identifier(let a), .identifier(let b)):
+            return a.count == b.count && zip(a, b).allSatisfy { $0.system == $1.system && $0.value == $1.value }
+        default: return false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .ids(let ids): hasher.combine(ids)
+        case .identifier(let values):
+            for value in values {
+                hasher.combine(value.system)
+                hasher.combine(value.value)
+            }
+        }
+    }
+}
+
+public struct HistoryQuery: Sendable {
+    public enum Scope: Sendable {
+        case system
+        case type(String)
+        case instance(type: String, id: String)
+    }
+
+    public var scope: Scope
+    public var since: Date?
+    public var count: Int
+    /// Keyset cursor: only entries older than this history key.
+    public var before: Int64?
+
+    public init(scope: Scope, since: Date? = nil, count: Int = 50, before: Int64? = nil) {
+        self.scope = scope
+        self.since = since
+        self.count = count
+        self.before = before
+    }
+}
+
+public struct HistoryPage: Sendable {
+    public let entries: [StoredResource]
+    /// The cursor for the next (older) page, if there is one.
+    public let nextBefore: Int64?
+}

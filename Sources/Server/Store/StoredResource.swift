@@ -1,0 +1,31 @@
+import FHIRModels
+import Foundation
+
+/// One version of a resource as the store holds it.
+public struct StoredResource: Sendable {
+    public let type: String
+    public let id: String
+    public let versionID: Int
+    public let lastUpdated: Date
+    public let deleted: Bool
+    /// The resource as FHIR JSON text, including `id` and `meta`; `nil` for a deletion.
+    public let json: [UInt8]?
+    /// How this version came about, for history bundles: POST, PUT, PATCH or DELETE.
+    public let method: String
+
+    public init(type: String, id: String, versionID: Int, lastUpdated: Date, deleted: Bool, json: [UInt8]?, method: String) {
+        self.type = type
+        self.id = id
+        self.versionID = versionID
+        self.lastUpdated = lastUpdated
+        self.deleted = deleted
+        self.json = json
+        self.method = method
+    }
+
+    /// The parsed resource; `nil` for a deletion.
+    public func resource() throws -> JSONValue? {
+        guard let json else { return nil }
+        return try FHIRJSON.parse(json)
+    }
+}

@@ -285,7 +285,7 @@ struct BundleProcessor: Sendable {
             "status": .string(status),
             "location": .string("\(stored.type)/\(stored.id)/_history/\(stored.versionID)"),
             "etag": .string("W/\"\(stored.versionID)\""),
-            "lastModified": .string(FHIRInstant.string(stored.lastUpdated)),
+            "lastModified": .string(StoreTimestamp.string(stored.lastUpdated)),
         ])
         return .object(entry)
     }

@@ -32,7 +32,7 @@ enum CapabilityStatementBuilder {
         return .object([
             "resourceType": .string("CapabilityStatement"),
             "status": .string("active"),
-            "date": .string(String(FHIRInstant.string(Date()).prefix(10))),
+            "date": .string(String(StoreTimestamp.string(Date()).prefix(10))),
             "kind": .string("instance"),
             "software": .object(["name": .string("medical-records"), "version": .string(version)]),
             "implementation": .object(["description": .string("medical-records FHIR R4 server"), "url": .string(base)]),

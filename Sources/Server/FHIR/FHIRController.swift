@@ -336,7 +336,7 @@ struct FHIRController<Context: RequestContext>: Sendable {
                     guard let count = Int(value), count > 0 else { throw FHIRHTTPError.badRequest("_count must be a positive integer") }
                     query.count = min(count, limits.maxPageSize)
                 case "_since":
-                    guard let since = FHIRInstant.parse(String(value)) else {
+                    guard let since = StoreTimestamp.parse(String(value)) else {
                         throw FHIRHTTPError.badRequest("_since must be a FHIR instant such as 2024-01-01T00:00:00Z")
                     }
                     query.since = since
@@ -363,7 +363,7 @@ struct FHIRController<Context: RequestContext>: Sendable {
                 entry["response"] = .object([
                     "status": .string(stored.deleted ? "204" : (stored.versionID == 1 ? "201" : "200")),
                     "etag": .string("W/\"\(stored.versionID)\""),
-                    "lastModified": .string(FHIRInstant.string(stored.lastUpdated)),
+                    "lastModified": .string(StoreTimestamp.string(stored.lastUpdated)),
                 ])
                 entries.append(.object(entry))
             }

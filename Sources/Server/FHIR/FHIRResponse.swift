@@ -46,7 +46,7 @@ enum FHIRResponse {
     static func versionHeaders(_ stored: StoredResource) -> HTTPFields {
         [
             .eTag: "W/\"\(stored.versionID)\"",
-            .lastModified: FHIRInstant.httpDate(stored.lastUpdated),
+            .lastModified: StoreTimestamp.httpDate(stored.lastUpdated),
         ]
     }
 }

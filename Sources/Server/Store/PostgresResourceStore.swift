@@ -217,7 +217,7 @@ public struct PostgresResourceStore: ResourceStore {
         }
         var meta = object["meta"]?.objectValue ?? JSONObject()
         meta["versionId"] = .string(String(version))
-        meta["lastUpdated"] = .string(FHIRInstant.string(lastUpdated))
+        meta["lastUpdated"] = .string(StoreTimestamp.string(lastUpdated))
         var stamped = JSONObject(reservingCapacity: object.count + 2)
         stamped.append(key: "resourceType", value: .string(type))
         stamped.append(key: "id", value: .string(id))

@@ -23,7 +23,7 @@ struct PostgresResourceTransaction: ResourceTransaction {
 
     func createAll(_ items: [NewResource]) async throws -> [StoredResource] {
         guard !items.isEmpty else { return [] }
-        let now = FHIRInstant.now()
+        let now = StoreTimestamp.now()
         var types: [String] = []
         var ids: [String] = []
         var contents: [String] = []
@@ -82,7 +82,7 @@ struct PostgresResourceTransaction: ResourceTransaction {
             throw StoreError(.versionConflict(current: current.version), "If-Match names version \(ifMatch) but the current version is \(current.version)")
         }
         let version = current.version + 1
-        let now = FHIRInstant.now()
+        let now = StoreTimestamp.now()
         let prepared = try store.prepare(type: type, id: id, version: version, lastUpdated: now, resource: resource)
         let json = FHIRJSON.serialize(prepared)
         let content = String(decoding: json, as: UTF8.self)
@@ -105,7 +105,7 @@ struct PostgresResourceTransaction: ResourceTransaction {
     func delete(type: String, id: String) async throws -> StoredResource? {
         guard let current = try await lockCurrent(type: type, id: id), !current.deleted else { return nil }
         let version = current.version + 1
-        let now = FHIRInstant.now()
+        let now = StoreTimestamp.now()
         try await connection.query(
             """
             WITH updated AS (

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Formats and parses FHIR `instant` values the store writes into `meta.lastUpdated`.
-enum FHIRInstant {
+enum StoreTimestamp {
     /// Now, truncated to milliseconds, so the JSON value and the database column agree.
     static func now() -> Date {
         let milliseconds = (Date().timeIntervalSince1970 * 1000).rounded(.down)

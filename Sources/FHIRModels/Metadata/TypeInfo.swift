@@ -17,7 +17,11 @@ public final class TypeInfo: Sendable {
     /// Every JSON member name, choice variants expanded, so that lookup is one hash probe.
     private let jsonNames: [String: JSONName]
 
+    /// Indices of the elements with a minimum cardinality of 1 or more, for the validator.
+    let requiredIndices: [Int]
+
     init(name: String, kind: FHIRTypeKind, isAbstract: Bool, elements: [ElementInfo]) {
+        precondition(elements.count <= 128, "ElementSet holds at most 128 elements")
         self.name = name
         self.kind = kind
         self.isAbstract = isAbstract
@@ -34,6 +38,7 @@ public final class TypeInfo: Sendable {
             }
         }
         self.jsonNames = jsonNames
+        requiredIndices = elements.indices.filter { elements[$0].min > 0 }
     }
 
     /// The element a JSON member name denotes and the concrete type it carries:

@@ -1,6 +1,7 @@
 import FHIRModels
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import PostgresNIO
 
 /// Builds the Hummingbird application: the same function serves `medrec serve` and the tests.

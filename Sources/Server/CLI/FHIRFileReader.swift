@@ -1,3 +1,4 @@
+import ArgumentParser
 import FHIRModels
 import Foundation
 
@@ -9,7 +10,7 @@ enum FHIRFileReader {
         _ body: (Result<JSONValue, FHIRFormatError>, Int?) throws -> Void
     ) throws {
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw ValidationError("cannot open \(path)")
+            throw CleanExit.message("cannot open \(path)")
         }
         defer { try? handle.close() }
         let lowerPath = path.lowercased()

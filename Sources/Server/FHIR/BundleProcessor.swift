@@ -255,8 +255,12 @@ struct BundleProcessor: Sendable {
                 if let match = matches.first { _ = try await transaction.delete(type: type, id: match.id) }
                 return .object(["response": .object(["status": .string("204 No Content")])])
             case .read(let type, let id, let version):
-                let stored = try await version.map { try await store.vread(type: type, id: id, version: $0) }
-                    ?? store.read(type: type, id: id)
+                let stored: StoredResource
+                if let version {
+                    stored = try await store.vread(type: type, id: id, version: version)
+                } else {
+                    stored = try await store.read(type: type, id: id)
+                }
                 return responseEntry(stored, status: "200 OK", resource: try stored.resource())
             case .search(let type, let criteria):
                 let matches = try await transaction.find(type: type, criteria: criteria, limit: limits.maxPageSize)

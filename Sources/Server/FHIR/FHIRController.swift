@@ -39,7 +39,7 @@ struct FHIRController<Context: RequestContext>: Sendable {
 
     func base(_ request: Request) -> String {
         if let baseURL { return baseURL }
-        let host = request.headers[.host] ?? request.uri.host ?? "localhost"
+        let host = request.head.authority ?? "localhost"
         return "http://\(host)/fhir"
     }
 
@@ -97,10 +97,9 @@ struct FHIRController<Context: RequestContext>: Sendable {
             _ = try FHIRFormat.response(for: request)
             let resource = try await self.request.resourceBody(request)
             try FHIRRequest.requireType(resource, type)
-            var conditional: [SearchCriterion]? = nil
-            if let ifNoneExist = request.headers[.ifNoneExist] {
-                let query = ifNoneExist.split(separator: "?", maxSplits: 1).last ?? Substring(ifNoneExist)
-                conditional = try FHIRRequest.criteria(from: FHIRRequest.queryItems(query))
+            let conditional: [SearchCriterion]? = try request.headers[.ifNoneExist].map { header in
+                let query = header.split(separator: "?", maxSplits: 1).last ?? Substring(header)
+                return try FHIRRequest.criteria(from: FHIRRequest.queryItems(query))
             }
             let outcome = try await store.transaction { transaction in
                 try await Self.create(type: type, resource: resource, ifNoneExist: conditional, in: transaction)

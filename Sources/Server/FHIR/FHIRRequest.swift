@@ -1,5 +1,6 @@
 import FHIRModels
 import Foundation
+import Foundation
 import Hummingbird
 
 /// Reading and checking the parts of a FHIR request: type, id, body, preferences, criteria.

@@ -34,6 +34,8 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "medrec", dependencies: ["Server"]),
+        // Release-mode throughput of the FHIR codecs: scripts/bench-codecs.sh.
+        .executableTarget(name: "FHIRCodecBenchmark", dependencies: ["FHIRModels"], path: "Benchmarks/FHIRCodecBenchmark"),
         .testTarget(name: "FHIRModelsTests", dependencies: ["FHIRModels"]),
         .testTarget(
             name: "ServerTests",

@@ -42,7 +42,7 @@ for bytes in byteArrays {
 let xmlBytes = xmlDocuments.reduce(0) { $0 + $1.count }
 
 /// Best of `rounds` wall-clock times for one pass over the corpus, as MB/s of `bytes`.
-func measure(_ label: String, bytes: Int, _ pass: () throws -> Int) rethrows -> Double {
+@MainActor func measure(_ label: String, bytes: Int, _ pass: () throws -> Int) rethrows -> Double {
     var best = Double.infinity
     var sink = 0
     for _ in 0..<rounds {
@@ -87,7 +87,7 @@ let xmlToJSON = try measure("d", bytes: xmlBytes) {
     return count
 }
 
-func line(_ label: String, _ value: Double) -> String {
+@MainActor func line(_ label: String, _ value: Double) -> String {
     String(format: "%-48@ %8.1f MB/s   %5.2fx of (a)", label as NSString, value, value / baseline)
 }
 print("corpus: \(names.count) files, \(jsonBytes) bytes JSON, \(xmlBytes) bytes XML; best of \(rounds) rounds, one core")

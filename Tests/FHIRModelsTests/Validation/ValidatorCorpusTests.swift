@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+@testable import FHIRModels
+
+/// Every official HL7 example and every Synthea resource is structurally valid R4, so the
+/// validator must report no errors on any of them.
+@Suite("Structural validator on real corpora")
+struct ValidatorCorpusTests {
+    private let validator = FHIRValidator()
+
+    private func errors(in url: URL) throws -> [String] {
+        let resource = try FHIRJSON.parse(Data(contentsOf: url))
+        return validator.validate(resource).filter { $0.severity == .error }.map { "\(url.lastPathComponent): \($0)" }
+    }
+
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
+    func officialExamplesAreValid() throws {
+        let files = Fixtures.files(in: "hl7-examples/json", withExtension: "json")
+        #expect(files.count == 161)
+        var failures: [String] = []
+        for url in files { failures += try errors(in: url) }
+        #expect(failures == [])
+    }
+
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
+    func syntheaBundlesAreValid() throws {
+        let files = Fixtures.files(in: "synthea", withExtension: "json")
+        #expect(files.count == 34)
+        var failures: [String] = []
+        for url in files { failures += try errors(in: url) }
+        #expect(failures == [])
+    }
+
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
+    func bulkExportLinesAreValid() throws {
+        let files = Fixtures.files(in: "ndjson", withExtension: "ndjson")
+        #expect(files.count == 12)
+        var failures: [String] = []
+        var lines = 0
+        for url in files {
+            let bytes = try [UInt8](Data(contentsOf: url))
+            for (number, line) in bytes.split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
+                let resource = try FHIRJSON.parse(Array(line))
+                failures += validator.validate(resource).filter { $0.severity == .error }
+                    .map { "\(url.lastPathComponent):\(number + 1): \($0)" }
+                lines += 1
+            }
+        }
+        #expect(lines == 5945)
+        #expect(failures == [])
+    }
+}

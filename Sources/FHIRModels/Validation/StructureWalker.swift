@@ -53,14 +53,14 @@ struct StructureWalker {
             return
         }
         var present = ElementSet()
-        var chosenVariants: [(index: Int, name: Substring)] = []
+        var chosenVariants: [(index: Int, name: String)] = []
         let hasPrimitiveExtensions = object.keys.contains { $0.utf8.first == UInt8(ascii: "_") }
 
         for (key, value) in object {
             if isResource && key == "resourceType" { continue }
             let isExtensionPart = key.utf8.first == UInt8(ascii: "_")
-            let name = isExtensionPart ? key.dropFirst() : Substring(key)
-            guard let (element, index, typeCode) = type.element(forJSONName: String(name)) else {
+            let name = isExtensionPart ? String(key.dropFirst()) : key
+            guard let (element, index, typeCode) = type.element(forJSONName: name) else {
                 path.append(.name(key))
                 report(.structure, "Unknown element for \(type.name)")
                 path.removeLast()
@@ -74,14 +74,14 @@ struct StructureWalker {
                 continue
             }
             if element.max == 0 {
-                path.append(.name(String(name)))
+                path.append(.name(name))
                 report(.structure, "Element is not allowed here (maximum cardinality 0)")
                 path.removeLast()
                 continue
             }
             if element.isChoice {
                 if let other = chosenVariants.first(where: { $0.index == index }), other.name != name {
-                    path.append(.name(String(name)))
+                    path.append(.name(name))
                     report(.structure, "Only one type may be given for the choice element '\(element.name)[x]'")
                     path.removeLast()
                 } else {
@@ -93,8 +93,8 @@ struct StructureWalker {
             if isPrimitive {
                 if isExtensionPart {
                     // Walked together with the value when both are present.
-                    if object[String(name)] != nil { continue }
-                    walkPrimitive(name: String(name), value: nil, extensions: value, element: element, typeCode: typeCode)
+                    if object[name] != nil { continue }
+                    walkPrimitive(name: name, value: nil, extensions: value, element: element, typeCode: typeCode)
                 } else {
                     let extensions = hasPrimitiveExtensions ? object["_" + key] : nil
                     walkPrimitive(name: key, value: value, extensions: extensions, element: element, typeCode: typeCode)

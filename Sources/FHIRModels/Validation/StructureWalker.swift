@@ -46,11 +46,18 @@ struct StructureWalker {
     // MARK: - Objects
 
     /// Checks the members of one object of a complex, backbone or resource type, or the
-    /// `_name` object of a primitive.
-    private mutating func walkObject(_ object: JSONObject, type: TypeInfo, isResource: Bool = false) {
+    /// `_name` object of a primitive. `hasValue`: the object is the `_name` of a primitive
+    /// whose value is present, so it may carry just an `id`.
+    private mutating func walkObject(_ object: JSONObject, type: TypeInfo, isResource: Bool = false,
+                                     hasValue: Bool = false) {
         if object.isEmpty {
             report(.structure, "An object must not be empty")
             return
+        }
+        // ele-1: every element has a value or children other than `id`.
+        if !isResource && !hasValue && object.count == 1 && object.keys[0] == "id" {
+            report(.structure, type.kind == .primitive ? "A primitive element must have a value or extensions"
+                                                        : "An element must have children other than id")
         }
         var present = ElementSet()
         var chosenVariants: [(index: Int, name: String)] = []
@@ -190,7 +197,7 @@ struct StructureWalker {
                 }
             }
             if let extensions {
-                walkPrimitiveExtensions(extensions, type: primitiveType, inArray: false)
+                walkPrimitiveExtensions(extensions, type: primitiveType, inArray: false, hasValue: value != nil)
             }
             return
         }
@@ -225,16 +232,16 @@ struct StructureWalker {
                 report(.structure, "An array position must have a value, extensions, or both")
             } else {
                 if !item.isNull { checkPrimitiveValue(item, typeCode: typeCode) }
-                if !extensionItem.isNull { walkPrimitiveExtensions(extensionItem, type: primitiveType, inArray: true) }
+                if !extensionItem.isNull { walkPrimitiveExtensions(extensionItem, type: primitiveType, inArray: true, hasValue: !item.isNull) }
             }
             path.removeLast()
         }
     }
 
-    private mutating func walkPrimitiveExtensions(_ value: JSONValue, type: TypeInfo, inArray: Bool) {
+    private mutating func walkPrimitiveExtensions(_ value: JSONValue, type: TypeInfo, inArray: Bool, hasValue: Bool) {
         switch value {
         case .object(let object):
-            walkObject(object, type: type)
+            walkObject(object, type: type, hasValue: hasValue)
         case .null:
             report(.structure, "null is only allowed in arrays of primitive values")
         case .array where !inArray:

@@ -160,12 +160,10 @@ struct ValidatorConformanceTests {
     /// docs/conformance.md, which must name each of them.
     static let expectedDisagreements: [String: String] = [:]
 
-    /// XML HOOK. Reads an XML input into FHIR JSON form. Returns `nil` while the XML reader
-    /// (`FHIRXMLReader.resource(from:)`, branch `xml`) is not on this branch; the XML cases
-    /// are then reported as pending and not counted. When it lands, the body becomes
-    /// `try FHIRXMLReader.resource(from: bytes)`.
+    /// XML HOOK. Reads an XML input into FHIR JSON form with the XML reader (branch `xml`).
+    /// Returning `nil` marks the XML cases as pending (not counted), which `xmlCasesAreCounted` refuses.
     static func readXMLResource(_ bytes: [UInt8]) throws -> JSONValue? {
-        nil
+        try FHIRXMLReader.resource(from: bytes)
     }
 
     struct Outcome {
@@ -247,11 +245,11 @@ struct ValidatorConformanceTests {
         let disagreements = counted.filter { $0.ourInvalid != $0.expectedInvalid }
         let agreement = Double(counted.count - disagreements.count) / Double(max(counted.count, 1))
         print("validator conformance: \(counted.count - disagreements.count)/\(counted.count) counted cases agree "
-              + "(\(String(format: "%.1f", agreement * 100))%); \(pending.count) XML cases pending the XML reader")
+              + "(\(String(format: "%.1f", agreement * 100))%); \(pending.count) pending")
         for outcome in disagreements {
             print("  disagree: \(outcome.name) HL7 \(outcome.expectedInvalid ? "invalid" : "valid"), ours: \(outcome.ourSummary)")
         }
-        #expect(counted.count >= 40)
+        #expect(counted.count == 71)
         #expect(agreement >= 0.9)
         #expect(Set(disagreements.map(\.name)) == Set(Self.expectedDisagreements.keys))
 
@@ -277,9 +275,8 @@ struct ValidatorConformanceTests {
         }
     }
 
-    /// XML cases count only once the XML reader is merged (see `readXMLResource`).
-    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason),
-          .disabled("XML cases wait for FHIRXMLReader (branch xml); see readXMLResource"))
+    /// Every XML case is run through `readXMLResource`, none left pending.
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
     func xmlCasesAreCounted() throws {
         let pending = try Self.runCases().filter { $0.ourInvalid == nil }.map(\.name)
         #expect(pending == [])

@@ -33,8 +33,13 @@ public enum FHIRMetadata {
 
     /// The JSON name of one variant of a choice element: `value` + `Quantity` is `valueQuantity`.
     static func choiceName(_ base: String, _ typeCode: String) -> String {
-        guard let first = typeCode.first else { return base }
-        return base + first.uppercased() + typeCode.dropFirst()
+        // Type codes are ASCII; uppercase the first byte without Unicode case mapping.
+        var bytes = Array(base.utf8)
+        bytes.reserveCapacity(base.utf8.count + typeCode.utf8.count)
+        for (offset, byte) in typeCode.utf8.enumerated() {
+            bytes.append(offset == 0 && byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z") ? byte - 32 : byte)
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Decoded on first use; `static let` makes that thread-safe and once only.

@@ -46,21 +46,28 @@ struct StructureWalker {
     // MARK: - Objects
 
     /// Checks the members of one object of a complex, backbone or resource type, or the
-    /// `_name` object of a primitive.
-    private mutating func walkObject(_ object: JSONObject, type: TypeInfo, isResource: Bool = false) {
+    /// `_name` object of a primitive. `hasValue`: the object is the `_name` of a primitive
+    /// whose value is present, so it may carry just an `id`.
+    private mutating func walkObject(_ object: JSONObject, type: TypeInfo, isResource: Bool = false,
+                                     hasValue: Bool = false) {
         if object.isEmpty {
             report(.structure, "An object must not be empty")
             return
         }
+        // ele-1: every element has a value or children other than `id`.
+        if !isResource && !hasValue && object.count == 1 && object.keys[0] == "id" {
+            report(.structure, type.kind == .primitive ? "A primitive element must have a value or extensions"
+                                                        : "An element must have children other than id")
+        }
         var present = ElementSet()
-        var chosenVariants: [(index: Int, name: Substring)] = []
+        var chosenVariants: [(index: Int, name: String)] = []
         let hasPrimitiveExtensions = object.keys.contains { $0.utf8.first == UInt8(ascii: "_") }
 
         for (key, value) in object {
             if isResource && key == "resourceType" { continue }
             let isExtensionPart = key.utf8.first == UInt8(ascii: "_")
-            let name = isExtensionPart ? key.dropFirst() : Substring(key)
-            guard let (element, index, typeCode) = type.element(forJSONName: String(name)) else {
+            let name = isExtensionPart ? String(key.dropFirst()) : key
+            guard let (element, index, typeCode) = type.element(forJSONName: name) else {
                 path.append(.name(key))
                 report(.structure, "Unknown element for \(type.name)")
                 path.removeLast()
@@ -74,14 +81,14 @@ struct StructureWalker {
                 continue
             }
             if element.max == 0 {
-                path.append(.name(String(name)))
+                path.append(.name(name))
                 report(.structure, "Element is not allowed here (maximum cardinality 0)")
                 path.removeLast()
                 continue
             }
             if element.isChoice {
                 if let other = chosenVariants.first(where: { $0.index == index }), other.name != name {
-                    path.append(.name(String(name)))
+                    path.append(.name(name))
                     report(.structure, "Only one type may be given for the choice element '\(element.name)[x]'")
                     path.removeLast()
                 } else {
@@ -93,8 +100,8 @@ struct StructureWalker {
             if isPrimitive {
                 if isExtensionPart {
                     // Walked together with the value when both are present.
-                    if object[String(name)] != nil { continue }
-                    walkPrimitive(name: String(name), value: nil, extensions: value, element: element, typeCode: typeCode)
+                    if object[name] != nil { continue }
+                    walkPrimitive(name: name, value: nil, extensions: value, element: element, typeCode: typeCode)
                 } else {
                     let extensions = hasPrimitiveExtensions ? object["_" + key] : nil
                     walkPrimitive(name: key, value: value, extensions: extensions, element: element, typeCode: typeCode)
@@ -190,7 +197,7 @@ struct StructureWalker {
                 }
             }
             if let extensions {
-                walkPrimitiveExtensions(extensions, type: primitiveType, inArray: false)
+                walkPrimitiveExtensions(extensions, type: primitiveType, inArray: false, hasValue: value != nil)
             }
             return
         }
@@ -225,16 +232,16 @@ struct StructureWalker {
                 report(.structure, "An array position must have a value, extensions, or both")
             } else {
                 if !item.isNull { checkPrimitiveValue(item, typeCode: typeCode) }
-                if !extensionItem.isNull { walkPrimitiveExtensions(extensionItem, type: primitiveType, inArray: true) }
+                if !extensionItem.isNull { walkPrimitiveExtensions(extensionItem, type: primitiveType, inArray: true, hasValue: !item.isNull) }
             }
             path.removeLast()
         }
     }
 
-    private mutating func walkPrimitiveExtensions(_ value: JSONValue, type: TypeInfo, inArray: Bool) {
+    private mutating func walkPrimitiveExtensions(_ value: JSONValue, type: TypeInfo, inArray: Bool, hasValue: Bool) {
         switch value {
         case .object(let object):
-            walkObject(object, type: type)
+            walkObject(object, type: type, hasValue: hasValue)
         case .null:
             report(.structure, "null is only allowed in arrays of primitive values")
         case .array where !inArray:

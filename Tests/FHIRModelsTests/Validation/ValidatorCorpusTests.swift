@@ -26,8 +26,21 @@ struct ValidatorCorpusTests {
     func syntheaBundlesAreValid() throws {
         let files = Fixtures.files(in: "synthea", withExtension: "json")
         #expect(files.count == 34)
+        let bundles = try files.map { try FHIRJSON.parse(Data(contentsOf: $0)) }
+        func cpuTime() -> Duration {
+            var spec = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+            return .seconds(spec.tv_sec) + .nanoseconds(spec.tv_nsec)
+        }
+        let start = cpuTime()
+        let issues = bundles.map { validator.validate($0) }
+        let elapsed = cpuTime() - start
+        // Measured, not asserted: debug builds are an order of magnitude slower than release.
+        print("validated \(files.count) Synthea bundles (21.7 MB) in \(elapsed) CPU")
         var failures: [String] = []
-        for url in files { failures += try errors(in: url) }
+        for (url, found) in zip(files, issues) {
+            failures += found.filter { $0.severity == .error }.map { "\(url.lastPathComponent): \($0)" }
+        }
         #expect(failures == [])
     }
 

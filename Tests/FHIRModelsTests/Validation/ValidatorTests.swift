@@ -151,7 +151,8 @@ struct ValidatorTests {
         #expect(try issues(#"{"resourceType":"Patient","name":[{"given":["A",null]}]}"#) == ["Patient.name[0].given[1]|structure"])
         #expect(try issues(#"{"resourceType":"Patient","name":[{"given":[null,"B"],"_given":[null,{"id":"x"}]}]}"#)
             == ["Patient.name[0].given[0]|structure"])
-        #expect(try issues(#"{"resourceType":"Patient","name":[{"_given":[null,{"id":"x"}]}]}"#) == ["Patient.name[0].given[0]|structure"])
+        #expect(try issues(#"{"resourceType":"Patient","name":[{"_given":[null,{"extension":[{"url":"http://x","valueCode":"masked"}]}]}]}"#)
+            == ["Patient.name[0].given[0]|structure"])
         #expect(try issues(#"{"resourceType":"Patient","name":[{"given":["A","B"],"_given":[{"id":"x"}]}]}"#)
             == ["Patient.name[0].given|structure"])
         #expect(try issues(#"{"resourceType":"Patient","name":[{"given":["A"],"_given":[]}]}"#) == ["Patient.name[0].given|structure"])
@@ -161,10 +162,21 @@ struct ValidatorTests {
             == ["Patient.gender|structure", "Patient.maritalStatus|structure"])
     }
 
+    /// ele-1: an element has a value or children other than `id`.
+    @Test func elementsNeedContentBesidesId() throws {
+        #expect(try issues(#"{"resourceType":"Patient","_implicitRules":{"id":"i1"}}"#) == ["Patient.implicitRules|structure"])
+        #expect(try issues(#"{"resourceType":"Patient","maritalStatus":{"id":"m"}}"#) == ["Patient.maritalStatus|structure"])
+        #expect(try issues(#"{"resourceType":"Patient","name":[{"given":["A",null],"_given":[{"id":"a"},{"id":"b"}]}]}"#)
+            == ["Patient.name[0].given[1]|structure"])
+        // With a value, or on a resource, an id alone is fine.
+        #expect(try issues(#"{"resourceType":"Patient","implicitRules":"http://x","_implicitRules":{"id":"i1"}}"#) == [])
+        #expect(try issues(#"{"resourceType":"Patient","id":"p"}"#) == [])
+    }
+
     @Test func choiceVariants() throws {
         #expect(try issues(#"{"resourceType":"Patient","deceasedBoolean":true,"deceasedDateTime":"2020"}"#)
             == ["Patient.deceasedDateTime|structure"])
-        #expect(try issues(#"{"resourceType":"Patient","deceasedBoolean":true,"_deceasedDateTime":{"id":"a"}}"#)
+        #expect(try issues(#"{"resourceType":"Patient","deceasedBoolean":true,"_deceasedDateTime":{"extension":[{"url":"http://x","valueCode":"unknown"}]}}"#)
             == ["Patient.deceasedDateTime|structure"])
         #expect(try issues(#"{"resourceType":"Patient","deceasedBoolean":true,"_deceasedBoolean":{"id":"a"}}"#) == [])
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// Finds the shared third-party fixtures (`../shared/fixtures` beside the repository, or
 /// `MEDREC_FIXTURES`). Tests that need them are disabled, with this reason, when absent.

@@ -18,6 +18,10 @@ struct TypedModelRoundTripTests {
         return url.lastPathComponent
     }
 
+    /// OperationOutcomes written by HL7's Java validator (the expected outcomes of its test cases).
+    static let validatorOutcomeFiles: [String] = Fixtures.files(in: "conformance/validator/outcomes/java", withExtension: "json")
+        .map(\.lastPathComponent)
+
     static let syntheaFiles: [String] = Fixtures.files(in: "synthea", withExtension: "json").map(\.lastPathComponent)
 
     private func load(_ relativePath: String) throws -> JSONValue {
@@ -94,6 +98,31 @@ struct TypedModelRoundTripTests {
         let original = try load("conformance/json-edge-cases.json")
         let encoded = try Patient(json: original).json()
         #expect(difference(original, encoded) == nil)
+    }
+
+    /// The one CapabilityStatement among the fixtures (a validator case whose only fault is a
+    /// search parameter type, so it is structurally sound).
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
+    func capabilityStatementRoundTrips() throws {
+        let original = try load("conformance/validator/capstmt.json")
+        let statement = try CapabilityStatement(json: original)
+        #expect(statement.rest.first?.resource.isEmpty == false)
+        #expect(difference(original, statement.json()) == nil)
+    }
+
+    /// 18 of these files are a bare `{"resourceType": "OperationOutcome"}` (the validator's "no
+    /// issues"), which R4 does not allow (`issue` is 1..*): the typed model must refuse them.
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), arguments: validatorOutcomeFiles)
+    func validatorOutcomeRoundTrips(file: String) throws {
+        let original = try load("conformance/validator/outcomes/java/" + file)
+        guard original["issue"] != nil else {
+            let error = #expect(throws: FHIRFormatError.self) { try OperationOutcome(json: original) }
+            #expect(error?.kind == .missingElement)
+            #expect(error?.expression == "OperationOutcome.issue")
+            return
+        }
+        let outcome = try OperationOutcome(json: original)
+        #expect(difference(original, outcome.json()) == nil)
     }
 
     @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), arguments: syntheaFiles)

@@ -65,7 +65,9 @@ PRIMITIVE_VALUE_TYPES = {
 }
 
 # FHIR datatypes whose plain name would silently shadow a Swift standard-library type in every
-# file that imports FHIRModels (`Range<Int>`, `Duration.seconds(1)` stop compiling).
+# file that imports FHIRModels (`Range<Int>`, `Duration.seconds(1)` stop compiling). Names that
+# merely clash with Foundation (Bundle, Expression) stay: the compiler reports those as
+# ambiguous, and `FHIRModels.Bundle` resolves them.
 TYPE_RENAMES = {"Range": "FHIRRange", "Duration": "FHIRDuration"}
 
 # Fields boxed first when breaking containment cycles (Reference -> Identifier -> Reference):
@@ -616,6 +618,15 @@ class Generator:
         lines.append("    /// A resource type without a typed model, kept as its JSON object.")
         lines.append("    case other(JSONValue)")
         lines.append("")
+        lines.append("    /// Wraps a typed resource in its case.")
+        lines.append("    public init(_ resource: some FHIRResource) {")
+        lines.append("        switch resource {")
+        for typedef in resources:
+            lines.append("        case let resource as %s: self = .%s(resource)" % (typedef.swift_name, lower_first(typedef.fhir_path)))
+        lines.append("        default: self = .other(resource.json())")
+        lines.append("        }")
+        lines.append("    }")
+        lines.append("")
         lines.append("    /// The JSON `resourceType`.")
         lines.append("    public var resourceType: String {")
         lines.append("        switch self {")
@@ -701,9 +712,10 @@ def main():
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--definitions", default=DEFAULT_DEFINITIONS,
-                        help="folder with profiles-types.json and structuredefinitions/ (default: %(default)s)")
+                        help="folder with profiles-types.json and structuredefinitions/ "
+                             "(default: ../shared/fixtures/definitions beside the repository)")
     parser.add_argument("--output", default=DEFAULT_OUTPUT,
-                        help="folder for the generated Swift files (default: %(default)s)")
+                        help="folder for the generated Swift files (default: Sources/FHIRModels/Models/Generated)")
     parser.add_argument("--resources", default=",".join(DEFAULT_RESOURCES),
                         help="comma-separated resource types to model (default: %(default)s)")
     parser.add_argument("--check", action="store_true",

@@ -220,7 +220,8 @@ struct TypedModelCodingTests {
         #expect(json["dispenseRequest"]?["numberOfRepeatsAllowed"] == .number("2"))
         #expect(try MedicationRequest(json: json) == request)
 
-        let resource = AnyFHIRResource.medicationRequest(request)
+        let resource = AnyFHIRResource(request)
+        #expect(resource == .medicationRequest(request))
         #expect(resource.resourceType == "MedicationRequest")
         #expect(try AnyFHIRResource(json: resource.json()) == resource)
     }

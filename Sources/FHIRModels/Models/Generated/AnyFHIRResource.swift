@@ -17,6 +17,22 @@ public indirect enum AnyFHIRResource: Sendable, Hashable {
     /// A resource type without a typed model, kept as its JSON object.
     case other(JSONValue)
 
+    /// Wraps a typed resource in its case.
+    public init(_ resource: some FHIRResource) {
+        switch resource {
+        case let resource as Bundle: self = .bundle(resource)
+        case let resource as CapabilityStatement: self = .capabilityStatement(resource)
+        case let resource as Claim: self = .claim(resource)
+        case let resource as Composition: self = .composition(resource)
+        case let resource as Encounter: self = .encounter(resource)
+        case let resource as MedicationRequest: self = .medicationRequest(resource)
+        case let resource as OperationOutcome: self = .operationOutcome(resource)
+        case let resource as Patient: self = .patient(resource)
+        case let resource as Practitioner: self = .practitioner(resource)
+        default: self = .other(resource.json())
+        }
+    }
+
     /// The JSON `resourceType`.
     public var resourceType: String {
         switch self {

@@ -100,6 +100,13 @@ def lower_first(text):
     return text[:1].lower() + text[1:]
 
 
+def nested_type_name(element_name):
+    """`contact` -> `Contact`; a reserved result (`type` -> `Type`, metatype syntax) takes
+    a `Component` suffix, as in HAPI: `ElementDefinition.TypeComponent`."""
+    name = upper_first(element_name)
+    return name + "Component" if name in RESERVED_TYPE_NAMES else name
+
+
 def escape(name):
     return "`%s`" % name if name in SWIFT_KEYWORDS else name
 
@@ -256,13 +263,13 @@ class Generator:
                 element.kind = "choice"
                 for code in codes:
                     element.choices.append((code, self.code_kind(code, element_path)))
-                element.choice_enum = upper_first(element.name)
+                element.choice_enum = nested_type_name(element.name)
                 continue
             if len(codes) != 1:
                 sys.exit("%s has %d types and is not a choice" % (element_path, len(codes)))
             code = codes[0]
             if code in ("BackboneElement", "Element") and children.get(element_path):
-                nested_name = upper_first(element.name)
+                nested_name = nested_type_name(element.name)
                 nested = TypeDef(element_path, typedef.swift_name + "." + nested_name, "backbone",
                                  one_line(definition.get("short")).rstrip(".") + ".")
                 typedef.nested.append(nested)
@@ -307,8 +314,6 @@ class Generator:
     def check_names(self):
         for root in self.roots:
             nested_names = self.nested_simple_names(root)
-            if root.simple_name in nested_names:
-                sys.exit("%s has a nested type of its own name" % root.swift_name)
             for name in nested_names:
                 if name in RESERVED_TYPE_NAMES:
                     sys.exit("%s has a nested type named %s, which is reserved" % (root.swift_name, name))
@@ -381,6 +386,13 @@ class Generator:
             return "FHIRModels." + name
         return name
 
+    def nested_ref(self, swift_name, root):
+        """A nested type's qualified name; module-qualified when a nested type shares the
+        root's name (Substance.Ingredient.Substance), which would capture the first component."""
+        if root.simple_name in self.nested_simple_names(root):
+            return "FHIRModels." + swift_name
+        return swift_name
+
     def value_type(self, element, owner, root):
         """The Swift type of one value of the element (without Optional/Array)."""
         if element.kind == "plain":
@@ -390,11 +402,11 @@ class Generator:
         if element.kind == "complex":
             return self.top_level_ref(element.type_code, root)
         if element.kind == "backbone":
-            return element.nested.swift_name
+            return self.nested_ref(element.nested.swift_name, root)
         if element.kind == "resource":
             return "AnyFHIRResource"
         if element.kind == "choice":
-            return owner.swift_name + "." + element.choice_enum
+            return self.nested_ref(owner.swift_name + "." + element.choice_enum, root)
         raise AssertionError(element.kind)
 
     def property_type(self, element, owner, root):
@@ -501,7 +513,7 @@ class Generator:
             lines.append("        %s %s(%s)" % (prefix, escape(lower_first(code)), case_type))
         lines.append("    }")
 
-    def read_expression(self, element, owner):
+    def read_expression(self, element, owner, root):
         key = '"%s"' % element.name
         if element.kind == "plain":
             return "try reader.%s(%s)" % ("requiredString" if element.is_required else "string", key)
@@ -518,7 +530,8 @@ class Generator:
                 method = "requiredElement" if element.is_required else "element"
             return "try reader.%s(%s)" % (method, key)
         if element.kind == "choice":
-            decode = "%s.%s.decode(from: &reader)" % (owner.swift_name, element.choice_enum)
+            enum = self.nested_ref(owner.swift_name + "." + element.choice_enum, root)
+            decode = "%s.decode(from: &reader)" % enum
             if element.is_required:
                 return 'try FHIRJSONObjectReader.required(%s, "%s[x]")' % (decode, element.name)
             return "try " + decode
@@ -539,7 +552,7 @@ class Generator:
         if typedef.kind == "resource":
             lines.append("        try reader.resourceType(Self.resourceType)")
         for element in typedef.elements:
-            expression = self.read_expression(element, typedef)
+            expression = self.read_expression(element, typedef, root)
             if element.is_array and element.is_required:
                 swift_type = self.property_type(element, typedef, root)
                 lines.append("        let %s: %s = %s" % (element.swift_name, swift_type, expression))

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Server benchmark (issue: REST store). Release build, embedded cluster, real load tool (wrk),
+# with the physical baselines measured in the same run:
+#   (a) GET /fhir/Patient/{id}, JSON, 32 connections: req/s and p99
+#   (b) POST /fhir/Patient: req/s
+#   (c) Synthea transaction import, 4 clients in parallel: resources/s
+#   (d) pgbench -S (select-only) TPS against the same cluster
+#   (e) raw COPY of the same resources as jsonb rows: resources/s
+# Usage: scripts/bench.sh [--duration SECONDS] [--import-rounds N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration=10
+rounds=3
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) duration="$2"; shift 2 ;;
+    --import-rounds) rounds="$2"; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+fixtures="${MEDREC_FIXTURES:-../shared/fixtures}"
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+export PATH="$pgbin:$PATH"
+
+swift build -c release --product medrec >/dev/null
+bin="$(swift build -c release --show-bin-path)/medrec"
+work=$(mktemp -d /tmp/medrec-bench.XXXXXX)
+chmod 755 "$work"
+port=$((20000 + RANDOM % 20000))
+"$bin" serve --data-dir "$work/data" --port "$port" >"$work/server.log" 2>&1 &
+server=$!
+cleanup() { kill -TERM "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+for _ in $(seq 1 120); do grep -q "listening on" "$work/server.log" && break; sleep 0.5; done
+grep -q "listening on" "$work/server.log" || { cat "$work/server.log"; exit 1; }
+base="http://127.0.0.1:$port"
+dburl=$("$bin" db url --data-dir "$work/data")
+echo "server: $base   database: $dburl   duration: ${duration}s per load test"
+
+# (c) Synthea import: every bundle, $rounds times, 4 clients in parallel.
+ls "$fixtures"/synthea/*.json > "$work/bundles"
+for _ in $(seq 2 "$rounds"); do ls "$fixtures"/synthea/*.json >> "$work/bundles"; done
+resources_per_round=$(python3 -c "import json,sys,glob; print(sum(len(json.load(open(f))['entry']) for f in glob.glob(sys.argv[1]+'/synthea/*.json')))" "$fixtures")
+start=$(date +%s.%N)
+xargs -P 4 -I{} curl -sf -o /dev/null -X POST "$base/fhir" -H 'Content-Type: application/fhir+json' --data-binary @{} < "$work/bundles"
+end=$(date +%s.%N)
+import_rate=$(python3 -c "print(round($resources_per_round * $rounds / ($end - $start)))")
+
+# (a) read one Patient.
+patient=$(curl -sf -X POST "$base/fhir/Patient" -H 'Content-Type: application/fhir+json' \
+  --data-binary @"$fixtures/hl7-examples/json/patient-example.json" | python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")
+wrk -t2 -c32 -d"${duration}s" --latency "$base/fhir/Patient/$patient" > "$work/read.txt"
+read_rps=$(awk '/Requests\/sec/ {print $2}' "$work/read.txt")
+read_p99=$(awk '$1=="99%" {print $2}' "$work/read.txt")
+read_errors=$(grep -c "Non-2xx" "$work/read.txt" || true)
+
+# (b) create Patients.
+python3 - "$fixtures/hl7-examples/json/patient-example.json" > "$work/post.lua" <<'PY'
+import json, sys
+body = json.dumps(json.load(open(sys.argv[1])))
+print('wrk.method = "POST"')
+print('wrk.headers["Content-Type"] = "application/fhir+json"')
+print('wrk.headers["Prefer"] = "return=minimal"')
+print('wrk.body = ' + json.dumps(body))
+PY
+wrk -t2 -c32 -d"${duration}s" -s "$work/post.lua" "$base/fhir/Patient" > "$work/create.txt"
+create_rps=$(awk '/Requests\/sec/ {print $2}' "$work/create.txt")
+
+# (d) pgbench select-only on the same cluster.
+psql "$dburl" -qc "CREATE DATABASE bench" >/dev/null
+benchurl="${dburl%/*}/bench"
+pgbench -i -q -s 10 "$benchurl" >/dev/null 2>&1
+pgbench_tps=$(pgbench -S -n -c 32 -j 2 -T "$duration" "$benchurl" 2>/dev/null | awk '/^tps/ {print int($3)}')
+
+# (e) COPY the same resources as jsonb rows.
+python3 - "$fixtures" "$rounds" > "$work/copy.tsv" <<'PY'
+import json, sys, glob
+for _ in range(int(sys.argv[2])):
+    for f in sorted(glob.glob(sys.argv[1] + '/synthea/*.json')):
+        for e in json.load(open(f))['entry']:
+            line = json.dumps(e['resource'], separators=(',', ':'))
+            print(line.replace('\\', '\\\\').replace('\t', '\\t'))
+PY
+copy_rows=$(wc -l < "$work/copy.tsv")
+psql "$benchurl" -qc "CREATE TABLE copy_baseline (id bigserial primary key, content jsonb)" >/dev/null
+start=$(date +%s.%N)
+psql "$benchurl" -qc "\\copy copy_baseline (content) FROM '$work/copy.tsv'" >/dev/null
+end=$(date +%s.%N)
+copy_rate=$(python3 -c "print(round($copy_rows / ($end - $start)))")
+
+python3 - <<PY
+read_rps, create_rps, pgbench, import_rate, copy_rate = float("$read_rps"), float("$create_rps"), float("$pgbench_tps"), float("$import_rate"), float("$copy_rate")
+print(f"(a) GET /fhir/Patient/{{id}}, 32 conns   {read_rps:10.0f} req/s   p99 $read_p99   {read_rps/pgbench:5.2f}x of (d)   non-2xx lines: $read_errors")
+print(f"(b) POST /fhir/Patient, 32 conns        {create_rps:10.0f} req/s             {create_rps/pgbench:5.2f}x of (d)")
+print(f"(c) Synthea transactions, 4 clients     {import_rate:10.0f} resources/s       {import_rate/copy_rate:5.2f}x of (e)   {import_rate/pgbench:5.2f}x of (d)")
+print(f"(d) pgbench -S, 32 clients              {pgbench:10.0f} TPS")
+print(f"(e) COPY jsonb rows                     {copy_rate:10.0f} resources/s")
+PY

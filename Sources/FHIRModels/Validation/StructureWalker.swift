@@ -266,6 +266,13 @@ struct StructureWalker {
             } else if let format = PrimitiveFormat(typeCode: typeCode), !format.accepts(text) {
                 report(.value, typeCode == "xhtml" ? "Narrative div must be an XHTML div element"
                                                    : "Invalid \(typeCode) value")
+            } else if typeCode == "xhtml" {
+                // Well-formed XHTML with no active content, as XML input is checked.
+                do throws(FHIRFormatError) {
+                    try FHIRNarrative.check(text)
+                } catch {
+                    report(error.issue.code, error.message)
+                }
             }
         case (_, .null):
             report(.structure, "null is only allowed in arrays of primitive values")

@@ -22,6 +22,7 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "medrec", dependencies: ["Server"]),
+        .executableTarget(name: "XMLThroughput", dependencies: ["FHIRModels"], path: "Benchmarks/XMLThroughput"),
         .testTarget(name: "FHIRModelsTests", dependencies: ["FHIRModels"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "FHIRModels"]),
     ],

@@ -11,7 +11,6 @@ public enum FHIRXMLReader {
     /// for unsafe narrative, and the parser's errors for malformed or hostile XML.
     public static func resource(from bytes: [UInt8]) throws(FHIRFormatError) -> JSONValue {
         let document = try FHIRXMLDocument(parsing: bytes)
-        let converter = FHIRXMLToJSONConverter(document: document)
-        return try converter.resource(at: document.root)
+        return try FHIRXMLToJSONConverter.resource(in: document)
     }
 }

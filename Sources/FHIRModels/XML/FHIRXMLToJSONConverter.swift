@@ -24,7 +24,7 @@ struct FHIRXMLToJSONConverter {
                             document: document, source: source, arena: arena, nodes: nodes, attributes: attributes
                         )
                         do throws(FHIRFormatError) {
-                            return .success(try converter.resource(at: document.root))
+                            return .success(try converter.resource(at: document.root, depth: 1))
                         } catch {
                             return .failure(error)
                         }
@@ -47,8 +47,20 @@ struct FHIRXMLToJSONConverter {
         xsiNamespace = document.namespaces.firstIndex(of: Self.xsiNamespaceURI).map { Int32($0) } ?? -1
     }
 
-    /// A resource element such as `<Patient xmlns="http://hl7.org/fhir">`.
-    private func resource(at node: Int) throws(FHIRFormatError) -> JSONValue {
+    /// The deepest JSON nesting produced: the JSON parser's default limit, so that what is
+    /// read from XML can be stored and parsed again as JSON.
+    static let maximumJSONDepth = FHIRJSON.Limits.default.maxDepth
+
+    @inline(__always)
+    private func enter(_ depth: Int, _ node: Int) throws(FHIRFormatError) {
+        if depth > Self.maximumJSONDepth {
+            throw failure(.tooDeep, "The resource nests deeper than the JSON limit of \(Self.maximumJSONDepth) levels.", node)
+        }
+    }
+
+    /// A resource element such as `<Patient xmlns="http://hl7.org/fhir">`, as a JSON
+    /// object at nesting `depth`.
+    private func resource(at node: Int, depth: Int) throws(FHIRFormatError) -> JSONValue {
         let element = nodes[node]
         guard element.namespace == FHIRXMLDocument.fhirNamespace else {
             throw failure(.wrongNamespace, "A resource must be in the FHIR namespace (http://hl7.org/fhir).", node)
@@ -59,8 +71,9 @@ struct FHIRXMLToJSONConverter {
         }
         var object = JSONObject(reservingCapacity: 12)
         object.append(key: "resourceType", value: .string(plan.type.name))
+        try enter(depth, node)
         try readAttributes(of: node, plan: plan, into: &object)
-        try readChildren(of: node, plan: plan, into: &object)
+        try readChildren(of: node, plan: plan, into: &object, depth: depth)
         return .object(object)
     }
 
@@ -90,7 +103,8 @@ struct FHIRXMLToJSONConverter {
         }
     }
 
-    private func readChildren(of node: Int, plan: FHIRXMLTypePlan, into object: inout JSONObject) throws(FHIRFormatError) {
+    /// The child elements of `node` as members of `object`, which is at nesting `depth`.
+    private func readChildren(of node: Int, plan: FHIRXMLTypePlan, into object: inout JSONObject, depth: Int) throws(FHIRFormatError) {
         var next = 0
         var child = Int(nodes[node].firstChild)
         while child >= 0 {
@@ -122,6 +136,7 @@ struct FHIRXMLToJSONConverter {
             next = elementIndex + 1
             let variant = element.variants[variantIndex]
             if element.isArray {
+                try enter(depth + 1, child)
                 var last = child
                 if case .primitive(let kind) = variant.content {
                     var values: [JSONValue] = []
@@ -130,7 +145,7 @@ struct FHIRXMLToJSONConverter {
                     var hasExtra = false
                     var item = child
                     while item >= 0 {
-                        let (value, extra) = try primitive(item, kind: kind)
+                        let (value, extra) = try primitive(item, kind: kind, depth: depth + 2)
                         hasValue = hasValue || value != nil
                         hasExtra = hasExtra || extra != nil
                         values.append(value ?? .null)
@@ -144,7 +159,7 @@ struct FHIRXMLToJSONConverter {
                     var values: [JSONValue] = []
                     var item = child
                     while item >= 0 {
-                        values.append(try complexValue(item, content: variant.content))
+                        values.append(try complexValue(item, content: variant.content, depth: depth + 2))
                         last = item
                         item = nextSameNamed(item)
                     }
@@ -153,11 +168,11 @@ struct FHIRXMLToJSONConverter {
                 child = Int(nodes[last].nextSibling)
             } else {
                 if case .primitive(let kind) = variant.content {
-                    let (value, extra) = try primitive(child, kind: kind)
+                    let (value, extra) = try primitive(child, kind: kind, depth: depth + 1)
                     if let value { object.append(key: variant.jsonName, value: value) }
                     if let extra { object.append(key: variant.extraJSONName, value: .object(extra)) }
                 } else {
-                    object.append(key: variant.jsonName, value: try complexValue(child, content: variant.content))
+                    object.append(key: variant.jsonName, value: try complexValue(child, content: variant.content, depth: depth + 1))
                 }
                 child = Int(current.nextSibling)
             }
@@ -205,26 +220,27 @@ struct FHIRXMLToJSONConverter {
     }
 
     /// A complex datatype, backbone element, narrative or contained resource.
-    private func complexValue(_ node: Int, content: FHIRXMLElementPlan.Content) throws(FHIRFormatError) -> JSONValue {
+    private func complexValue(_ node: Int, content: FHIRXMLElementPlan.Content, depth: Int) throws(FHIRFormatError) -> JSONValue {
         switch content {
         case .complex(let index):
+            try enter(depth, node)
             let plan = FHIRXMLTypePlan.all[index]
             var object = JSONObject(reservingCapacity: 4)
             try readAttributes(of: node, plan: plan, into: &object)
-            try readChildren(of: node, plan: plan, into: &object)
+            try readChildren(of: node, plan: plan, into: &object, depth: depth)
             return .object(object)
         case .xhtml:
             try FHIRNarrative.check(document, element: node, expression: expression(of: node))
             return .string(String(decoding: document.xhtmlBytes(of: node), as: UTF8.self))
         case .resource:
-            return try wrappedResource(node)
+            return try wrappedResource(node, depth: depth)
         case .primitive, .unknown:
             throw failure(.unknownElement, "No metadata for this element's type.", node)
         }
     }
 
     /// `<contained><Patient>…</Patient></contained>`: exactly one resource inside.
-    private func wrappedResource(_ node: Int) throws(FHIRFormatError) -> JSONValue {
+    private func wrappedResource(_ node: Int, depth: Int) throws(FHIRFormatError) -> JSONValue {
         let wrapper = nodes[node]
         var index = Int(wrapper.attributeStart)
         while index < Int(wrapper.attributeEnd) {
@@ -249,14 +265,15 @@ struct FHIRXMLToJSONConverter {
         guard resource >= 0 else {
             throw failure(.unknownElement, "A resource element holds exactly one resource.", node)
         }
-        return try self.resource(at: resource)
+        return try self.resource(at: resource, depth: depth)
     }
 
     // MARK: - Primitives
 
     /// The JSON value (from the `value` attribute) and the `_name` object (`id`
-    /// attribute and `extension` children) of a primitive element.
-    private func primitive(_ node: Int, kind: FHIRPrimitiveJSONKind) throws(FHIRFormatError) -> (JSONValue?, JSONObject?) {
+    /// attribute and `extension` children) of a primitive element; the `_name` object
+    /// would be at nesting `depth`.
+    private func primitive(_ node: Int, kind: FHIRPrimitiveJSONKind, depth: Int) throws(FHIRFormatError) -> (JSONValue?, JSONObject?) {
         let element = nodes[node]
         var value: JSONValue?
         var id: JSONValue?
@@ -291,10 +308,11 @@ struct FHIRXMLToJSONConverter {
                 guard equal(current.value, "extension") else {
                     throw failure(.unknownElement, "Unknown element.", child)
                 }
+                try enter(depth + 2, child)
                 let plan = FHIRXMLTypePlan.extensionPlan
                 var object = JSONObject(reservingCapacity: 2)
                 try readAttributes(of: child, plan: plan, into: &object)
-                try readChildren(of: child, plan: plan, into: &object)
+                try readChildren(of: child, plan: plan, into: &object, depth: depth + 2)
                 extensions.append(.object(object))
             }
             child = Int(current.nextSibling)

@@ -198,6 +198,26 @@ struct XMLHostileInputTests {
         #expect(readError(xml)?.kind == .tooDeep)
     }
 
+    /// XML nesting within the XML limit can still give JSON deeper than the JSON
+    /// parser's limit (each repeating level adds an array and an object); such input is
+    /// refused, so that everything read from XML can be stored and parsed again as JSON.
+    @Test func resultingJSONStaysWithinTheJSONDepthLimit() throws {
+        func questionnaire(levels: Int) -> [UInt8] {
+            Array(("<Questionnaire xmlns=\"http://hl7.org/fhir\"><status value=\"draft\"/>"
+                + String(repeating: "<item><linkId value=\"x\"/><type value=\"group\"/>", count: levels)
+                + String(repeating: "</item>", count: levels) + "</Questionnaire>").utf8)
+        }
+        // The item object at level n sits at JSON depth 2n + 1; the limit is 100.
+        let deepest = try FHIRXMLReader.resource(from: questionnaire(levels: 49))
+        #expect(try FHIRJSON.parse(FHIRJSON.serialize(deepest)) == deepest)
+        do {
+            _ = try FHIRXMLReader.resource(from: questionnaire(levels: 50))
+            Issue.record("accepted JSON deeper than the limit")
+        } catch {
+            #expect(error.kind == .tooDeep)
+        }
+    }
+
     @Test func invalidUTF8IsRefused() {
         var bytes = Array("<Patient xmlns=\"http://hl7.org/fhir\"><name><family value=\"".utf8)
         bytes += [0xC3, 0x28]

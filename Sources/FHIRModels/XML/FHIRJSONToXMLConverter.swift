@@ -5,18 +5,16 @@ struct FHIRJSONToXMLConverter {
     private(set) var output: FHIRXMLOutput
     private let pretty: Bool
     private var path: [(name: String, index: Int)] = []
-    private let extensionType: TypeInfo?
 
     /// One JSON member, placed by the element it belongs to.
     private struct Placement {
-        var elementIndex: Int
-        var member: Int
+        var member: FHIRXMLTypePlan.Member
+        var position: Int
     }
 
     init(pretty: Bool) {
         self.pretty = pretty
         output = FHIRXMLOutput(reservingCapacity: 4096)
-        extensionType = FHIRMetadata.type(named: "Extension")
         path.reserveCapacity(32)
     }
 
@@ -33,50 +31,42 @@ struct FHIRJSONToXMLConverter {
         guard let resourceType = object["resourceType"] else {
             throw failure(.unknownResourceType, "The resource has no resourceType.")
         }
-        guard case .string(let name) = resourceType, let type = FHIRMetadata.resource(named: name) else {
+        guard case .string(let name) = resourceType, let plan = FHIRXMLTypePlan.resource(named: name) else {
             throw failure(.unknownResourceType, "Unknown resource type.")
         }
         if isRoot { path.append((name, -1)) }
-        try writeElement(name, object, type: type, indent: indent, isRoot: isRoot)
+        try writeElement(name, object, plan: plan, indent: indent, isRoot: isRoot)
     }
 
     // MARK: - Complex content
 
     /// An element of a complex type: attributes from the `.xmlAttribute` elements, then
     /// child elements in the type's element order.
-    private mutating func writeElement(_ name: String, _ object: JSONObject, type: TypeInfo, indent: Int, isRoot: Bool = false) throws(FHIRFormatError) {
+    private mutating func writeElement(_ name: String, _ object: JSONObject, plan: FHIRXMLTypePlan, indent: Int, isRoot: Bool = false) throws(FHIRFormatError) {
         var placements: [Placement] = []
         placements.reserveCapacity(object.count)
-        let isResource = type.kind == .resource
+        let isResource = plan.type.kind == .resource
+        var hasChildren = false
         for position in 0..<object.count {
             let key = object.keys[position]
-            if isResource, key == "resourceType" { continue }
-            let isExtra = key.utf8.first == UInt8(ascii: "_")
-            guard let match = type.element(forJSONName: isExtra ? String(key.dropFirst()) : key) else {
+            guard let member = plan.members[key] else {
+                if isResource, key == "resourceType" { continue }
                 throw failure(.unknownElement, "Unknown element.", member: key)
             }
-            if isExtra, FHIRMetadata.primitiveJSONKind(of: match.type) == nil || match.type == "xhtml" || match.element.representation != .element {
-                throw failure(.unknownElement, "Unknown element.", member: key)
-            }
+            if plan.elements[member.element].representation != .xmlAttribute { hasChildren = true }
             // Insertion sort: objects are small and mostly in order already.
             var slot = placements.count
-            while slot > 0, placements[slot - 1].elementIndex > match.index { slot -= 1 }
-            placements.insert(Placement(elementIndex: match.index, member: position), at: slot)
+            while slot > 0, placements[slot - 1].member.element > member.element { slot -= 1 }
+            placements.insert(Placement(member: member, position: position), at: slot)
         }
 
         newline(indent)
         output.append(UInt8(ascii: "<"))
         output.append(name)
         if isRoot { output.append(" xmlns=\"http://hl7.org/fhir\"") }
-        var hasChildren = false
-        for placement in placements {
-            let element = type.elements[placement.elementIndex]
-            guard element.representation == .xmlAttribute else {
-                hasChildren = true
-                continue
-            }
-            let key = object.keys[placement.member]
-            guard case .string(let value) = object.values[placement.member] else {
+        for placement in placements where plan.elements[placement.member.element].representation == .xmlAttribute {
+            let key = object.keys[placement.position]
+            guard case .string(let value) = object.values[placement.position] else {
                 throw failure(.wrongType, "The value must be a JSON string.", member: key)
             }
             output.append(UInt8(ascii: " "))
@@ -93,11 +83,11 @@ struct FHIRJSONToXMLConverter {
 
         var start = 0
         while start < placements.count {
+            let elementIndex = placements[start].member.element
             var end = start + 1
-            while end < placements.count, placements[end].elementIndex == placements[start].elementIndex { end += 1 }
-            let element = type.elements[placements[start].elementIndex]
-            if element.representation != .xmlAttribute {
-                try writeGroup(placements[start..<end], of: object, type: type, indent: indent + 1)
+            while end < placements.count, placements[end].member.element == elementIndex { end += 1 }
+            if plan.elements[elementIndex].representation != .xmlAttribute {
+                try writeGroup(placements[start..<end], of: object, plan: plan, indent: indent + 1)
             }
             start = end
         }
@@ -108,34 +98,27 @@ struct FHIRJSONToXMLConverter {
     }
 
     /// The members of one element: its value member and/or its `_name` member.
-    private mutating func writeGroup(_ group: ArraySlice<Placement>, of object: JSONObject, type: TypeInfo, indent: Int) throws(FHIRFormatError) {
-        var valueKey: String?
+    private mutating func writeGroup(_ group: ArraySlice<Placement>, of object: JSONObject, plan: FHIRXMLTypePlan, indent: Int) throws(FHIRFormatError) {
         var value: JSONValue?
         var extra: JSONValue?
-        var baseName: Substring?
+        let first = group[group.startIndex].member
         for placement in group {
-            let key = object.keys[placement.member]
-            let base = key.utf8.first == UInt8(ascii: "_") ? key.dropFirst() : Substring(key)
-            if let baseName, baseName != base {
-                throw failure(.wrongType, "Only one type of a choice element may be present.", member: key)
+            if placement.member.variant != first.variant {
+                throw failure(.wrongType, "Only one type of a choice element may be present.", member: object.keys[placement.position])
             }
-            baseName = base
-            if base.count == key.count {
-                valueKey = key
-                value = object.values[placement.member]
+            if placement.member.isExtra {
+                extra = object.values[placement.position]
             } else {
-                extra = object.values[placement.member]
+                value = object.values[placement.position]
             }
         }
-        let name = valueKey ?? String(baseName!)
-        guard let match = type.element(forJSONName: name) else {
-            throw failure(.unknownElement, "Unknown element.", member: name)
-        }
-        let element = match.element
-        if let kind = FHIRMetadata.primitiveJSONKind(of: match.type), match.type != "xhtml" {
+        let element = plan.elements[first.element]
+        let variant = element.variants[first.variant]
+        let name = variant.jsonName
+        if case .primitive(let kind) = variant.content {
             if element.isArray {
                 let values = try arrayMember(value, name: name)
-                let extras = try arrayMember(extra, name: "_" + name)
+                let extras = try arrayMember(extra, name: variant.extraJSONName)
                 if let values, let extras, values.count != extras.count {
                     throw failure(.wrongType, "The arrays of values and of extensions differ in length.", member: name)
                 }
@@ -167,7 +150,7 @@ struct FHIRJSONToXMLConverter {
             }
             for (index, item) in items.enumerated() {
                 path.append((name, index))
-                try writeComplex(name, item, typeCode: match.type, indent: indent)
+                try writeComplex(name, item, content: variant.content, indent: indent)
                 path.removeLast()
             }
         } else {
@@ -175,7 +158,7 @@ struct FHIRJSONToXMLConverter {
             if case .array = value {
                 throw failure(.wrongType, "The element does not repeat; an array is not allowed.")
             }
-            try writeComplex(name, value, typeCode: match.type, indent: indent)
+            try writeComplex(name, value, content: variant.content, indent: indent)
             path.removeLast()
         }
     }
@@ -188,9 +171,9 @@ struct FHIRJSONToXMLConverter {
         return items
     }
 
-    private mutating func writeComplex(_ name: String, _ value: JSONValue, typeCode: String, indent: Int) throws(FHIRFormatError) {
-        switch typeCode {
-        case "xhtml":
+    private mutating func writeComplex(_ name: String, _ value: JSONValue, content: FHIRXMLElementPlan.Content, indent: Int) throws(FHIRFormatError) {
+        switch content {
+        case .xhtml:
             guard case .string(let div) = value else {
                 throw failure(.wrongType, "Narrative must be a JSON string.")
             }
@@ -198,7 +181,7 @@ struct FHIRJSONToXMLConverter {
             _ = try FHIRNarrative.parse(bytes, expression: expression())
             newline(indent)
             output.append(raw: bytes)
-        case "Resource":
+        case .resource:
             guard case .object(let object) = value else {
                 throw failure(value.isNull ? .forbiddenNull : .wrongType, "A resource must be a JSON object.")
             }
@@ -211,14 +194,13 @@ struct FHIRJSONToXMLConverter {
             output.append("</")
             output.append(name)
             output.append(UInt8(ascii: ">"))
-        default:
+        case .complex(let index):
             guard case .object(let object) = value else {
                 throw failure(value.isNull ? .forbiddenNull : .wrongType, "The value must be a JSON object.")
             }
-            guard let type = FHIRMetadata.type(named: typeCode) else {
-                throw failure(.unknownElement, "No metadata for this element's type.")
-            }
-            try writeElement(name, object, type: type, indent: indent)
+            try writeElement(name, object, plan: FHIRXMLTypePlan.all[index], indent: indent)
+        case .primitive, .unknown:
+            throw failure(.unknownElement, "No metadata for this element's type.")
         }
     }
 
@@ -263,7 +245,8 @@ struct FHIRJSONToXMLConverter {
             case (.decimal, .number(let lexical)):
                 output.append(lexical)
             case (.integer, .number(let lexical)):
-                guard FHIRXMLToJSONConverter.isJSONNumber(ArraySlice(lexical.utf8), integer: true) else {
+                var lexical = lexical
+                guard lexical.withUTF8({ FHIRXMLToJSONConverter.isJSONNumber($0, integer: true) }) else {
                     throw failure(.wrongType, "The value must be an integer.")
                 }
                 output.append(lexical)
@@ -279,13 +262,12 @@ struct FHIRJSONToXMLConverter {
             return
         }
         output.append(UInt8(ascii: ">"))
-        guard let extensionType else { throw failure(.unknownElement, "No metadata for Extension.") }
         for (index, item) in extensions.enumerated() {
             path.append(("extension", index))
             guard case .object(let object) = item else {
                 throw failure(item.isNull ? .forbiddenNull : .wrongType, "An extension must be a JSON object.")
             }
-            try writeElement("extension", object, type: extensionType, indent: indent + 1)
+            try writeElement("extension", object, plan: FHIRXMLTypePlan.extensionPlan, indent: indent + 1)
             path.removeLast()
         }
         newline(indent)

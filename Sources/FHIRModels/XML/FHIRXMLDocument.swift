@@ -15,6 +15,9 @@ public struct FHIRXMLDocument: Sendable {
     static let fhirNamespaceURI: [UInt8] = Array("http://hl7.org/fhir".utf8)
     static let xhtmlNamespaceURI: [UInt8] = Array("http://www.w3.org/1999/xhtml".utf8)
 
+    /// Deepest element nesting the parser accepts; deeper documents fail with `.tooDeep`.
+    public static let maximumDepth = FHIRXMLParser.maximumDepth
+
     public let source: [UInt8]
     /// Decoded text that could not be referenced in the source as is.
     public let arena: [UInt8]

@@ -28,11 +28,6 @@ struct FHIRXMLOutput {
         bytes.append(contentsOf: raw)
     }
 
-    mutating func appendEscapedText(_ string: String) {
-        var string = string
-        string.withUTF8 { appendEscaped($0, attribute: false) }
-    }
-
     mutating func appendEscapedAttribute(_ string: String) {
         var string = string
         string.withUTF8 { appendEscaped($0, attribute: true) }
@@ -42,9 +37,10 @@ struct FHIRXMLOutput {
         slice.withUnsafeBufferPointer { appendEscaped($0, attribute: attribute) }
     }
 
-    /// Text escapes `&`, `<`, `>` and carriage return (which a parser would otherwise
-    /// normalize away). Attribute values also escape `"`, tab and line feed, so that
-    /// attribute-value normalization gives back the same string.
+    /// Text escapes `&`, `<`, `>`, `"` (as HL7's own tools do in narrative) and carriage
+    /// return (which a parser would otherwise normalize away). Attribute values also
+    /// escape tab and line feed, so that attribute-value normalization gives back the
+    /// same string.
     mutating func appendEscaped(_ input: UnsafeBufferPointer<UInt8>, attribute: Bool) {
         var chunk = 0
         var index = 0
@@ -60,7 +56,7 @@ struct FHIRXMLOutput {
             case UInt8(ascii: "&"): replacement = "&amp;"
             case UInt8(ascii: "<"): replacement = "&lt;"
             case UInt8(ascii: ">"): replacement = "&gt;"
-            case UInt8(ascii: "\"") where attribute: replacement = "&quot;"
+            case UInt8(ascii: "\""): replacement = "&quot;"
             case 0x0D: replacement = "&#13;"
             case 0x0A where attribute: replacement = "&#10;"
             case 0x09 where attribute: replacement = "&#9;"

@@ -8,10 +8,10 @@ public enum FHIRXMLReader {
     /// allowed only as `Narrative.div`), `.unknownElement` for elements and attributes
     /// the type does not define or that are out of order, `.unknownResourceType`,
     /// `.wrongType` for values that do not fit their primitive type, `.activeContent`
-    /// for unsafe narrative, and the parser's errors for malformed or hostile XML.
+    /// for unsafe narrative, `.tooDeep` when the XML or the resulting JSON nests deeper
+    /// than their limits, and the parser's errors for malformed or hostile XML.
     public static func resource(from bytes: [UInt8]) throws(FHIRFormatError) -> JSONValue {
         let document = try FHIRXMLDocument(parsing: bytes)
-        let converter = FHIRXMLToJSONConverter(document: document)
-        return try converter.resource(at: document.root)
+        return try FHIRXMLToJSONConverter.resource(in: document)
     }
 }

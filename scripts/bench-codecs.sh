@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 corpus="${1:-../shared/fixtures/synthea}"
 shift || true
-swift build -c release --product FHIRCodecBenchmark >/dev/null
+swift build -c release --product FHIRCodecBenchmark >/dev/null 2>&1
 # taskset pins the run to one core where available, so figures mean "one core".
 runner=()
 command -v taskset >/dev/null && runner=(taskset -c 0)

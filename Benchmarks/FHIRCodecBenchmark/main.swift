@@ -88,7 +88,7 @@ let xmlToJSON = try measure("d", bytes: xmlBytes) {
 }
 
 @MainActor func line(_ label: String, _ value: Double) -> String {
-    String(format: "%-48@ %8.1f MB/s   %5.2fx of (a)", label as NSString, value, value / baseline)
+    label.padding(toLength: 46, withPad: " ", startingAt: 0) + String(format: "%8.1f MB/s   %5.2fx of (a)", value, value / baseline)
 }
 print("corpus: \(names.count) files, \(jsonBytes) bytes JSON, \(xmlBytes) bytes XML; best of \(rounds) rounds, one core")
 print(line("(a) JSONSerialization parse (baseline)", baseline))

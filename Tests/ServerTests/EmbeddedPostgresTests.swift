@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import ServiceLifecycle
 import Testing
 @testable import Server
 
@@ -109,6 +110,107 @@ import Darwin
             (error as? DatabaseError)?.code == .unreachable && "\(error)".contains("127.0.0.1:\(port)")
         }
         #expect(ContinuousClock.now - started < .seconds(4))
+    }
+
+    @Test func aServerThatNeverAnswersIsReportedWithinTheConnectTimeout() async throws {
+        // The kernel accepts the connection; nothing ever answers PostgreSQL's startup message.
+        let port = PortProbe.pickFree()
+        let silent = try ListeningSocket(port: port)
+        defer { silent.close() }
+        let endpoint = try DatabaseEndpoint(url: "postgres://u:p@127.0.0.1:\(port)/d?sslmode=disable&connect_timeout=2")
+        let started = ContinuousClock.now
+        await #expect {
+            try await endpoint.checkReachable(logger: logger)
+        } throws: { error in
+            (error as? DatabaseError)?.code == .unreachable
+        }
+        let elapsed = ContinuousClock.now - started
+        #expect(elapsed >= .seconds(2) && elapsed < .seconds(3))
+    }
+
+    @Test func stopsWhenTheServiceGroupShutsDown() async throws {
+        let dataDirectory = try TemporaryDirectory.make(prefix: "medrec-service")
+        defer {
+            EmbeddedPostgres.stopImmediatelyBlocking(dataDirectory: dataDirectory)
+            try? FileManager.default.removeItem(atPath: dataDirectory)
+        }
+        var options = EmbeddedPostgres.Options()
+        options.durable = false
+        let cluster = EmbeddedPostgres(dataDirectory: dataDirectory, options: options, logger: logger)
+        let endpoint = try await cluster.start()
+        let group = ServiceGroup(services: [cluster], logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await endpoint.checkReachable(logger: logger)
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        #expect(EmbeddedPostgres.recordedEndpoint(dataDirectory: dataDirectory)?.isRunning == false)
+        await #expect(throws: DatabaseError.self) { try await endpoint.checkReachable(logger: logger) }
+    }
+
+    /// After medrec is killed its server keeps running: the next medrec adopts it and stops it on
+    /// shutdown, unless the medrec that started it is still alive (then it is only attached to).
+    @Test func adoptsAServerWhoseMedrecDiedButNotOneStillInUse() async throws {
+        // A path too long for a unix socket: the cluster then listens on TCP only.
+        let parent = try TemporaryDirectory.make(prefix: "medrec-adopt")
+        let dataDirectory = parent + "/" + String(repeating: "long-directory-name/", count: 5) + "data"
+        defer {
+            EmbeddedPostgres.stopImmediatelyBlocking(dataDirectory: dataDirectory)
+            try? FileManager.default.removeItem(atPath: parent)
+        }
+        var options = EmbeddedPostgres.Options()
+        options.durable = false
+        let first = EmbeddedPostgres(dataDirectory: dataDirectory, options: options, logger: logger)
+        let endpoint = try await first.start()
+        #expect(endpoint.unixSocketPath == nil)
+        try await endpoint.checkReachable(logger: logger)
+
+        // The owner is another live process (our parent stands in for a running medrec serve).
+        try "\(getppid())\n".write(toFile: dataDirectory + "/postgres.owner", atomically: true, encoding: .utf8)
+        let attached = EmbeddedPostgres(dataDirectory: dataDirectory, options: options, logger: logger)
+        #expect(try await attached.start().port == endpoint.port)
+        try await attached.stop()
+        #expect(EmbeddedPostgres.recordedEndpoint(dataDirectory: dataDirectory)?.isRunning == true)
+
+        // The owner is gone (a pid that has exited).
+        let exited = try ChildProcess.spawn("/bin/sh", ["-c", "exit 0"], environment: [:], directory: nil, outputPath: "/dev/null")
+        _ = ChildProcess.waitForExit(exited)
+        try "\(exited)\n".write(toFile: dataDirectory + "/postgres.owner", atomically: true, encoding: .utf8)
+        let adopting = EmbeddedPostgres(dataDirectory: dataDirectory, options: options, logger: logger)
+        #expect(try await adopting.start().port == endpoint.port)
+        try await adopting.stop()
+        #expect(EmbeddedPostgres.recordedEndpoint(dataDirectory: dataDirectory)?.isRunning == false)
+    }
+
+    /// As root, a data directory the `postgres` user cannot traverse gets its cluster in that
+    /// user's home, recorded in `postgres.location`, and works the same.
+    @Test(.enabled(if: geteuid() == 0, "only root runs the cluster as another user"))
+    func keepsTheClusterInPostgresHomeWhenTheDataDirectoryIsPrivate() async throws {
+        let parent = try TemporaryDirectory.make(prefix: "medrec-private")
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: parent)
+        let dataDirectory = parent + "/data"
+        var root: String?
+        defer {
+            EmbeddedPostgres.stopImmediatelyBlocking(dataDirectory: dataDirectory)
+            if let root { try? FileManager.default.removeItem(atPath: root) }
+            try? FileManager.default.removeItem(atPath: parent)
+        }
+        var options = EmbeddedPostgres.Options()
+        options.durable = false
+        let cluster = EmbeddedPostgres(dataDirectory: dataDirectory, options: options, logger: logger)
+        let endpoint = try await cluster.start()
+        let location = try String(contentsOfFile: dataDirectory + "/postgres.location", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        root = location
+        #expect(!location.hasPrefix(parent))
+        #expect(FileManager.default.fileExists(atPath: location + "/data/PG_VERSION"))
+        try await endpoint.checkReachable(logger: logger)
+        try await cluster.stop()
+        // Restarting finds the recorded location again.
+        let again = EmbeddedPostgres(dataDirectory: dataDirectory, options: options, logger: logger)
+        #expect(try await again.start().port == endpoint.port)
+        try await again.stop()
     }
 }
 

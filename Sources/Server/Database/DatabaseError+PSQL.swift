@@ -11,7 +11,13 @@ extension DatabaseError {
                 return message + state
             }
             if let underlying = error.underlying {
-                return "\(error.code): \(underlying)"
+                // NIO's connection errors nest every attempt; the errno text is what matters.
+                let text = String(describing: underlying)
+                for known in ["Connection refused", "No route to host", "Network is unreachable", "No such file or directory"]
+                where text.contains(known) {
+                    return known.lowercased()
+                }
+                return "\(error.code): \(text)"
             }
             return error.code.description
         }

@@ -40,7 +40,7 @@ struct CommandLineTests {
     ])
     func refusesHostileInputInBoundedMemory(name: String, contents: [UInt8], expected: String) throws {
         let path = try Self.temporaryFile(name, contents)
-        let result = try ChildProcess.run(["validate", path])
+        let result = try MedrecProcess.run(["validate", path])
         #expect(result.status == 1, "\(name): \(result.stderr)")
         #expect(result.stdout.contains("\"resourceType\":\"OperationOutcome\""), "\(name)")
         #expect(result.stdout.localizedCaseInsensitiveContains(expected), "\(name): \(result.stdout)")
@@ -52,7 +52,7 @@ struct CommandLineTests {
     func validatesTheBulkExportAndReportsLineNumbers() throws {
         let files = Fixtures.files(in: "ndjson", withExtension: "ndjson").map(\.path)
         #expect(files.count == 12)
-        let clean = try ChildProcess.run(["validate"] + files)
+        let clean = try MedrecProcess.run(["validate"] + files)
         #expect(clean.status == 0, "\(clean.stdout.prefix(500))")
         #expect(clean.stderr.contains("5945 resources checked, 0 invalid"))
 
@@ -63,7 +63,7 @@ struct CommandLineTests {
             {"resourceType":"Patient","gender":"female"}
             not json
             """.utf8))
-        let result = try ChildProcess.run(["validate", mixed])
+        let result = try MedrecProcess.run(["validate", mixed])
         #expect(result.status == 1)
         let lines = result.stdout.split(separator: "\n")
         #expect(lines.count == 2)
@@ -75,17 +75,17 @@ struct CommandLineTests {
     @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
     func convertsBetweenJSONAndXML() throws {
         let json = Fixtures.url("hl7-examples/json/patient-example.json").path
-        let toXML = try ChildProcess.run(["convert", "--to", "xml", json])
+        let toXML = try MedrecProcess.run(["convert", "--to", "xml", json])
         #expect(toXML.status == 0)
         let xmlPath = try Self.temporaryFile("patient.xml", Array(toXML.stdout.utf8))
-        let back = try ChildProcess.run(["convert", "--to", "json", xmlPath])
+        let back = try MedrecProcess.run(["convert", "--to", "json", xmlPath])
         #expect(back.status == 0)
         let original = try FHIRJSON.parse(Data(contentsOf: URL(fileURLWithPath: json)))
         #expect(try FHIRJSON.parse(back.stdout).isEquivalent(to: original))
 
         // NDJSON streams into one collection Bundle whose entries are the lines.
         let ndjson = Fixtures.url("ndjson/Patient.000.ndjson").path
-        let bundleXML = try ChildProcess.run(["convert", "--to", "xml", ndjson])
+        let bundleXML = try MedrecProcess.run(["convert", "--to", "xml", ndjson])
         #expect(bundleXML.status == 0, "\(bundleXML.stderr)")
         let bundle = try FHIRXMLReader.resource(from: Array(bundleXML.stdout.utf8))
         #expect(bundle["type"] == "collection")

@@ -17,7 +17,7 @@ public enum MedrecApplication {
         return router
     }
 
-    /// The application with the database client as a service and migrations run before the server listens.
+    /// The application with the database client as a service (the caller has migrated the database).
     /// `servicesStoppedAfterClient` (the embedded cluster) shut down only after the database client has.
     public static func build(
         client: PostgresClient, settings: ServerSettings, logger: Logger,
@@ -25,7 +25,7 @@ public enum MedrecApplication {
     ) -> some ApplicationProtocol {
         let store = PostgresResourceStore(client: client, logger: logger)
         let router = buildRouter(store: store, client: client, settings: settings)
-        var app = Application(
+        let app = Application(
             router: router,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "medrec"),
             // Services stop in reverse order: the server, then the client, then (e.g.) the embedded cluster.
@@ -33,9 +33,6 @@ public enum MedrecApplication {
             onServerRunning: onServerRunning,
             logger: logger
         )
-        app.beforeServerStarts {
-            try await Migrator(client: client, logger: logger).migrate()
-        }
         return app
     }
 }

@@ -29,20 +29,24 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "medrec")
         logger.logLevel = Logger.Level(rawValue: settings.logLevel) ?? .info
 
-        let database: ResolvedDatabase
+        var environment = ProcessInfo.processInfo.environment
+        if let databaseURL = settings.databaseURL { environment[DatabaseService.urlEnvironmentKey] = databaseURL }
+        let endpoint: DatabaseEndpoint
+        let cluster: EmbeddedPostgres?
         do {
-            database = try await DatabaseResolver.resolve(settings: settings, logger: logger)
-        } catch let error as PostgresBinariesError {
-            FileHandle.standardError.write(Data("medrec: \(error.message)\n".utf8))
+            (endpoint, cluster) = try await DatabaseService.resolve(
+                dataDirectory: settings.dataDirectory, logger: logger, environment: environment)
+        } catch let error as DatabaseError {
+            FileHandle.standardError.write(Data("medrec: \(error)\n".utf8))
             throw ExitCode(2)
         }
         let client = PostgresClient(
-            configuration: database.endpoint.clientConfiguration(statementTimeoutMilliseconds: settings.limits.statementTimeoutMilliseconds),
+            configuration: endpoint.clientConfiguration(statementTimeoutMilliseconds: settings.limits.statementTimeoutMilliseconds),
             backgroundLogger: logger)
         let host = settings.host
         let app = MedrecApplication.build(
             client: client, settings: settings, logger: logger,
-            servicesStoppedAfterClient: database.embedded.map { [$0] } ?? [],
+            servicesStoppedAfterClient: cluster.map { [$0] } ?? [],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 print("listening on http://\(host):\(port)")

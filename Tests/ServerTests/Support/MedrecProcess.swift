@@ -5,7 +5,7 @@ import Glibc
 
 /// Runs the built `medrec` binary as a child process and reports its exit status, output and
 /// peak memory (from `wait4`'s rusage), so tests can bound what hostile input costs.
-enum ChildProcess {
+enum MedrecProcess {
     struct Result {
         let status: Int32
         let stdout: String

@@ -1,5 +1,6 @@
 import FHIRModels
 import Hummingbird
+import NIOCore
 
 /// An error on the FHIR face: an HTTP status and the OperationOutcome issues that explain it,
 /// written in the format the client asked for (JSON when that cannot be told).
@@ -76,6 +77,8 @@ extension FHIRHTTPError {
             }
         case let error as JSONPatch.PatchError:
             return FHIRHTTPError(status: .unprocessableContent, code: .processing, error.description)
+        case is NIOTooManyBytesError:
+            return FHIRHTTPError(status: .contentTooLarge, code: .tooLong, "the request body is larger than the server accepts")
         case let error as HTTPError where error.status == .contentTooLarge:
             return FHIRHTTPError(status: .contentTooLarge, code: .tooLong, "the request body is larger than the server accepts")
         default:

@@ -23,13 +23,14 @@ public enum MedrecApplication {
         client: PostgresClient, settings: ServerSettings, logger: Logger,
         servicesStoppedAfterClient: [any Service] = [], onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let store = PostgresResourceStore(client: client, logger: logger)
+        let availability = DatabaseAvailability(client: client, logger: logger)
+        let store = PostgresResourceStore(client: client, logger: logger, availability: availability)
         let router = buildRouter(store: store, client: client, settings: settings)
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "medrec"),
             // Services stop in reverse order: the server, then the client, then (e.g.) the embedded cluster.
-            services: servicesStoppedAfterClient + [client],
+            services: servicesStoppedAfterClient + [client, availability],
             onServerRunning: onServerRunning,
             logger: logger
         )

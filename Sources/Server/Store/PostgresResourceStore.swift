@@ -8,11 +8,13 @@ import PostgresNIO
 public struct PostgresResourceStore: ResourceStore {
     let client: PostgresClient
     let logger: Logger
+    let availability: DatabaseAvailability?
     let validator = FHIRValidator()
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: PostgresClient, logger: Logger, availability: DatabaseAvailability? = nil) {
         self.client = client
         self.logger = logger
+        self.availability = availability
     }
 
     public func read(type: String, id: String) async throws -> StoredResource {
@@ -119,6 +121,9 @@ public struct PostgresResourceStore: ResourceStore {
     /// Maps database failures to store errors the HTTP edge understands, and keeps
     /// outages from hanging requests.
     func run<T>(_ operation: () async throws -> T) async throws -> T {
+        if availability?.isDown == true {
+            throw StoreError(.unavailable, "the database is unavailable")
+        }
         do {
             return try await operation()
         } catch let error as PSQLError {

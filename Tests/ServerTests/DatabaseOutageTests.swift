@@ -1,0 +1,59 @@
+import FHIRModels
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import PostgresNIO
+import Testing
+@testable import Server
+
+/// While the database is down, requests get 503 with an OperationOutcome quickly; when it is
+/// back, the server serves again without a restart. Uses its own cluster, stopped mid-test.
+@Suite struct DatabaseOutageTests {
+    @Test func answers503DuringAnOutageAndRecoversByItself() async throws {
+        let logger = TestDatabase.logger
+        let dataDirectory = try TemporaryDirectory.make(prefix: "medrec-outage")
+        defer {
+            EmbeddedPostgres.stopImmediatelyBlocking(dataDirectory: dataDirectory)
+            try? FileManager.default.removeItem(atPath: dataDirectory)
+        }
+        var options = EmbeddedPostgres.Options()
+        options.durable = false
+        let cluster = EmbeddedPostgres(dataDirectory: dataDirectory, options: options, logger: logger)
+        let endpoint = try await cluster.start()
+        try await Migrator().migrate(endpoint, logger: logger)
+
+        let settings = ServerSettings()
+        let client = PostgresClient(
+            configuration: endpoint.clientConfiguration(statementTimeoutMilliseconds: settings.limits.statementTimeoutMilliseconds),
+            backgroundLogger: logger)
+        let availability = DatabaseAvailability(client: client, logger: logger, interval: .milliseconds(500))
+        let store = PostgresResourceStore(client: client, logger: logger, availability: availability)
+        let router = MedrecApplication.buildRouter(store: store, client: client, settings: settings)
+        let app = Application(router: router, services: [client, availability], logger: logger)
+
+        try await app.test(.router) { client in
+            let created = try await client.sendJSON(.post, "/fhir/Patient", FHIRRestTests.patient)
+            #expect(created.status == .created)
+            let id = try #require(try created.json["id"]?.stringValue)
+
+            try await cluster.stop()
+            try await Task.sleep(for: .seconds(3))
+            let clock = ContinuousClock()
+            let start = clock.now
+            let during = try await client.send(.get, "/fhir/Patient/\(id)")
+            #expect(clock.now - start < .seconds(2))
+            #expect(during.status == .serviceUnavailable)
+            #expect(try during.json["resourceType"] == "OperationOutcome")
+            #expect(try await client.send(.get, "/health/ready").status == .serviceUnavailable)
+
+            _ = try await cluster.start()
+            var recovered = false
+            for _ in 0..<180 where !recovered {
+                try await Task.sleep(for: .milliseconds(500))
+                recovered = try await client.send(.get, "/fhir/Patient/\(id)").status == .ok
+            }
+            #expect(recovered, "the server did not recover within 90 s of the database returning")
+        }
+    }
+}

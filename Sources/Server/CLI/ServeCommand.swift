@@ -49,7 +49,8 @@ struct ServeCommand: AsyncParsableCommand {
             servicesStoppedAfterClient: cluster.map { [$0] } ?? [],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
-                print("listening on http://\(host):\(port)")
+                // Written unbuffered: scripts and supervisors wait for this line.
+                FileHandle.standardOutput.write(Data("listening on http://\(host):\(port)\n".utf8))
             })
         try await app.runService()
     }

@@ -1,0 +1,72 @@
+import FHIRModels
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+@testable import Server
+
+/// `medrec serve` as an operator runs it: embedded database, data kept across restarts,
+/// clean stop on SIGTERM.
+@Suite struct ServeCommandTests {
+    static func request(_ method: String, _ url: String, body: [UInt8]? = nil) async throws -> (Int, JSONValue?) {
+        var request = URLRequest(url: URL(string: url)!)
+        request.httpMethod = method
+        if let body {
+            request.httpBody = Data(body)
+            request.setValue("application/fhir+json", forHTTPHeaderField: "Content-Type")
+        }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        return (status, data.isEmpty ? nil : try? FHIRJSON.parse(data))
+    }
+
+    static func port(from output: String) throws -> Int {
+        let line = try #require(output.split(separator: "\n").first { $0.hasPrefix("listening on http://") })
+        return try #require(Int(line.split(separator: ":").last ?? ""))
+    }
+
+    @Test func keepsDataAcrossRestartsAndStopsCleanly() async throws {
+        let dataDirectory = try TemporaryDirectory.make(prefix: "medrec-serve") + "/data"
+        defer {
+            EmbeddedPostgres.stopImmediatelyBlocking(dataDirectory: dataDirectory)
+            try? FileManager.default.removeItem(atPath: (dataDirectory as NSString).deletingLastPathComponent)
+        }
+        let first = try MedrecProcess.start(["serve", "--data-dir", dataDirectory, "--port", "0"])
+        let output = try await first.waitForOutput(containing: "listening on http://127.0.0.1:", timeout: .seconds(120))
+        let port = try Self.port(from: output)
+        let (liveStatus, _) = try await Self.request("GET", "http://127.0.0.1:\(port)/health/ready")
+        #expect(liveStatus == 200)
+        let (createdStatus, created) = try await Self.request(
+            "POST", "http://127.0.0.1:\(port)/fhir/Patient", body: FHIRJSON.serialize(FHIRRestTests.patient))
+        #expect(createdStatus == 201)
+        let id = try #require(created?["id"]?.stringValue)
+
+        #expect(first.terminate() == 0)
+        #expect(EmbeddedPostgres.recordedEndpoint(dataDirectory: dataDirectory)?.isRunning == false, "the cluster stops with the server")
+
+        let url = try MedrecProcess.run(["db", "url", "--data-dir", dataDirectory])
+        #expect(url.status == 0)
+        #expect(url.stdout.hasPrefix("postgres://"))
+
+        let second = try MedrecProcess.start(["serve", "--data-dir", dataDirectory, "--port", "0"])
+        let secondOutput = try await second.waitForOutput(containing: "listening on http://127.0.0.1:", timeout: .seconds(120))
+        let secondPort = try Self.port(from: secondOutput)
+        let (readStatus, read) = try await Self.request("GET", "http://127.0.0.1:\(secondPort)/fhir/Patient/\(id)")
+        #expect(readStatus == 200)
+        #expect(read?["birthDate"] == "1974-12-25")
+        #expect(second.terminate() == 0)
+        // No PHI in the server's log: the family name never appears.
+        #expect(!first.output.contains("Chalmers") && !second.output.contains("Chalmers"))
+    }
+
+    @Test func saysWhatToInstallWhenPostgreSQLIsMissing() throws {
+        let empty = try TemporaryDirectory.make(prefix: "medrec-nobin")
+        let result = try MedrecProcess.run(
+            ["serve", "--data-dir", empty + "/data", "--port", "0"], environment: ["MEDREC_PG_BIN": empty])
+        #expect(result.status != 0)
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("MEDREC_PG_BIN") || result.stderr.contains("install"))
+    }
+}

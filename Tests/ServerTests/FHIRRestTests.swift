@@ -243,6 +243,8 @@ struct FHIRRestTests {
                 ("bad id format", .put, "/fhir/Patient/a%20b", json, Array(#"{"resourceType":"Patient","id":"a b"}"#.utf8), .badRequest),
                 ("oversized body", .post, "/fhir/Patient", json, Array(#"{"resourceType":"Patient","name":[{"text":""#.utf8) + Array(repeating: UInt8(ascii: "a"), count: 70_000) + Array(#""}]}"#.utf8), .contentTooLarge),
                 ("unknown search parameter", .get, "/fhir/Patient?favourite=blue", [:], [], .badRequest),
+                ("unknown path", .get, "/fhir/Patient/1/_history/1/extra", [:], [], .notFound),
+                ("unknown method on a type", .patch, "/fhir/Patient", json, Array("[]".utf8), .notFound),
                 ("injection in a search value", .get, "/fhir/Patient?_id=1'%3B%20DROP%20TABLE%20resource%3B--", [:], [], .badRequest),
             ]
             for (label, method, uri, headers, body, expected) in cases {

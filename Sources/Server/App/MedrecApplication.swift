@@ -11,6 +11,7 @@ public enum MedrecApplication {
     public static func buildRouter(store: any ResourceStore, client: PostgresClient, settings: ServerSettings) -> Router<Context> {
         let router = Router(context: Context.self)
         router.add(middleware: RequestLogMiddleware())
+        router.add(middleware: FHIROutcomeMiddleware())
         HealthController(client: client).addRoutes(to: router)
         let fhir = router.group("fhir")
         FHIRController(store: store, limits: settings.limits, baseURL: settings.baseURL).addRoutes(to: fhir)

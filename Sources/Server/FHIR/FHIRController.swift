@@ -101,8 +101,17 @@ struct FHIRController<Context: RequestContext>: Sendable {
                 let query = header.split(separator: "?", maxSplits: 1).last ?? Substring(header)
                 return try FHIRRequest.criteria(from: FHIRRequest.queryItems(query))
             }
-            let outcome = try await store.transaction { transaction in
-                try await Self.create(type: type, resource: resource, ifNoneExist: conditional, in: transaction)
+            let outcome: (stored: StoredResource, created: Bool)
+            if let conditional, !conditional.isEmpty {
+                // The search and the create must see the same state: one transaction.
+                outcome = try await store.transaction { transaction in
+                    try await Self.create(type: type, resource: resource, ifNoneExist: conditional, in: transaction)
+                }
+            } else {
+                var object = resource.objectValue ?? JSONObject()
+                object["id"] = nil  // the server assigns ids on create; a client id is ignored
+                let id = UUID().uuidString.lowercased()
+                outcome = (try await store.create([NewResource(type: type, id: id, resource: .object(object))])[0], true)
             }
             return try writeResponse(outcome.stored, created: outcome.created, request: request)
         }

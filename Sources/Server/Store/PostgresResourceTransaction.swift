@@ -22,46 +22,7 @@ struct PostgresResourceTransaction: ResourceTransaction {
     }
 
     func createAll(_ items: [NewResource]) async throws -> [StoredResource] {
-        guard !items.isEmpty else { return [] }
-        let now = StoreTimestamp.now()
-        var types: [String] = []
-        var ids: [String] = []
-        var contents: [String] = []
-        var tokenRows: [(index: Int, row: TokenExtractor.Row)] = []
-        var stored: [StoredResource] = []
-        types.reserveCapacity(items.count)
-        ids.reserveCapacity(items.count)
-        contents.reserveCapacity(items.count)
-        for (index, item) in items.enumerated() {
-            let prepared = try store.prepare(type: item.type, id: item.id, version: 1, lastUpdated: now, resource: item.resource)
-            let json = FHIRJSON.serialize(prepared)
-            types.append(item.type)
-            ids.append(item.id)
-            contents.append(String(decoding: json, as: UTF8.self))
-            for row in tokens.rows(type: item.type, resource: prepared) { tokenRows.append((index, row)) }
-            stored.append(StoredResource(
-                type: item.type, id: item.id, versionID: 1, lastUpdated: now, deleted: false, json: json, method: "POST"))
-        }
-        let rows = try await connection.query(
-            """
-            WITH input AS (
-                SELECT * FROM unnest(\(types)::text[], \(ids)::text[], \(contents)::text[]) WITH ORDINALITY AS u(type, id, content, ord)
-            ), inserted AS (
-                INSERT INTO resource (type, id, version_id, last_updated, content)
-                SELECT type, id, 1, \(now), content::jsonb FROM input ORDER BY ord
-                RETURNING resource_key, type, id, content
-            ), history AS (
-                INSERT INTO resource_history (resource_key, type, id, version_id, last_updated, deleted, method, content)
-                SELECT resource_key, type, id, 1, \(now), false, 'POST', content FROM inserted
-            )
-            SELECT inserted.resource_key, input.ord FROM inserted JOIN input USING (type, id) ORDER BY input.ord
-            """, logger: logger)
-        var keys = [Int64](repeating: 0, count: items.count)
-        for try await (key, ordinal) in rows.decode((Int64, Int64).self) {
-            keys[Int(ordinal) - 1] = key
-        }
-        try await insertTokens(tokenRows.map { (keys[$0.index], $0.row) })
-        return stored
+        try await store.insertNew(items, on: .connection(connection))
     }
 
     func update(type: String, id: String, resource: JSONValue, ifMatch: Int?, method: String) async throws -> (StoredResource, created: Bool) {

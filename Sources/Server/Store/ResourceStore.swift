@@ -9,6 +9,8 @@ public protocol ResourceStore: Sendable {
     func history(_ query: HistoryQuery) async throws -> HistoryPage
     /// Resources of `type` matching all `criteria` (the conditional-interaction subset of search).
     func find(type: String, criteria: [SearchCriterion], limit: Int) async throws -> [StoredResource]
+    /// Creates resources whose ids are fixed, atomically, without a multi-statement transaction.
+    func create(_ items: [NewResource]) async throws -> [StoredResource]
     /// Runs `body` in one database transaction: all its writes land, or none do.
     func transaction<Result: Sendable>(
         _ body: @Sendable (any ResourceTransaction) async throws -> Result

@@ -27,6 +27,19 @@ enum MedrecProcess {
         }
     }
 
+    /// Forks in a small Python parent rather than `posix_spawn` from this process: a vfork-style
+    /// spawn makes the kernel count the *parent's* peak memory as the child's `ru_maxrss`.
+    /// Python's own footprint (about 10 MB) is the baseline of the measurement.
+    private static let forkAndMeasure = """
+        import os, sys
+        pid = os.fork()
+        if pid == 0:
+            os.execv(sys.argv[2], sys.argv[2:])
+        _, status, usage = os.wait4(pid, 0)
+        open(sys.argv[1], "w").write(str(usage.ru_maxrss))
+        sys.exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+        """
+
     static func run(_ arguments: [String], environment extra: [String: String] = [:]) throws -> Result {
         let executable = try medrecPath
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("medrec-child-\(UUID().uuidString)")
@@ -34,6 +47,9 @@ enum MedrecProcess {
         defer { try? FileManager.default.removeItem(at: directory) }
         let outPath = directory.appendingPathComponent("out").path
         let errPath = directory.appendingPathComponent("err").path
+        let rssPath = directory.appendingPathComponent("rss").path
+        let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) }
+            ?? "/usr/bin/env"
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -41,25 +57,26 @@ enum MedrecProcess {
         posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
 
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let launcher = python == "/usr/bin/env" ? ["/usr/bin/env", "python3"] : [python]
+        let argv = (launcher + ["-c", forkAndMeasure, rssPath, executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var environment = ProcessInfo.processInfo.environment
         for (key, value) in extra { environment[key] = value }
         let envp = environment.map { strdup("\($0)=\($1)") } + [nil]
         defer { envp.forEach { free($0) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+        let spawned = posix_spawn(&pid, launcher[0], &actions, nil, argv, envp)
         guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EINVAL) }
 
         var status: Int32 = 0
-        var usage = rusage()
-        while wait4(pid, &status, 0, &usage) == -1 && errno == EINTR {}
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
         let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        let rss = (try? String(contentsOfFile: rssPath, encoding: .utf8)).flatMap { Int($0) }
         return Result(
             status: exitStatus,
             stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
             stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "",
-            maxRSSKilobytes: usage.ru_maxrss)
+            maxRSSKilobytes: rss ?? Int.max)
     }
 }
 

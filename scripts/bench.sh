@@ -36,7 +36,8 @@ for _ in $(seq 1 120); do grep -q "listening on" "$work/server.log" && break; sl
 grep -q "listening on" "$work/server.log" || { cat "$work/server.log"; exit 1; }
 base="http://127.0.0.1:$port"
 dburl=$("$bin" db url --data-dir "$work/data")
-echo "server: $base   database: $dburl   duration: ${duration}s per load test"
+shown_url=$("$bin" db url --without-password --data-dir "$work/data")
+echo "server: $base   database: $shown_url   duration: ${duration}s per load test"
 
 # (c) Synthea import: every bundle, $rounds times, 4 clients in parallel.
 ls "$fixtures"/synthea/*.json > "$work/bundles"

@@ -19,13 +19,9 @@ public struct PostgresResourceStore: ResourceStore {
 
     public func read(type: String, id: String) async throws -> StoredResource {
         let rows = try await run {
-            try await client.query(
-                """
-                SELECT version_id, last_updated, deleted, content::text FROM resource
-                WHERE type = \(type) AND id = \(id)
-                """, logger: logger)
+            try await client.execute(ReadCurrentStatement(type: type, id: id), logger: logger)
         }
-        for try await (version, lastUpdated, deleted, content) in rows.decode((Int, Date, Bool, String?).self) {
+        for try await (version, lastUpdated, deleted, content) in rows {
             if deleted { throw StoreError(.gone(version: version), "\(type)/\(id) was deleted") }
             return StoredResource(
                 type: type, id: id, versionID: version, lastUpdated: lastUpdated, deleted: false,
@@ -107,62 +103,40 @@ public struct PostgresResourceStore: ResourceStore {
         try await run { try await insertNew(items, on: .client(client)) }
     }
 
-    /// Inserts new resources with their history and token rows in ONE statement (data-modifying
-    /// CTEs), so a plain create needs no BEGIN/COMMIT round trips and a whole Synthea bundle's
-    /// creates are a single statement inside its transaction.
+    /// Inserts new resources with their history and token rows in one statement, so a plain
+    /// create needs no BEGIN/COMMIT round trips and a whole Synthea bundle's creates are a single
+    /// statement inside its transaction.
     func insertNew(_ items: [NewResource], on executor: Executor) async throws -> [StoredResource] {
         guard !items.isEmpty else { return [] }
         let now = StoreTimestamp.now()
-        var types: [String] = []
-        var ids: [String] = []
-        var contents: [String] = []
-        var tokenOrdinals: [Int64] = []
-        var systemCodes: [Int64] = []
-        var codes: [Int64] = []
+        var statement = InsertNewStatement(lastUpdated: now)
+        statement.types.reserveCapacity(items.count)
+        statement.ids.reserveCapacity(items.count)
+        statement.contents.reserveCapacity(items.count)
         var stored: [StoredResource] = []
-        types.reserveCapacity(items.count)
-        ids.reserveCapacity(items.count)
-        contents.reserveCapacity(items.count)
         let tokens = TokenExtractor()
         for (index, item) in items.enumerated() {
             let prepared = try prepare(type: item.type, id: item.id, version: 1, lastUpdated: now, resource: item.resource)
             let json = FHIRJSON.serialize(prepared)
-            types.append(item.type)
-            ids.append(item.id)
-            contents.append(String(decoding: json, as: UTF8.self))
+            statement.types.append(item.type)
+            statement.ids.append(item.id)
+            statement.contents.append(String(decoding: json, as: UTF8.self))
             for row in tokens.rows(type: item.type, resource: prepared) {
-                tokenOrdinals.append(Int64(index + 1))
-                systemCodes.append(row.systemCode)
-                codes.append(row.code)
+                statement.tokenOrdinals.append(Int64(index + 1))
+                statement.systemCodes.append(row.systemCode)
+                statement.codes.append(row.code)
             }
             stored.append(StoredResource(
                 type: item.type, id: item.id, versionID: 1, lastUpdated: now, deleted: false, json: json, method: "POST"))
         }
         // A duplicate id fails the statement (unique violation → 412 at the edge); nothing is half-written.
         // The rows are read to the end: an error raised while executing arrives with them.
-        let rows = try await executor.query(
-            """
-            WITH input AS (
-                SELECT * FROM unnest(\(types)::text[], \(ids)::text[], \(contents)::text[]) WITH ORDINALITY AS u(type, id, content, ord)
-            ), inserted AS (
-                INSERT INTO resource (type, id, version_id, last_updated, content)
-                SELECT type, id, 1, \(now), content::jsonb FROM input ORDER BY ord
-                RETURNING resource_key, type, id, content
-            ), keyed AS (
-                SELECT inserted.resource_key, inserted.type, inserted.id, inserted.content, input.ord
-                FROM inserted JOIN input USING (type, id)
-            ), history AS (
-                INSERT INTO resource_history (resource_key, type, id, version_id, last_updated, deleted, method, content)
-                SELECT resource_key, type, id, 1, \(now), false, 'POST', content FROM keyed ORDER BY ord
-            ), tokens AS (
-                INSERT INTO search_token (resource_key, system_code, code)
-                SELECT keyed.resource_key, t.system_code, t.code
-                FROM unnest(\(tokenOrdinals)::bigint[], \(systemCodes)::bigint[], \(codes)::bigint[]) AS t(ord, system_code, code)
-                JOIN keyed ON keyed.ord = t.ord
-            )
-            SELECT count(*) FROM keyed
-            """, logger: logger)
-        for try await _ in rows {}
+        switch executor {
+        case .client(let client):
+            for try await _ in try await client.execute(statement, logger: logger) {}
+        case .connection(let connection):
+            for try await _ in try await connection.execute(statement, logger: logger) {}
+        }
         return stored
     }
 

@@ -1,0 +1,53 @@
+import Foundation
+import PostgresNIO
+
+/// Inserts new resources with their history and token rows in one statement (data-modifying
+/// CTEs), prepared once per connection. Used by plain creates and by transaction Bundles.
+struct InsertNewStatement: PostgresPreparedStatement {
+    static let sql = """
+        WITH input AS (
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(type, id, content, ord)
+        ), inserted AS (
+            INSERT INTO resource (type, id, version_id, last_updated, content)
+            SELECT type, id, 1, $4, content::jsonb FROM input ORDER BY ord
+            RETURNING resource_key, type, id, content
+        ), keyed AS (
+            SELECT inserted.resource_key, inserted.type, inserted.id, inserted.content, input.ord
+            FROM inserted JOIN input USING (type, id)
+        ), history AS (
+            INSERT INTO resource_history (resource_key, type, id, version_id, last_updated, deleted, method, content)
+            SELECT resource_key, type, id, 1, $4, false, 'POST', content FROM keyed ORDER BY ord
+        ), tokens AS (
+            INSERT INTO search_token (resource_key, system_code, code)
+            SELECT keyed.resource_key, t.system_code, t.code
+            FROM unnest($5::bigint[], $6::bigint[], $7::bigint[]) AS t(ord, system_code, code)
+            JOIN keyed ON keyed.ord = t.ord
+        )
+        SELECT count(*) FROM keyed
+        """
+    typealias Row = Int64
+
+    var types: [String] = []
+    var ids: [String] = []
+    var contents: [String] = []
+    var lastUpdated: Date
+    var tokenOrdinals: [Int64] = []
+    var systemCodes: [Int64] = []
+    var codes: [Int64] = []
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 7)
+        bindings.append(types)
+        bindings.append(ids)
+        bindings.append(contents)
+        bindings.append(lastUpdated)
+        bindings.append(tokenOrdinals)
+        bindings.append(systemCodes)
+        bindings.append(codes)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        try row.decode(Int64.self)
+    }
+}

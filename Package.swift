@@ -36,11 +36,13 @@ let package = Package(
         .executableTarget(name: "medrec", dependencies: ["Server"]),
         // Release-mode throughput of the FHIR codecs: scripts/bench-codecs.sh.
         .executableTarget(name: "FHIRCodecBenchmark", dependencies: ["FHIRModels"], path: "Benchmarks/FHIRCodecBenchmark"),
-        .testTarget(name: "FHIRModelsTests", dependencies: ["FHIRModels"]),
+        // The one helper through which tests find ../shared/fixtures.
+        .target(name: "FixtureSupport", path: "Tests/FixtureSupport"),
+        .testTarget(name: "FHIRModelsTests", dependencies: ["FHIRModels", "FixtureSupport"]),
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "FHIRModels",
+                "Server", "FHIRModels", "FixtureSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

@@ -1,3 +1,4 @@
+import FixtureSupport
 import Foundation
 #if canImport(FoundationXML)
 import FoundationXML

@@ -1,3 +1,4 @@
+import FixtureSupport
 import FHIRModels
 import Foundation
 import Testing

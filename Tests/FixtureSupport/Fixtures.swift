@@ -3,8 +3,8 @@ import Testing
 
 /// Finds the shared third-party fixtures (`../shared/fixtures` beside the repository, or
 /// `MEDREC_FIXTURES`). Tests that need them are disabled, with this reason, when absent.
-enum Fixtures {
-    static let root: URL? = {
+public enum Fixtures {
+    public static let root: URL? = {
         let fileManager = FileManager.default
         if let configured = ProcessInfo.processInfo.environment["MEDREC_FIXTURES"],
            fileManager.fileExists(atPath: configured) {
@@ -25,20 +25,20 @@ enum Fixtures {
         return nil
     }()
 
-    static var available: Bool { root != nil }
-    static let absentReason: Comment = "../shared/fixtures is absent: set MEDREC_FIXTURES to run fixture tests"
+    public static var available: Bool { root != nil }
+    public static let absentReason: Comment = "../shared/fixtures is absent: set MEDREC_FIXTURES to run fixture tests"
 
-    static func url(_ relativePath: String) -> URL {
+    public static func url(_ relativePath: String) -> URL {
         guard let root else { fatalError("fixtures absent; guard the test with .enabled(if: Fixtures.available)") }
         return root.appendingPathComponent(relativePath)
     }
 
-    static func data(_ relativePath: String) throws -> Data {
+    public static func data(_ relativePath: String) throws -> Data {
         try Data(contentsOf: url(relativePath))
     }
 
     /// Files in a fixture folder with the given extension, sorted by name.
-    static func files(in folder: String, withExtension ext: String) -> [URL] {
+    public static func files(in folder: String, withExtension ext: String) -> [URL] {
         guard available else { return [] }
         let directory = url(folder)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []

@@ -1,0 +1,81 @@
+import Crypto
+import FHIRModels
+import Foundation
+
+/// Moves the policy's elements out of a resource into one AES-256-GCM payload, and back.
+///
+/// The payload is bound to its row: the associated data is `medrec-seal-v1|type|id|versionID`,
+/// so a payload copied to another resource or version fails to open. Every seal draws a fresh
+/// random nonce. Unsealing does not consult the policy: the payload records where each element
+/// was, so a policy change never makes stored rows unreadable.
+public struct FieldSealer: Sendable {
+    public let policy: EncryptionPolicy
+    public let keyring: Keyring
+
+    /// The first byte of every payload; bump it when the layout changes.
+    static let formatVersion: UInt8 = 1
+    static let nonceSize = 12
+    static let tagSize = 16
+
+    public init(policy: EncryptionPolicy, keyring: Keyring) {
+        self.policy = policy
+        self.keyring = keyring
+    }
+
+    /// Removes the sealed elements from `resource` (and from resources nested in it, such as
+    /// `contained`) and encrypts them under the active key.
+    public func seal(resource: JSONValue, type: String, id: String, versionID: Int) throws -> SealedResource {
+        var content = resource
+        var removals = SealedElements()
+        removals.sealResource(&content, prefix: [], policy: policy)
+        guard !removals.entries.isEmpty else { return SealedResource(content: content, sealed: nil, keyID: nil) }
+        let plaintext = FHIRJSON.serialize(removals.payload())
+        let box = try AES.GCM.seal(
+            plaintext, using: keyring.activeKey, nonce: AES.GCM.Nonce(),
+            authenticating: Self.associatedData(type: type, id: id, versionID: versionID))
+        var sealed: [UInt8] = []
+        sealed.reserveCapacity(1 + Self.nonceSize + box.ciphertext.count + Self.tagSize)
+        sealed.append(Self.formatVersion)
+        sealed.append(contentsOf: box.nonce)
+        sealed.append(contentsOf: box.ciphertext)
+        sealed.append(contentsOf: box.tag)
+        return SealedResource(content: content, sealed: sealed, keyID: keyring.activeKeyID)
+    }
+
+    /// Puts the sealed elements back into `content`. Throws `SealingError` (and returns nothing)
+    /// when the payload does not authenticate for this type, id and version, names an unknown
+    /// key, or does not fit `content`.
+    public func unseal(
+        content: JSONValue, sealed: [UInt8]?, keyID: String?, type: String, id: String, versionID: Int
+    ) throws(SealingError) -> JSONValue {
+        guard let sealed else {
+            guard keyID == nil else { throw .missingKey }
+            return content
+        }
+        guard let keyID else { throw .missingKey }
+        guard let key = keyring.key(id: keyID) else { throw .unknownKey }
+        guard sealed.count >= 1 + Self.nonceSize + Self.tagSize, sealed[0] == Self.formatVersion else {
+            throw .unsupportedFormat
+        }
+        let plaintext: Data
+        do {
+            let box = try AES.GCM.SealedBox(
+                nonce: AES.GCM.Nonce(data: sealed[1..<(1 + Self.nonceSize)]),
+                ciphertext: sealed[(1 + Self.nonceSize)..<(sealed.count - Self.tagSize)],
+                tag: sealed[(sealed.count - Self.tagSize)...])
+            plaintext = try AES.GCM.open(
+                box, using: key, authenticating: Self.associatedData(type: type, id: id, versionID: versionID))
+        } catch {
+            throw .authenticationFailed
+        }
+        let elements = try SealedElements(payload: Array(plaintext))
+        var restored = content
+        try elements.restore(into: &restored)
+        return restored
+    }
+
+    /// What the ciphertext is bound to: a payload opens only for the row and version it was sealed for.
+    static func associatedData(type: String, id: String, versionID: Int) -> [UInt8] {
+        Array("medrec-seal-v1|\(type)|\(id)|\(versionID)".utf8)
+    }
+}

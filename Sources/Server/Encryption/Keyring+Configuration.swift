@@ -1,0 +1,154 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where the keyring comes from: `MEDREC_ENCRYPTION_KEYS`, a key file, or (embedded default)
+/// a development key file in the data directory.
+extension Keyring {
+    /// How the keyring was found, so the server can warn about a development key at every start.
+    public enum Source: Sendable, Equatable {
+        case environment
+        case keyFile(String)
+        case developmentKeyFile(String)
+    }
+
+    /// The keyring from the environment, else `MEDREC_ENCRYPTION_KEY_FILE`, else the development
+    /// key file in `dataDirectory` (created when absent; `nil` means no fallback, and no keys is an error).
+    ///
+    /// - `MEDREC_ENCRYPTION_KEYS`: `id1:base64,id2:base64`; the last is active unless
+    ///   `MEDREC_ENCRYPTION_ACTIVE_KEY` names another. Needs `MEDREC_BLIND_INDEX_KEY` (base64).
+    /// - `MEDREC_ENCRYPTION_KEY_FILE`: a JSON key file (see `load(keyFile:)`), mode 0600.
+    public static func configured(environment: [String: String], dataDirectory: URL?)
+        throws(EncryptionConfigurationError) -> (keyring: Keyring, source: Source)
+    {
+        if let list = environment["MEDREC_ENCRYPTION_KEYS"], !list.isEmpty {
+            return (try fromEnvironment(list: list, environment: environment), .environment)
+        }
+        if let path = environment["MEDREC_ENCRYPTION_KEY_FILE"], !path.isEmpty {
+            return (try load(keyFile: URL(fileURLWithPath: path)), .keyFile(path))
+        }
+        guard let dataDirectory else {
+            throw EncryptionConfigurationError(
+                "no encryption keys: set MEDREC_ENCRYPTION_KEYS and MEDREC_BLIND_INDEX_KEY, or MEDREC_ENCRYPTION_KEY_FILE")
+        }
+        let file = try developmentKeyFile(in: dataDirectory)
+        return (try load(keyFile: file), .developmentKeyFile(file.path))
+    }
+
+    static func fromEnvironment(list: String, environment: [String: String]) throws(EncryptionConfigurationError)
+        -> Keyring
+    {
+        var keys: [(id: String, material: [UInt8])] = []
+        for (position, entry) in list.split(separator: ",").enumerated() {
+            let parts = entry.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2 else {
+                throw EncryptionConfigurationError(
+                    "MEDREC_ENCRYPTION_KEYS entry \(position + 1) is not id:base64key")
+            }
+            let id = parts[0].trimmingCharacters(in: .whitespaces)
+            guard let material = decodeBase64(parts[1]) else {
+                throw EncryptionConfigurationError("MEDREC_ENCRYPTION_KEYS key \(id) is not valid base64")
+            }
+            keys.append((id, material))
+        }
+        let active = environment["MEDREC_ENCRYPTION_ACTIVE_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        guard let blind = environment["MEDREC_BLIND_INDEX_KEY"], !blind.isEmpty else {
+            throw EncryptionConfigurationError(
+                "MEDREC_BLIND_INDEX_KEY is not set: blind indexes need their own key, which stays the same across rotations")
+        }
+        guard let blindMaterial = decodeBase64(Substring(blind)) else {
+            throw EncryptionConfigurationError("MEDREC_BLIND_INDEX_KEY is not valid base64")
+        }
+        return try Keyring(keys: keys, activeKeyID: active, blindIndexKey: blindMaterial)
+    }
+
+    /// The on-disk form: `{"active": "k2", "keys": {"k1": "base64", "k2": "base64"}, "blindIndexKey": "base64"}`.
+    struct KeyFile: Codable {
+        var active: String
+        var keys: [String: String]
+        var blindIndexKey: String
+    }
+
+    /// Loads a key file; refuses it unless only its owner can read it (mode 0600 or 0400).
+    public static func load(keyFile url: URL) throws(EncryptionConfigurationError) -> Keyring {
+        let path = url.path
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw EncryptionConfigurationError("cannot read the encryption key file \(path)")
+        }
+        let mode = info.st_mode & 0o777
+        guard mode & 0o077 == 0 else {
+            throw EncryptionConfigurationError(
+                "encryption key file \(path) has permissions \(String(mode, radix: 8)); it must be 600 (chmod 600 \(path))")
+        }
+        let file: KeyFile
+        do {
+            file = try JSONDecoder().decode(KeyFile.self, from: Data(contentsOf: url))
+        } catch {
+            throw EncryptionConfigurationError(
+                "encryption key file \(path) must be JSON {\"active\": id, \"keys\": {id: base64}, \"blindIndexKey\": base64}")
+        }
+        var keys: [(id: String, material: [UInt8])] = []
+        for id in file.keys.keys.sorted() {
+            guard let material = decodeBase64(Substring(file.keys[id]!)) else {
+                throw EncryptionConfigurationError("encryption key \(id) in \(path) is not valid base64")
+            }
+            keys.append((id, material))
+        }
+        guard let blind = decodeBase64(Substring(file.blindIndexKey)) else {
+            throw EncryptionConfigurationError("blindIndexKey in \(path) is not valid base64")
+        }
+        return try Keyring(keys: keys, activeKeyID: file.active, blindIndexKey: blind)
+    }
+
+    /// Writes a key file with mode 0600, refusing to replace an existing file.
+    public static func writeKeyFile(at url: URL, activeKeyID: String, keys: [String: [UInt8]], blindIndexKey: [UInt8])
+        throws(EncryptionConfigurationError)
+    {
+        let file = KeyFile(
+            active: activeKeyID,
+            keys: keys.mapValues { Data($0).base64EncodedString() },
+            blindIndexKey: Data(blindIndexKey).base64EncodedString())
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        guard let data = try? encoder.encode(file) else {
+            throw EncryptionConfigurationError("cannot encode the encryption key file")
+        }
+        // O_EXCL with mode 0600 at creation: the key is never readable by others, not even briefly.
+        let descriptor = open(url.path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard descriptor >= 0 else {
+            throw EncryptionConfigurationError("cannot create the encryption key file \(url.path)")
+        }
+        defer { close(descriptor) }
+        let written = data.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        guard written == data.count, fsync(descriptor) == 0 else {
+            throw EncryptionConfigurationError("cannot write the encryption key file \(url.path)")
+        }
+    }
+
+    /// The development key file `encryption-keys.json` in `dataDirectory`, created with a random
+    /// key and a random blind-index key when absent. For development only: the key sits next to the data.
+    public static func developmentKeyFile(in dataDirectory: URL) throws(EncryptionConfigurationError) -> URL {
+        let url = dataDirectory.appendingPathComponent("encryption-keys.json")
+        if FileManager.default.fileExists(atPath: url.path) { return url }
+        do {
+            try FileManager.default.createDirectory(
+                at: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw EncryptionConfigurationError("cannot create the data directory \(dataDirectory.path)")
+        }
+        try writeKeyFile(
+            at: url, activeKeyID: "dev-1", keys: ["dev-1": randomKeyMaterial()], blindIndexKey: randomKeyMaterial())
+        return url
+    }
+
+    private static func decodeBase64(_ text: Substring) -> [UInt8]? {
+        Data(base64Encoded: text.trimmingCharacters(in: .whitespaces)).map(Array.init)
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+@testable import Server
+
+@Suite struct EncryptionKeyringTests {
+    static func base64(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
+    static let k1 = [UInt8](repeating: 1, count: 32)
+    static let k2 = [UInt8](repeating: 2, count: 32)
+    static let blind = [UInt8](repeating: 9, count: 32)
+
+    @Test func environmentListMakesTheLastKeyActive() throws {
+        let environment = [
+            "MEDREC_ENCRYPTION_KEYS": "k1:\(Self.base64(Self.k1)), k2:\(Self.base64(Self.k2))",
+            "MEDREC_BLIND_INDEX_KEY": Self.base64(Self.blind),
+        ]
+        let (keyring, source) = try Keyring.configured(environment: environment, dataDirectory: nil)
+        #expect(source == .environment)
+        #expect(keyring.keyIDs == ["k1", "k2"])
+        #expect(keyring.activeKeyID == "k2")
+        var chosen = environment
+        chosen["MEDREC_ENCRYPTION_ACTIVE_KEY"] = "k1"
+        #expect(try Keyring.configured(environment: chosen, dataDirectory: nil).keyring.activeKeyID == "k1")
+        chosen["MEDREC_ENCRYPTION_ACTIVE_KEY"] = "k3"
+        #expect(throws: EncryptionConfigurationError.self) {
+            _ = try Keyring.configured(environment: chosen, dataDirectory: nil)
+        }
+    }
+
+    @Test func keysThatAreNot32BytesAreRefusedWithoutQuotingThem() throws {
+        let short = Self.base64([UInt8](repeating: 7, count: 16))
+        let error = #expect(throws: EncryptionConfigurationError.self) {
+            _ = try Keyring.configured(
+                environment: ["MEDREC_ENCRYPTION_KEYS": "k1:\(short)", "MEDREC_BLIND_INDEX_KEY": Self.base64(Self.blind)],
+                dataDirectory: nil)
+        }
+        #expect(error?.message.contains("32 bytes") == true)
+        #expect(error?.message.contains(short) == false)
+        #expect(throws: EncryptionConfigurationError.self) {
+            _ = try Keyring(keys: [("k1", Self.k1)], blindIndexKey: [1, 2, 3])
+        }
+        #expect(throws: EncryptionConfigurationError.self) {
+            _ = try Keyring(keys: [("k1", Self.k1), ("k1", Self.k2)], blindIndexKey: Self.blind)
+        }
+    }
+
+    @Test func environmentKeysNeedABlindIndexKey() {
+        let error = #expect(throws: EncryptionConfigurationError.self) {
+            _ = try Keyring.configured(
+                environment: ["MEDREC_ENCRYPTION_KEYS": "k1:\(Self.base64(Self.k1))"], dataDirectory: nil)
+        }
+        #expect(error?.message.contains("MEDREC_BLIND_INDEX_KEY") == true)
+    }
+
+    @Test func noConfigurationAndNoDataDirectoryIsAnError() {
+        #expect(throws: EncryptionConfigurationError.self) {
+            _ = try Keyring.configured(environment: [:], dataDirectory: nil)
+        }
+    }
+
+    @Test func keyFileReadableByOthersIsRefused() throws {
+        let directory = URL(fileURLWithPath: try TemporaryDirectory.make(prefix: "medrec-keys"))
+        let file = directory.appendingPathComponent("keys.json")
+        try Keyring.writeKeyFile(at: file, activeKeyID: "k2", keys: ["k1": Self.k1, "k2": Self.k2], blindIndexKey: Self.blind)
+        let keyring = try Keyring.load(keyFile: file)
+        #expect(keyring.keyIDs == ["k1", "k2"])
+        #expect(keyring.activeKeyID == "k2")
+
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file.path)
+        let refusal = #expect(throws: EncryptionConfigurationError.self) { _ = try Keyring.load(keyFile: file) }
+        #expect(
+            refusal?.message == "encryption key file \(file.path) has permissions 644; it must be 600 (chmod 600 \(file.path))")
+        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: file.path)
+        #expect(throws: EncryptionConfigurationError.self) { _ = try Keyring.load(keyFile: file) }
+        let error = #expect(throws: EncryptionConfigurationError.self) {
+            _ = try Keyring.configured(
+                environment: ["MEDREC_ENCRYPTION_KEY_FILE": file.path], dataDirectory: nil)
+        }
+        #expect(error?.message.contains("chmod 600") == true)
+    }
+
+    @Test func writingAKeyFileNeverReplacesOne() throws {
+        let directory = URL(fileURLWithPath: try TemporaryDirectory.make(prefix: "medrec-keys"))
+        let file = directory.appendingPathComponent("keys.json")
+        try Keyring.writeKeyFile(at: file, activeKeyID: "k1", keys: ["k1": Self.k1], blindIndexKey: Self.blind)
+        #expect(throws: EncryptionConfigurationError.self) {
+            try Keyring.writeKeyFile(at: file, activeKeyID: "k2", keys: ["k2": Self.k2], blindIndexKey: Self.blind)
+        }
+        #expect(try Keyring.load(keyFile: file).activeKeyID == "k1")
+    }
+
+    @Test func developmentKeyFileIsCreatedOnceWithMode0600() throws {
+        let data = URL(fileURLWithPath: try TemporaryDirectory.make(prefix: "medrec-dev")).appendingPathComponent("data")
+        let (keyring, source) = try Keyring.configured(environment: [:], dataDirectory: data)
+        let file = data.appendingPathComponent("encryption-keys.json")
+        #expect(source == .developmentKeyFile(file.path))
+        let mode = try FileManager.default.attributesOfItem(atPath: file.path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        // Second start: the same key, not a fresh one (which would make every sealed row unreadable).
+        let again = try Keyring.configured(environment: [:], dataDirectory: data).keyring
+        #expect(again.activeKeyID == keyring.activeKeyID)
+        let sealer = FieldSealer(policy: .standard, keyring: keyring)
+        let patient = EncryptionTestData.patient
+        let sealed = try sealer.seal(resource: patient, type: "Patient", id: "p", versionID: 1)
+        let reopened = try FieldSealer(policy: .standard, keyring: again).unseal(
+            content: sealed.content, sealed: sealed.sealed, keyID: sealed.keyID, type: "Patient", id: "p", versionID: 1)
+        #expect(reopened == patient)
+        #expect(sealed.sealed != nil)
+    }
+}

@@ -106,4 +106,19 @@ import Testing
         #expect(reopened == patient)
         #expect(sealed.sealed != nil)
     }
+
+    @Test func printingAKeyringShowsIdsNotKeys() throws {
+        let keyring = try Keyring(keys: [("k1", Self.k1), ("k2", Self.k2)], blindIndexKey: Self.blind)
+        let printed = ["\(keyring)", String(reflecting: keyring), "\(BlindIndex(keyring: keyring))"]
+        var dumped = ""
+        dump(keyring, to: &dumped)
+        for text in printed + [dumped] {
+            for key in [Self.k1, Self.k2, Self.blind] {
+                #expect(!text.contains(Self.base64(key)))
+                #expect(!text.contains(key.map { String($0) }.joined(separator: ", ")))
+            }
+            #expect(!text.contains("SymmetricKey"))
+        }
+        #expect("\(keyring)" == "Keyring(active: k2, keys: k1, k2)")
+    }
 }

@@ -143,8 +143,14 @@ extension Keyring {
         } catch {
             throw EncryptionConfigurationError("cannot create the data directory \(dataDirectory.path)")
         }
-        try writeKeyFile(
-            at: url, activeKeyID: "dev-1", keys: ["dev-1": randomKeyMaterial()], blindIndexKey: randomKeyMaterial())
+        do {
+            try writeKeyFile(
+                at: url, activeKeyID: "dev-1", keys: ["dev-1": randomKeyMaterial()], blindIndexKey: randomKeyMaterial())
+        } catch {
+            // Another process starting at the same moment created it first: use theirs.
+            if FileManager.default.fileExists(atPath: url.path) { return url }
+            throw error
+        }
         return url
     }
 

@@ -86,6 +86,8 @@ import Testing
             (#"{"Patient": ["telecom..value"]}"#, "invalid path"),
             (#"{"Patient": ["_birthDate"]}"#, "invalid path"),
             (#"{"Patient": ["value[x]"]}"#, "invalid path"),
+            (#"{"*": ["meta"]}"#, "cannot seal meta"),
+            (#"{"Patient": ["id"]}"#, "cannot seal id"),
             (#"{"Patient": ["a"], "Patient": ["b"]}"#, "not valid JSON"),
         ]
         for (json, reason) in cases {

@@ -290,6 +290,25 @@ import Testing
         }
     }
 
+    @Test func resealMovesARowToTheActiveKey() throws {
+        let old = try Self.sealedPatient()
+        let rotated = FieldSealer(policy: .standard, keyring: try EncryptionTestData.keyring(["k1", "k2"]))
+        let resealed = try rotated.reseal(
+            content: old.content, sealed: old.sealed, keyID: old.keyID, type: "Patient", id: "p1", versionID: 2)
+        #expect(resealed.keyID == "k2")
+        #expect(resealed.content == old.content)
+        let onlyK2 = FieldSealer(policy: .standard, keyring: try EncryptionTestData.keyring(["k2"]))
+        #expect(try onlyK2.unseal(
+            content: resealed.content, sealed: resealed.sealed, keyID: resealed.keyID, type: "Patient", id: "p1", versionID: 2)
+            == EncryptionTestData.patient)
+        // A row that fails to open is not re-sealed (rotation must not launder tampered rows).
+        var tampered = try #require(old.sealed)
+        tampered[tampered.count - 1] ^= 1
+        #expect(throws: SealingError.authenticationFailed) {
+            _ = try rotated.reseal(content: old.content, sealed: tampered, keyID: "k1", type: "Patient", id: "p1", versionID: 2)
+        }
+    }
+
     /// Unsealing follows the payload, not the policy: rows sealed under an older policy stay readable.
     @Test func aPolicyChangeKeepsOldRowsReadable() throws {
         let old = try Self.sealedPatient()

@@ -43,6 +43,11 @@ public struct EncryptionPolicy: Sendable, Equatable {
                     throw EncryptionConfigurationError(
                         "encryption policy entry \(type) has an invalid path \"\(path)\": use dotted element names")
                 }
+                // The store stamps and reads these; sealing them would break every read and search.
+                guard !["resourceType", "id", "meta"].contains(components[0]) else {
+                    throw EncryptionConfigurationError(
+                        "encryption policy entry \(type) cannot seal \(components[0]): the store needs it in plain")
+                }
                 if !paths.contains(components) { paths.append(components) }
             }
             perType[type] = paths

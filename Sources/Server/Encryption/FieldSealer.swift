@@ -74,6 +74,15 @@ public struct FieldSealer: Sendable {
         return restored
     }
 
+    /// Opens a stored row and seals it again under the active key and the current policy, for
+    /// key rotation (and for applying a changed policy to old rows). Same type, id and version.
+    public func reseal(
+        content: JSONValue, sealed: [UInt8]?, keyID: String?, type: String, id: String, versionID: Int
+    ) throws -> SealedResource {
+        let resource = try unseal(content: content, sealed: sealed, keyID: keyID, type: type, id: id, versionID: versionID)
+        return try seal(resource: resource, type: type, id: id, versionID: versionID)
+    }
+
     /// What the ciphertext is bound to: a payload opens only for the row and version it was sealed for.
     static func associatedData(type: String, id: String, versionID: Int) -> [UInt8] {
         Array("medrec-seal-v1|\(type)|\(id)|\(versionID)".utf8)

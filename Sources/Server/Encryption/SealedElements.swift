@@ -31,7 +31,7 @@ struct SealedElements {
         for path in policy.components(for: type) {
             remove(path[...], from: &object, prefix: prefix)
         }
-        for key in object.keys where key != "resourceType" {
+        for key in Self.resourceHoldingMembers {
             guard let member = object[key], Self.containsResource(member) else { continue }
             var child = member
             object[key] = .null
@@ -70,6 +70,11 @@ struct SealedElements {
             return
         }
     }
+
+    /// The members of a resource through which R4 nests other resources: `contained`,
+    /// `Bundle.entry` (`resource`, `response.outcome`) and `Parameters.parameter` (`resource`, `part`).
+    /// Looking only there keeps sealing from walking every element of every resource.
+    private static let resourceHoldingMembers = ["contained", "entry", "parameter"]
 
     /// In FHIR JSON only resources have a `resourceType` member.
     private static func containsResource(_ value: JSONValue) -> Bool {

@@ -109,7 +109,7 @@ import Darwin
         } throws: { error in
             (error as? DatabaseError)?.code == .unreachable && "\(error)".contains("127.0.0.1:\(port)")
         }
-        #expect(ContinuousClock.now - started < .seconds(15))
+        #expect(ContinuousClock.now - started < .seconds(45))
     }
 
     @Test func aServerThatNeverAnswersIsReportedWithinTheConnectTimeout() async throws {
@@ -127,7 +127,7 @@ import Darwin
         // Bounded by the 2 s connect timeout, not the pool's minute of retries; the upper bound
         // leaves room for a loaded CI machine.
         let elapsed = ContinuousClock.now - started
-        #expect(elapsed >= .seconds(2) && elapsed < .seconds(15))
+        #expect(elapsed >= .seconds(2) && elapsed < .seconds(45))
     }
 
     @Test func stopsWhenTheServiceGroupShutsDown() async throws {

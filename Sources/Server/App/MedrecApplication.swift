@@ -21,11 +21,11 @@ public enum MedrecApplication {
     /// The application with the database client as a service (the caller has migrated the database).
     /// `servicesStoppedAfterClient` (the embedded cluster) shut down only after the database client has.
     public static func build(
-        client: PostgresClient, settings: ServerSettings, logger: Logger,
+        client: PostgresClient, settings: ServerSettings, logger: Logger, sealer: FieldSealer?,
         servicesStoppedAfterClient: [any Service] = [], onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let availability = DatabaseAvailability(client: client, logger: logger)
-        let store = PostgresResourceStore(client: client, logger: logger, availability: availability)
+        let store = PostgresResourceStore(client: client, logger: logger, availability: availability, sealer: sealer)
         let router = buildRouter(store: store, client: client, settings: settings)
         let app = Application(
             router: router,

@@ -40,12 +40,21 @@ struct ServeCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("medrec: \(error)\n".utf8))
             throw ExitCode(2)
         }
+        // After the database: the data directory exists by now with the permissions it needs.
+        let sealer: FieldSealer
+        do {
+            sealer = try Self.makeSealer(dataDirectory: settings.dataDirectory, logger: logger)
+        } catch {
+            try? await cluster?.stop()
+            FileHandle.standardError.write(Data("medrec: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
         let client = PostgresClient(
             configuration: endpoint.clientConfiguration(statementTimeoutMilliseconds: settings.limits.statementTimeoutMilliseconds),
             backgroundLogger: logger)
         let host = settings.host
         let app = MedrecApplication.build(
-            client: client, settings: settings, logger: logger,
+            client: client, settings: settings, logger: logger, sealer: sealer,
             servicesStoppedAfterClient: cluster.map { [$0] } ?? [],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
@@ -53,5 +62,19 @@ struct ServeCommand: AsyncParsableCommand {
                 FileHandle.standardOutput.write(Data("listening on http://\(host):\(port)\n".utf8))
             })
         try await app.runService()
+    }
+
+    /// The encryption policy and keyring from configuration; warns at every start while a
+    /// development key file is in use.
+    static func makeSealer(dataDirectory: String, logger: Logger) throws -> FieldSealer {
+        let environment = ProcessInfo.processInfo.environment
+        let policy = try EncryptionPolicy.configured(environment: environment)
+        let configured = try Keyring.configured(environment: environment, dataDirectory: URL(fileURLWithPath: dataDirectory))
+        if case .developmentKeyFile(let path) = configured.source {
+            logger.warning(
+                "field encryption uses a DEVELOPMENT key file; set MEDREC_ENCRYPTION_KEYS or MEDREC_ENCRYPTION_KEY_FILE for real data",
+                metadata: ["keyFile": "\(path)"])
+        }
+        return FieldSealer(policy: policy, keyring: configured.keyring)
     }
 }

@@ -74,6 +74,8 @@ extension FHIRHTTPError {
                     headers: [.retryAfter: "5"])
             case .timeout:
                 return FHIRHTTPError(status: .serviceUnavailable, code: .tooCostly, error.message)
+            case .integrity:
+                return FHIRHTTPError(status: .internalServerError, code: .security, error.message)
             }
         case let error as JSONPatch.PatchError:
             return FHIRHTTPError(status: .unprocessableContent, code: .processing, error.description)

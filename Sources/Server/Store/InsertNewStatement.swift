@@ -6,17 +6,19 @@ import PostgresNIO
 struct InsertNewStatement: PostgresPreparedStatement {
     static let sql = """
         WITH input AS (
-            SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(type, id, content, ord)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $8::text[], $9::text[])
+                WITH ORDINALITY AS u(type, id, content, sealed, key_id, ord)
         ), inserted AS (
-            INSERT INTO resource (type, id, version_id, last_updated, content)
-            SELECT type, id, 1, $4, content::jsonb FROM input ORDER BY ord
-            RETURNING resource_key, type, id, content
+            INSERT INTO resource (type, id, version_id, last_updated, content, sealed, key_id)
+            SELECT type, id, 1, $4, content::jsonb, decode(NULLIF(sealed, ''), 'base64'), NULLIF(key_id, '')
+            FROM input ORDER BY ord
+            RETURNING resource_key, type, id, content, sealed, key_id
         ), keyed AS (
-            SELECT inserted.resource_key, inserted.type, inserted.id, inserted.content, input.ord
+            SELECT inserted.resource_key, inserted.type, inserted.id, inserted.content, inserted.sealed, inserted.key_id, input.ord
             FROM inserted JOIN input USING (type, id)
         ), history AS (
-            INSERT INTO resource_history (resource_key, type, id, version_id, last_updated, deleted, method, content)
-            SELECT resource_key, type, id, 1, $4, false, 'POST', content FROM keyed ORDER BY ord
+            INSERT INTO resource_history (resource_key, type, id, version_id, last_updated, deleted, method, content, sealed, key_id)
+            SELECT resource_key, type, id, 1, $4, false, 'POST', content, sealed, key_id FROM keyed ORDER BY ord
         ), tokens AS (
             INSERT INTO search_token (resource_key, system_code, code)
             SELECT keyed.resource_key, t.system_code, t.code
@@ -34,9 +36,13 @@ struct InsertNewStatement: PostgresPreparedStatement {
     var tokenOrdinals: [Int64] = []
     var systemCodes: [Int64] = []
     var codes: [Int64] = []
+    /// Base64 of each resource's sealed elements, "" when nothing was sealed.
+    var sealed: [String] = []
+    /// The sealing key of each resource, "" when nothing was sealed.
+    var keyIDs: [String] = []
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 7)
+        var bindings = PostgresBindings(capacity: 9)
         bindings.append(types)
         bindings.append(ids)
         bindings.append(contents)
@@ -44,6 +50,8 @@ struct InsertNewStatement: PostgresPreparedStatement {
         bindings.append(tokenOrdinals)
         bindings.append(systemCodes)
         bindings.append(codes)
+        bindings.append(sealed)
+        bindings.append(keyIDs)
         return bindings
     }
 

@@ -9,23 +9,27 @@ public struct PostgresResourceStore: ResourceStore {
     let client: PostgresClient
     let logger: Logger
     let availability: DatabaseAvailability?
+    /// Seals the policy's elements before they reach the database; `nil` stores resources whole.
+    let sealer: FieldSealer?
     let validator = FHIRValidator()
 
-    public init(client: PostgresClient, logger: Logger, availability: DatabaseAvailability? = nil) {
+    public init(client: PostgresClient, logger: Logger, availability: DatabaseAvailability? = nil, sealer: FieldSealer? = nil) {
         self.client = client
         self.logger = logger
         self.availability = availability
+        self.sealer = sealer
     }
 
     public func read(type: String, id: String) async throws -> StoredResource {
         let rows = try await run {
             try await client.execute(ReadCurrentStatement(type: type, id: id), logger: logger)
         }
-        for try await (version, lastUpdated, deleted, content) in rows {
+        for try await (version, lastUpdated, deleted, content, sealed, keyID) in rows {
             if deleted { throw StoreError(.gone(version: version), "\(type)/\(id) was deleted") }
             return StoredResource(
                 type: type, id: id, versionID: version, lastUpdated: lastUpdated, deleted: false,
-                json: content.map { Array($0.utf8) }, method: "GET")
+                json: try materialize(type: type, id: id, version: version, content: content, sealed: sealed, keyID: keyID),
+                method: "GET")
         }
         throw StoreError(.notFound, "\(type)/\(id) is not known")
     }
@@ -34,15 +38,17 @@ public struct PostgresResourceStore: ResourceStore {
         let rows = try await run {
             try await client.query(
                 """
-                SELECT last_updated, deleted, method, content::text FROM resource_history
+                SELECT last_updated, deleted, method, content::text, encode(sealed, 'base64'), key_id FROM resource_history
                 WHERE type = \(type) AND id = \(id) AND version_id = \(version)
                 """, logger: logger)
         }
-        for try await (lastUpdated, deleted, method, content) in rows.decode((Date, Bool, String, String?).self) {
+        for try await (lastUpdated, deleted, method, content, sealed, keyID)
+            in rows.decode((Date, Bool, String, String?, String?, String?).self) {
             if deleted { throw StoreError(.gone(version: version), "\(type)/\(id) version \(version) is a deletion") }
             return StoredResource(
                 type: type, id: id, versionID: version, lastUpdated: lastUpdated, deleted: false,
-                json: content.map { Array($0.utf8) }, method: method)
+                json: try materialize(type: type, id: id, version: version, content: content, sealed: sealed, keyID: keyID),
+                method: method)
         }
         throw StoreError(.notFound, "\(type)/\(id) has no version \(version)")
     }
@@ -56,21 +62,24 @@ public struct PostgresResourceStore: ResourceStore {
             case .system:
                 return try await client.query(
                     """
-                    SELECT history_key, type, id, version_id, last_updated, deleted, method, content::text
+                    SELECT history_key, type, id, version_id, last_updated, deleted, method, content::text,
+                        encode(sealed, 'base64'), key_id
                     FROM resource_history WHERE history_key < \(before) AND last_updated >= \(since)
                     ORDER BY history_key DESC LIMIT \(limit)
                     """, logger: logger)
             case .type(let type):
                 return try await client.query(
                     """
-                    SELECT history_key, type, id, version_id, last_updated, deleted, method, content::text
+                    SELECT history_key, type, id, version_id, last_updated, deleted, method, content::text,
+                        encode(sealed, 'base64'), key_id
                     FROM resource_history WHERE type = \(type) AND history_key < \(before) AND last_updated >= \(since)
                     ORDER BY history_key DESC LIMIT \(limit)
                     """, logger: logger)
             case .instance(let type, let id):
                 return try await client.query(
                     """
-                    SELECT history_key, type, id, version_id, last_updated, deleted, method, content::text
+                    SELECT history_key, type, id, version_id, last_updated, deleted, method, content::text,
+                        encode(sealed, 'base64'), key_id
                     FROM resource_history WHERE type = \(type) AND id = \(id) AND history_key < \(before)
                     AND last_updated >= \(since)
                     ORDER BY history_key DESC LIMIT \(limit)
@@ -79,12 +88,13 @@ public struct PostgresResourceStore: ResourceStore {
         }
         var entries: [StoredResource] = []
         var keys: [Int64] = []
-        for try await (key, type, id, version, lastUpdated, deleted, method, content)
-            in rows.decode((Int64, String, String, Int, Date, Bool, String, String?).self) {
+        for try await (key, type, id, version, lastUpdated, deleted, method, content, sealed, keyID)
+            in rows.decode((Int64, String, String, Int, Date, Bool, String, String?, String?, String?).self) {
             keys.append(key)
             entries.append(StoredResource(
                 type: type, id: id, versionID: version, lastUpdated: lastUpdated, deleted: deleted,
-                json: content.map { Array($0.utf8) }, method: method))
+                json: try materialize(type: type, id: id, version: version, content: content, sealed: sealed, keyID: keyID),
+                method: method))
         }
         if entries.count > query.count {
             entries.removeLast()
@@ -95,7 +105,7 @@ public struct PostgresResourceStore: ResourceStore {
 
     public func find(type: String, criteria: [SearchCriterion], limit: Int) async throws -> [StoredResource] {
         try await run {
-            try await Self.find(on: .client(client), type: type, criteria: criteria, limit: limit, logger: logger)
+            try await find(on: .client(client), type: type, criteria: criteria, limit: limit)
         }
     }
 
@@ -118,10 +128,14 @@ public struct PostgresResourceStore: ResourceStore {
         for (index, item) in items.enumerated() {
             let prepared = try prepare(type: item.type, id: item.id, version: 1, lastUpdated: now, resource: item.resource)
             let json = FHIRJSON.serialize(prepared)
+            let sealed = try seal(prepared, type: item.type, id: item.id, version: 1)
             statement.types.append(item.type)
             statement.ids.append(item.id)
-            statement.contents.append(String(decoding: json, as: UTF8.self))
-            for row in tokens.rows(type: item.type, resource: prepared) {
+            statement.contents.append(sealed.content)
+            statement.sealed.append(sealed.sealedBase64)
+            statement.keyIDs.append(sealed.keyID)
+            // Index what is stored in the clear only, so the token table never mirrors a sealed value.
+            for row in tokens.rows(type: item.type, resource: sealed.plain) {
                 statement.tokenOrdinals.append(Int64(index + 1))
                 statement.systemCodes.append(row.systemCode)
                 statement.codes.append(row.code)
@@ -203,8 +217,8 @@ public struct PostgresResourceStore: ResourceStore {
         }
     }
 
-    static func find(
-        on executor: Executor, type: String, criteria: [SearchCriterion], limit: Int, logger: Logger
+    func find(
+        on executor: Executor, type: String, criteria: [SearchCriterion], limit: Int
     ) async throws -> [StoredResource] {
         var ids: [String]? = nil
         var systemCodes: [Int64]? = nil
@@ -232,7 +246,7 @@ public struct PostgresResourceStore: ResourceStore {
         }
         let rows = try await executor.query(
             """
-            SELECT r.id, r.version_id, r.last_updated, r.content::text FROM resource r
+            SELECT r.id, r.version_id, r.last_updated, r.content::text, encode(r.sealed, 'base64'), r.key_id FROM resource r
             WHERE r.type = \(type) AND NOT r.deleted
             AND (\(ids)::text[] IS NULL OR r.id = ANY(\(ids)::text[]))
             AND (\(systemCodes)::bigint[] IS NULL OR EXISTS (
@@ -241,12 +255,55 @@ public struct PostgresResourceStore: ResourceStore {
             ORDER BY r.resource_key LIMIT \(limit)
             """, logger: logger)
         var result: [StoredResource] = []
-        for try await (id, version, lastUpdated, content) in rows.decode((String, Int, Date, String?).self) {
+        for try await (id, version, lastUpdated, content, sealed, keyID)
+            in rows.decode((String, Int, Date, String?, String?, String?).self) {
             result.append(StoredResource(
                 type: type, id: id, versionID: version, lastUpdated: lastUpdated, deleted: false,
-                json: content.map { Array($0.utf8) }, method: "GET"))
+                json: try materialize(type: type, id: id, version: version, content: content, sealed: sealed, keyID: keyID),
+                method: "GET"))
         }
         return result
+    }
+
+    /// A resource as its row stores it: the clear part as JSON text, the sealed part as base64
+    /// ("" when nothing is sealed) and its key id ("" likewise).
+    struct RowContent {
+        let plain: JSONValue
+        let content: String
+        let sealedBase64: String
+        let keyID: String
+    }
+
+    func seal(_ resource: JSONValue, type: String, id: String, version: Int) throws -> RowContent {
+        guard let sealer else {
+            return RowContent(plain: resource, content: String(decoding: FHIRJSON.serialize(resource), as: UTF8.self), sealedBase64: "", keyID: "")
+        }
+        let sealed = try sealer.seal(resource: resource, type: type, id: id, versionID: version)
+        return RowContent(
+            plain: sealed.content, content: String(decoding: FHIRJSON.serialize(sealed.content), as: UTF8.self),
+            sealedBase64: sealed.sealed.map { Data($0).base64EncodedString() } ?? "", keyID: sealed.keyID ?? "")
+    }
+
+    /// The resource a row holds, with its sealed elements restored. A row whose sealed part does
+    /// not open (tampered, copied from another row, unknown key) fails closed: no partial data.
+    func materialize(type: String, id: String, version: Int, content: String?, sealed: String?, keyID: String?) throws -> [UInt8]? {
+        guard let content else { return nil }
+        guard let sealed else { return Array(content.utf8) }
+        do {
+            guard let sealer else { throw SealingError.missingKey }
+            // PostgreSQL wraps base64 at 76 characters; the line breaks are not data.
+            guard let payload = Data(base64Encoded: sealed, options: .ignoreUnknownCharacters) else {
+                throw SealingError.malformedPayload
+            }
+            let whole = try sealer.unseal(
+                content: FHIRJSON.parse(content), sealed: Array(payload), keyID: keyID, type: type, id: id, versionID: version)
+            return FHIRJSON.serialize(whole)
+        } catch {
+            logger.critical(
+                "security: sealed data failed to open; refusing the row",
+                metadata: ["type": "\(type)", "id": "\(id)", "version": "\(version)", "reason": "\(error)"])
+            throw StoreError(.integrity, "the stored resource failed an integrity check")
+        }
     }
 
     /// Validates and stamps a resource for writing: checks its type, sets `id` and `meta`.

@@ -46,18 +46,20 @@ struct PostgresResourceTransaction: ResourceTransaction {
         let now = StoreTimestamp.now()
         let prepared = try store.prepare(type: type, id: id, version: version, lastUpdated: now, resource: resource)
         let json = FHIRJSON.serialize(prepared)
-        let content = String(decoding: json, as: UTF8.self)
+        let row = try store.seal(prepared, type: type, id: id, version: version)
         try await connection.query(
             """
             WITH updated AS (
-                UPDATE resource SET version_id = \(version), last_updated = \(now), deleted = false, content = \(content)::jsonb
-                WHERE resource_key = \(current.key) RETURNING resource_key, content
+                UPDATE resource SET version_id = \(version), last_updated = \(now), deleted = false,
+                    content = \(row.content)::jsonb, sealed = decode(NULLIF(\(row.sealedBase64), ''), 'base64'),
+                    key_id = NULLIF(\(row.keyID), '')
+                WHERE resource_key = \(current.key) RETURNING resource_key, content, sealed, key_id
             )
-            INSERT INTO resource_history (resource_key, type, id, version_id, last_updated, deleted, method, content)
-            SELECT resource_key, \(type), \(id), \(version), \(now), false, \(method), content FROM updated
+            INSERT INTO resource_history (resource_key, type, id, version_id, last_updated, deleted, method, content, sealed, key_id)
+            SELECT resource_key, \(type), \(id), \(version), \(now), false, \(method), content, sealed, key_id FROM updated
             """, logger: logger)
         try await connection.query("DELETE FROM search_token WHERE resource_key = \(current.key)", logger: logger)
-        try await insertTokens(tokens.rows(type: type, resource: prepared).map { (current.key, $0) })
+        try await insertTokens(tokens.rows(type: type, resource: row.plain).map { (current.key, $0) })
         let stored = StoredResource(
             type: type, id: id, versionID: version, lastUpdated: now, deleted: false, json: json, method: method)
         return (stored, current.deleted)
@@ -84,21 +86,22 @@ struct PostgresResourceTransaction: ResourceTransaction {
     func readForUpdate(type: String, id: String) async throws -> StoredResource? {
         let rows = try await connection.query(
             """
-            SELECT version_id, last_updated, deleted, content::text FROM resource
+            SELECT version_id, last_updated, deleted, content::text, encode(sealed, 'base64'), key_id FROM resource
             WHERE type = \(type) AND id = \(id) FOR UPDATE
             """, logger: logger)
-        for try await (version, lastUpdated, deleted, content) in rows.decode((Int, Date, Bool, String?).self) {
+        for try await (version, lastUpdated, deleted, content, sealed, keyID)
+            in rows.decode((Int, Date, Bool, String?, String?, String?).self) {
             if deleted { return nil }
             return StoredResource(
                 type: type, id: id, versionID: version, lastUpdated: lastUpdated, deleted: false,
-                json: content.map { Array($0.utf8) }, method: "GET")
+                json: try store.materialize(type: type, id: id, version: version, content: content, sealed: sealed, keyID: keyID),
+                method: "GET")
         }
         return nil
     }
 
     func find(type: String, criteria: [SearchCriterion], limit: Int) async throws -> [StoredResource] {
-        try await PostgresResourceStore.find(
-            on: .connection(connection), type: type, criteria: criteria, limit: limit, logger: logger)
+        try await store.find(on: .connection(connection), type: type, criteria: criteria, limit: limit)
     }
 
     private func lockCurrent(type: String, id: String) async throws -> (key: Int64, version: Int, deleted: Bool)? {

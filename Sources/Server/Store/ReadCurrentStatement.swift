@@ -4,8 +4,11 @@ import PostgresNIO
 /// The read of one current resource, the hottest query: prepared once per connection so
 /// PostgreSQL skips parsing and planning on every request.
 struct ReadCurrentStatement: PostgresPreparedStatement {
-    static let sql = "SELECT version_id, last_updated, deleted, content::text FROM resource WHERE type = $1 AND id = $2"
-    typealias Row = (Int, Date, Bool, String?)
+    static let sql = """
+        SELECT version_id, last_updated, deleted, content::text, encode(sealed, 'base64'), key_id
+        FROM resource WHERE type = $1 AND id = $2
+        """
+    typealias Row = (Int, Date, Bool, String?, String?, String?)
 
     let type: String
     let id: String

@@ -18,6 +18,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         case unavailable
         /// A database limit was hit (statement timeout).
         case timeout
+        /// Stored data failed its integrity check (sealed elements did not open): fail closed.
+        case integrity
     }
 
     public let code: Code

@@ -16,19 +16,34 @@ enum TestApp {
         return logger
     }
 
+    /// A sealer with fresh random keys and the standard policy, as a configured server has.
+    static func makeSealer() throws -> FieldSealer {
+        let keyring = try Keyring(
+            keys: [(id: "test-key-1", material: Keyring.randomKeyMaterial())], blindIndexKey: Keyring.randomKeyMaterial())
+        return FieldSealer(policy: .standard, keyring: keyring)
+    }
+
     static func run(
         settings: ServerSettings = ServerSettings(),
         _ body: @Sendable (any TestClientProtocol) async throws -> Void
+    ) async throws {
+        try await run(settings: settings) { client, _ in try await body(client) }
+    }
+
+    /// Runs the app and also hands the test its database, for checks on what is stored.
+    static func run(
+        settings: ServerSettings = ServerSettings(), sealer: FieldSealer? = nil,
+        _ body: @Sendable (any TestClientProtocol, DatabaseEndpoint) async throws -> Void
     ) async throws {
         let endpoint = try await TestDatabase.fresh()
         let client = PostgresClient(
             configuration: endpoint.clientConfiguration(statementTimeoutMilliseconds: settings.limits.statementTimeoutMilliseconds),
             backgroundLogger: logger)
-        let store = PostgresResourceStore(client: client, logger: logger)
+        let store = PostgresResourceStore(client: client, logger: logger, sealer: try sealer ?? makeSealer())
         let router = MedrecApplication.buildRouter(store: store, client: client, settings: settings)
         let app = Application(router: router, services: [client], logger: logger)
         try await app.test(.router) { testClient in
-            try await body(testClient)
+            try await body(testClient, endpoint)
         }
     }
 }

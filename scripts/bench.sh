@@ -6,6 +6,8 @@
 #   (c) Synthea transaction import, 4 clients in parallel: resources/s
 #   (d) pgbench -S (select-only) TPS against the same cluster
 #   (e) raw COPY of the same resources as jsonb rows: resources/s
+#   (f) (a) and (b) again on a second server over the same database with field encryption
+#       switched off (an empty policy), for the cost of sealing
 # Usage: scripts/bench.sh [--duration SECONDS] [--import-rounds N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,6 +70,20 @@ PY
 wrk -t2 -c32 -d"${duration}s" -s "$work/post.lua" "$base/fhir/Patient" > "$work/create.txt"
 create_rps=$(awk '/Requests\/sec/ {print $2}' "$work/create.txt")
 
+# (f) the same read and create with sealing off: a second server on the same database, empty policy.
+echo '{"*": []}' > "$work/no-sealing.json"
+plain_port=$((port + 1))
+MEDREC_DATABASE_URL="$dburl" MEDREC_ENCRYPTION_POLICY="$work/no-sealing.json" \
+  "$bin" serve --data-dir "$work/data" --port "$plain_port" >"$work/plain.log" 2>&1 &
+plain_server=$!
+for _ in $(seq 1 60); do grep -q "listening on" "$work/plain.log" && break; sleep 0.5; done
+plain_base="http://127.0.0.1:$plain_port"
+plain_patient=$(curl -sf -X POST "$plain_base/fhir/Patient" -H 'Content-Type: application/fhir+json' \
+  --data-binary @"$fixtures/hl7-examples/json/patient-example.json" | python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")
+plain_read_rps=$(wrk -t2 -c32 -d"${duration}s" "$plain_base/fhir/Patient/$plain_patient" | awk '/Requests\/sec/ {print $2}')
+plain_create_rps=$(wrk -t2 -c32 -d"${duration}s" -s "$work/post.lua" "$plain_base/fhir/Patient" | awk '/Requests\/sec/ {print $2}')
+kill -TERM "$plain_server"; wait "$plain_server" 2>/dev/null || true
+
 # (d) pgbench select-only on the same cluster.
 psql "$dburl" -qc "CREATE DATABASE bench" >/dev/null
 benchurl="${dburl%/*}/bench"
@@ -92,9 +108,11 @@ copy_rate=$(python3 -c "print(round($copy_rows / ($end - $start)))")
 
 python3 - <<PY
 read_rps, create_rps, pgbench, import_rate, copy_rate = float("$read_rps"), float("$create_rps"), float("$pgbench_tps"), float("$import_rate"), float("$copy_rate")
+plain_read, plain_create = float("$plain_read_rps"), float("$plain_create_rps")
 print(f"(a) GET /fhir/Patient/{{id}}, 32 conns   {read_rps:10.0f} req/s   p99 $read_p99   {read_rps/pgbench:5.2f}x of (d)   non-2xx lines: $read_errors")
 print(f"(b) POST /fhir/Patient, 32 conns        {create_rps:10.0f} req/s             {create_rps/pgbench:5.2f}x of (d)")
 print(f"(c) Synthea transactions, 4 clients     {import_rate:10.0f} resources/s       {import_rate/copy_rate:5.2f}x of (e)   {import_rate/pgbench:5.2f}x of (d)")
 print(f"(d) pgbench -S, 32 clients              {pgbench:10.0f} TPS")
 print(f"(e) COPY jsonb rows                     {copy_rate:10.0f} resources/s")
+print(f"(f) sealing off: GET {plain_read:8.0f} req/s, POST {plain_create:6.0f} req/s;  sealing cost: GET {1 - read_rps/plain_read:6.1%}, POST {1 - create_rps/plain_create:6.1%}")
 PY

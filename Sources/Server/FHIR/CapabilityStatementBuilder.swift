@@ -11,6 +11,11 @@ enum CapabilityStatementBuilder {
             .object(["name": .string("_id"), "type": .string("token")]),
             .object(["name": .string("identifier"), "type": .string("token")]),
         ]
+        let contactSearch: [JSONValue] = [
+            .object(["name": .string("email"), "type": .string("token")]),
+            .object(["name": .string("phone"), "type": .string("token")]),
+        ]
+        let contactTypes: Set<String> = ["Patient", "Practitioner", "RelatedPerson", "Person"]
         let resources: [JSONValue] = FHIRMetadata.resourceTypeNames.map { type in
             .object([
                 "type": .string(type),
@@ -21,7 +26,7 @@ enum CapabilityStatementBuilder {
                 "conditionalCreate": .bool(true),
                 "conditionalUpdate": .bool(true),
                 "conditionalDelete": .string("single"),
-                "searchParam": .array(searchParams),
+                "searchParam": .array(searchParams + (contactTypes.contains(type) ? contactSearch : [])),
             ])
         }
         let rest: JSONValue = .object([

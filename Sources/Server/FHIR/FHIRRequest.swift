@@ -130,9 +130,13 @@ struct FHIRRequest {
                     throw FHIRHTTPError.badRequest("identifier needs a value", expression: "identifier")
                 }
                 criteria.append(.identifier(values))
+            case "email", "phone":
+                let values = value.split(separator: ",").map { unescape(String($0)) }.filter { !$0.isEmpty }
+                guard !values.isEmpty else { throw FHIRHTTPError.badRequest("\(key) needs a value", expression: key) }
+                criteria.append(.sealedContact(param: key, values: values))
             default:
                 throw FHIRHTTPError.badRequest(
-                    "search parameter is not supported here: only _id and identifier", code: .notSupported,
+                    "search parameter is not supported here: only _id, identifier, email and phone", code: .notSupported,
                     expression: String(key.prefix(64)))
             }
         }

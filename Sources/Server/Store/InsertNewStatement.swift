@@ -24,6 +24,11 @@ struct InsertNewStatement: PostgresPreparedStatement {
             SELECT keyed.resource_key, t.system_code, t.code
             FROM unnest($5::bigint[], $6::bigint[], $7::bigint[]) AS t(ord, system_code, code)
             JOIN keyed ON keyed.ord = t.ord
+        ), blind AS (
+            INSERT INTO blind_index (resource_key, param, hash)
+            SELECT keyed.resource_key, b.param, decode(b.hash, 'base64')
+            FROM unnest($10::bigint[], $11::text[], $12::text[]) AS b(ord, param, hash)
+            JOIN keyed ON keyed.ord = b.ord
         )
         SELECT count(*) FROM keyed
         """
@@ -40,9 +45,13 @@ struct InsertNewStatement: PostgresPreparedStatement {
     var sealed: [String] = []
     /// The sealing key of each resource, "" when nothing was sealed.
     var keyIDs: [String] = []
+    /// Blind-index rows: the resource's ordinal, the parameter and the base64 HMAC.
+    var blindOrdinals: [Int64] = []
+    var blindParams: [String] = []
+    var blindHashes: [String] = []
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 9)
+        var bindings = PostgresBindings(capacity: 12)
         bindings.append(types)
         bindings.append(ids)
         bindings.append(contents)
@@ -52,6 +61,9 @@ struct InsertNewStatement: PostgresPreparedStatement {
         bindings.append(codes)
         bindings.append(sealed)
         bindings.append(keyIDs)
+        bindings.append(blindOrdinals)
+        bindings.append(blindParams)
+        bindings.append(blindHashes)
         return bindings
     }
 

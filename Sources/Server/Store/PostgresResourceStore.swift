@@ -11,6 +11,8 @@ public struct PostgresResourceStore: ResourceStore {
     let availability: DatabaseAvailability?
     /// Seals the policy's elements before they reach the database; `nil` stores resources whole.
     let sealer: FieldSealer?
+    /// Exact-match hashes for sealed email and phone; present whenever sealing is.
+    let blindIndex: BlindIndex?
     let validator = FHIRValidator()
 
     public init(client: PostgresClient, logger: Logger, availability: DatabaseAvailability? = nil, sealer: FieldSealer? = nil) {
@@ -18,6 +20,7 @@ public struct PostgresResourceStore: ResourceStore {
         self.logger = logger
         self.availability = availability
         self.sealer = sealer
+        self.blindIndex = sealer.map { BlindIndex(keyring: $0.keyring) }
     }
 
     public func read(type: String, id: String) async throws -> StoredResource {
@@ -135,6 +138,11 @@ public struct PostgresResourceStore: ResourceStore {
             statement.sealed.append(sealed.sealedBase64)
             statement.keyIDs.append(sealed.keyID)
             // Index what is stored in the clear only, so the token table never mirrors a sealed value.
+            for entry in blindEntries(type: item.type, resource: prepared) {
+                statement.blindOrdinals.append(Int64(index + 1))
+                statement.blindParams.append(entry.param)
+                statement.blindHashes.append(Data(entry.hash).base64EncodedString())
+            }
             for row in tokens.rows(type: item.type, resource: sealed.plain) {
                 statement.tokenOrdinals.append(Int64(index + 1))
                 statement.systemCodes.append(row.systemCode)
@@ -223,10 +231,23 @@ public struct PostgresResourceStore: ResourceStore {
         var ids: [String]? = nil
         var systemCodes: [Int64]? = nil
         var codes: [Int64]? = nil
+        var blindParam: String? = nil
+        var blindHashes: [String]? = nil
         for criterion in criteria {
             switch criterion {
             case .ids(let list):
                 ids = ids.map { Array(Set($0).intersection(list)) } ?? list
+            case .sealedContact(let param, let values):
+                guard blindParam == nil else {
+                    throw StoreError(.badRequest, "only one email or phone parameter is supported")
+                }
+                guard let blindIndex, let sealer, sealer.policy.paths(for: type).contains("telecom") else {
+                    throw StoreError(.badRequest, "\(param) search is supported only where telecom is sealed (Patient, Practitioner, RelatedPerson, Person)")
+                }
+                blindParam = param
+                blindHashes = values.map {
+                    Data(blindIndex.hash(param: param, value: $0, as: param == "phone" ? .phone : .text)).base64EncodedString()
+                }
             case .identifier(let values):
                 guard systemCodes == nil, codes == nil else {
                     throw StoreError(.badRequest, "only one identifier parameter is supported")
@@ -252,6 +273,9 @@ public struct PostgresResourceStore: ResourceStore {
             AND (\(systemCodes)::bigint[] IS NULL OR EXISTS (
                 SELECT 1 FROM search_token t WHERE t.resource_key = r.resource_key
                 AND (t.system_code = ANY(\(systemCodes)::bigint[]) OR t.code = ANY(\(codes)::bigint[]))))
+            AND (\(blindHashes)::text[] IS NULL OR EXISTS (
+                SELECT 1 FROM blind_index b WHERE b.resource_key = r.resource_key AND b.param = \(blindParam ?? "")
+                AND b.hash = ANY(ARRAY(SELECT decode(h, 'base64') FROM unnest(\(blindHashes)::text[]) AS h))))
             ORDER BY r.resource_key LIMIT \(limit)
             """, logger: logger)
         var result: [StoredResource] = []
@@ -282,6 +306,11 @@ public struct PostgresResourceStore: ResourceStore {
         return RowContent(
             plain: sealed.content, content: String(decoding: FHIRJSON.serialize(sealed.content), as: UTF8.self),
             sealedBase64: sealed.sealed.map { Data($0).base64EncodedString() } ?? "", keyID: sealed.keyID ?? "")
+    }
+
+    func blindEntries(type: String, resource: JSONValue) -> [BlindIndex.Entry] {
+        guard let blindIndex, let sealer else { return [] }
+        return blindIndex.values(type: type, resource: resource, policy: sealer.policy)
     }
 
     /// The resource a row holds, with its sealed elements restored. A row whose sealed part does

@@ -60,6 +60,7 @@ struct PostgresResourceTransaction: ResourceTransaction {
             """, logger: logger)
         try await connection.query("DELETE FROM search_token WHERE resource_key = \(current.key)", logger: logger)
         try await insertTokens(tokens.rows(type: type, resource: row.plain).map { (current.key, $0) })
+        try await replaceBlindIndex(key: current.key, entries: store.blindEntries(type: type, resource: prepared))
         let stored = StoredResource(
             type: type, id: id, versionID: version, lastUpdated: now, deleted: false, json: json, method: method)
         return (stored, current.deleted)
@@ -80,6 +81,7 @@ struct PostgresResourceTransaction: ResourceTransaction {
             SELECT resource_key, \(type), \(id), \(version), \(now), true, 'DELETE' FROM updated
             """, logger: logger)
         try await connection.query("DELETE FROM search_token WHERE resource_key = \(current.key)", logger: logger)
+        try await replaceBlindIndex(key: current.key, entries: [])
         return StoredResource(type: type, id: id, versionID: version, lastUpdated: now, deleted: true, json: nil, method: "DELETE")
     }
 
@@ -112,6 +114,18 @@ struct PostgresResourceTransaction: ResourceTransaction {
             return (key, version, deleted)
         }
         return nil
+    }
+
+    private func replaceBlindIndex(key: Int64, entries: [BlindIndex.Entry]) async throws {
+        try await connection.query("DELETE FROM blind_index WHERE resource_key = \(key)", logger: logger)
+        guard !entries.isEmpty else { return }
+        let params = entries.map(\.param)
+        let hashes = entries.map { Data($0.hash).base64EncodedString() }
+        try await connection.query(
+            """
+            INSERT INTO blind_index (resource_key, param, hash)
+            SELECT \(key), p, decode(h, 'base64') FROM unnest(\(params)::text[], \(hashes)::text[]) AS u(p, h)
+            """, logger: logger)
     }
 
     private func insertTokens(_ rows: [(key: Int64, row: TokenExtractor.Row)]) async throws {

@@ -52,10 +52,14 @@ public enum SearchCriterion: Sendable, Hashable {
     case ids([String])
     /// `identifier=[system|]value,...`: any of the values; `system` nil means any system.
     case identifier([(system: String?, value: String)])
+    /// `email=…` or `phone=…` (any of the values), matched exactly through the blind index,
+    /// since those elements are sealed.
+    case sealedContact(param: String, values: [String])
 
     public static func == (lhs: SearchCriterion, rhs: SearchCriterion) -> Bool {
         switch (lhs, rhs) {
         case (.ids(let a), .ids(let b)): return a == b
+        case (.sealedContact(let p, let a), .sealedContact(let q, let b)): return p == q && a == b
         case (.identifier(let a), .identifier(let b)):
             return a.count == b.count && zip(a, b).allSatisfy { $0.system == $1.system && $0.value == $1.value }
         default: return false
@@ -65,6 +69,9 @@ public enum SearchCriterion: Sendable, Hashable {
     public func hash(into hasher: inout Hasher) {
         switch self {
         case .ids(let ids): hasher.combine(ids)
+        case .sealedContact(let param, let values):
+            hasher.combine(param)
+            hasher.combine(values)
         case .identifier(let values):
             for value in values {
                 hasher.combine(value.system)

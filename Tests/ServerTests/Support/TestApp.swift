@@ -32,10 +32,11 @@ enum TestApp {
 
     /// Runs the app and also hands the test its database, for checks on what is stored.
     static func run(
-        settings: ServerSettings = ServerSettings(), sealer: FieldSealer? = nil,
+        settings: ServerSettings = ServerSettings(), sealer: FieldSealer? = nil, database: DatabaseEndpoint? = nil,
         _ body: @Sendable (any TestClientProtocol, DatabaseEndpoint) async throws -> Void
     ) async throws {
-        let endpoint = try await TestDatabase.fresh()
+        let endpoint: DatabaseEndpoint
+        if let database { endpoint = database } else { endpoint = try await TestDatabase.fresh() }
         let client = PostgresClient(
             configuration: endpoint.clientConfiguration(statementTimeoutMilliseconds: settings.limits.statementTimeoutMilliseconds),
             backgroundLogger: logger)

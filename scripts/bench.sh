@@ -50,6 +50,10 @@ xargs -P 4 -I{} curl -sf -o /dev/null -X POST "$base/fhir" -H 'Content-Type: app
 end=$(date +%s.%N)
 import_rate=$(python3 -c "print(round($resources_per_round * $rounds / ($end - $start)))")
 
+# Let PostgreSQL settle after the bulk import, so the read and write figures that follow (and
+# their sealing-off counterparts) see the same database state.
+psql "$dburl" -qc "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
+
 # (a) read one Patient.
 patient=$(curl -sf -X POST "$base/fhir/Patient" -H 'Content-Type: application/fhir+json' \
   --data-binary @"$fixtures/hl7-examples/json/patient-example.json" | python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")

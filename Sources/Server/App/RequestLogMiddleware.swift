@@ -7,31 +7,44 @@ import Logging
 struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
-        var logger = context.logger
-        logger[metadataKey: "method"] = "\(request.method.rawValue)"
-        logger[metadataKey: "path"] = "\(request.uri.path)"
+        let logger = context.logger
+        guard logger.logLevel <= .info else {
+            do {
+                return try await next(request, context)
+            } catch let error as any HTTPResponseError {
+                throw error
+            } catch {
+                logger.error("request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+                throw FHIRHTTPError(status: .internalServerError, code: .exception, "internal error; the server log has the request id")
+            }
+        }
         do {
             let response = try await next(request, context)
-            logger[metadataKey: "status"] = "\(response.status.code)"
-            logger[metadataKey: "ms"] = "\(Self.milliseconds(since: start))"
-            logger.info("request")
+            logger.info("request", metadata: Self.metadata(request, status: response.status.code, since: start))
             return response
         } catch let error as any HTTPResponseError {
-            logger[metadataKey: "status"] = "\(error.status.code)"
-            logger[metadataKey: "ms"] = "\(Self.milliseconds(since: start))"
-            logger.info("request")
+            logger.info("request", metadata: Self.metadata(request, status: error.status.code, since: start))
             throw error
         } catch {
-            logger[metadataKey: "status"] = "500"
-            logger[metadataKey: "error"] = "\(String(reflecting: type(of: error)))"
-            logger.error("request failed")
+            var metadata = Self.metadata(request, status: 500, since: start)
+            metadata["error"] = "\(String(reflecting: type(of: error)))"
+            logger.error("request failed", metadata: metadata)
             throw FHIRHTTPError(status: .internalServerError, code: .exception, "internal error; the server log has the request id")
         }
     }
 
-    static func milliseconds(since start: ContinuousClock.Instant) -> String {
+    /// Built once per request (mutating the logger's metadata copies it each time).
+    static func metadata(_ request: Request, status: Int, since start: ContinuousClock.Instant) -> Logger.Metadata {
+        [
+            "method": "\(request.method.rawValue)",
+            "path": "\(request.uri.path)",
+            "status": "\(status)",
+            "us": "\(microseconds(since: start))",
+        ]
+    }
+
+    static func microseconds(since start: ContinuousClock.Instant) -> Int64 {
         let duration = ContinuousClock.now - start
-        let value = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
-        return String(format: "%.2f", value)
+        return duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
     }
 }

@@ -7,7 +7,8 @@
 #   (d) pgbench -S (select-only) TPS against the same cluster
 #   (e) raw COPY of the same resources as jsonb rows: resources/s
 #   (f) (a) and (b) again on a second server over the same database with field encryption
-#       switched off (an empty policy), for the cost of sealing
+#       switched off (an empty policy), for the cost of sealing; (a), (b) and (f) run interleaved
+#       in three rounds and report medians
 # Usage: scripts/bench.sh [--duration SECONDS] [--import-rounds N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,15 +55,19 @@ import_rate=$(python3 -c "print(round($resources_per_round * $rounds / ($end - $
 # their sealing-off counterparts) see the same database state.
 psql "$dburl" -qc "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
 
-# (a) read one Patient.
+# A second server on the same database with field encryption off (an empty policy), for (f).
+echo '{"*": []}' > "$work/no-sealing.json"
+plain_port=$((port + 1))
+MEDREC_DATABASE_URL="$dburl" MEDREC_ENCRYPTION_POLICY="$work/no-sealing.json" \
+  "$bin" serve --data-dir "$work/data" --port "$plain_port" >"$work/plain.log" 2>&1 &
+plain_server=$!
+for _ in $(seq 1 60); do grep -q "listening on" "$work/plain.log" && break; sleep 0.5; done
+plain_base="http://127.0.0.1:$plain_port"
+
 patient=$(curl -sf -X POST "$base/fhir/Patient" -H 'Content-Type: application/fhir+json' \
   --data-binary @"$fixtures/hl7-examples/json/patient-example.json" | python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")
-wrk -t2 -c32 -d"${duration}s" --latency "$base/fhir/Patient/$patient" > "$work/read.txt"
-read_rps=$(awk '/Requests\/sec/ {print $2}' "$work/read.txt")
-read_p99=$(awk '$1=="99%" {print $2}' "$work/read.txt")
-read_errors=$(grep -c "Non-2xx" "$work/read.txt" || true)
-
-# (b) create Patients.
+plain_patient=$(curl -sf -X POST "$plain_base/fhir/Patient" -H 'Content-Type: application/fhir+json' \
+  --data-binary @"$fixtures/hl7-examples/json/patient-example.json" | python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")
 python3 - "$fixtures/hl7-examples/json/patient-example.json" > "$work/post.lua" <<'PY'
 import json, sys
 body = json.dumps(json.load(open(sys.argv[1])))
@@ -71,21 +76,26 @@ print('wrk.headers["Content-Type"] = "application/fhir+json"')
 print('wrk.headers["Prefer"] = "return=minimal"')
 print('wrk.body = ' + json.dumps(body))
 PY
-wrk -t2 -c32 -d"${duration}s" -s "$work/post.lua" "$base/fhir/Patient" > "$work/create.txt"
-create_rps=$(awk '/Requests\/sec/ {print $2}' "$work/create.txt")
 
-# (f) the same read and create with sealing off: a second server on the same database, empty policy.
-echo '{"*": []}' > "$work/no-sealing.json"
-plain_port=$((port + 1))
-MEDREC_DATABASE_URL="$dburl" MEDREC_ENCRYPTION_POLICY="$work/no-sealing.json" \
-  "$bin" serve --data-dir "$work/data" --port "$plain_port" >"$work/plain.log" 2>&1 &
-plain_server=$!
-for _ in $(seq 1 60); do grep -q "listening on" "$work/plain.log" && break; sleep 0.5; done
-plain_base="http://127.0.0.1:$plain_port"
-plain_patient=$(curl -sf -X POST "$plain_base/fhir/Patient" -H 'Content-Type: application/fhir+json' \
-  --data-binary @"$fixtures/hl7-examples/json/patient-example.json" | python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")
-plain_read_rps=$(wrk -t2 -c32 -d"${duration}s" "$plain_base/fhir/Patient/$plain_patient" | awk '/Requests\/sec/ {print $2}')
-plain_create_rps=$(wrk -t2 -c32 -d"${duration}s" -s "$work/post.lua" "$plain_base/fhir/Patient" | awk '/Requests\/sec/ {print $2}')
+# (a), (b) and their sealing-off counterparts (f), interleaved in three rounds so that drift in
+# the machine's speed hits both sides alike; each figure is the median of its rounds.
+round_seconds=$(( duration / 3 > 2 ? duration / 3 : 2 ))
+rps() { awk '/Requests\/sec/ {print $2}'; }
+median() { python3 -c "import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))" "$@"; }
+reads=(); plain_reads=(); creates=(); plain_creates=()
+for round in 1 2 3; do
+  wrk -t2 -c32 -d"${round_seconds}s" --latency "$base/fhir/Patient/$patient" > "$work/read$round.txt"
+  reads+=("$(rps < "$work/read$round.txt")")
+  plain_reads+=("$(wrk -t2 -c32 -d"${round_seconds}s" "$plain_base/fhir/Patient/$plain_patient" | rps)")
+  creates+=("$(wrk -t2 -c32 -d"${round_seconds}s" -s "$work/post.lua" "$base/fhir/Patient" | rps)")
+  plain_creates+=("$(wrk -t2 -c32 -d"${round_seconds}s" -s "$work/post.lua" "$plain_base/fhir/Patient" | rps)")
+done
+read_rps=$(median "${reads[@]}")
+read_p99=$(awk '$1=="99%" {print $2}' "$work/read2.txt")
+read_errors=$(cat "$work"/read*.txt | grep -c "Non-2xx" || true)
+create_rps=$(median "${creates[@]}")
+plain_read_rps=$(median "${plain_reads[@]}")
+plain_create_rps=$(median "${plain_creates[@]}")
 kill -TERM "$plain_server"; wait "$plain_server" 2>/dev/null || true
 
 # (d) pgbench select-only on the same cluster.

@@ -53,6 +53,60 @@ public struct FieldSealer: Sendable {
             return content
         }
         guard let keyID else { throw .missingKey }
+        let elements = try open(sealed: sealed, keyID: keyID, type: type, id: id, versionID: versionID)
+        var restored = content
+        try elements.restore(into: &restored)
+        return restored
+    }
+
+    /// The fast path of a read: when every sealed element is a top-level member that the stored
+    /// JSON text does not already name, the members are appended to that text, so the clear part
+    /// is neither parsed nor re-encoded. Returns `nil` when that does not apply (nested elements,
+    /// or a key that may already be present): callers then unseal the parsed content, which also
+    /// fails closed on a mismatch. Authentication failures throw as in `unseal`.
+    public func unsealSplicing(
+        contentJSON: [UInt8], sealed: [UInt8], keyID: String, type: String, id: String, versionID: Int
+    ) throws(SealingError) -> [UInt8]? {
+        let elements = try open(sealed: sealed, keyID: keyID, type: type, id: id, versionID: versionID)
+        var members: [(String, JSONValue)] = []
+        for entry in elements.entries {
+            guard entry.path.count == 1, case .key(let key) = entry.path[0] else { return nil }
+            // A stored text that names the key anywhere (even nested) takes the careful path.
+            if Self.contains(contentJSON, Array("\"\(key)\":".utf8)) || Self.contains(contentJSON, Array("\"\(key)\": ".utf8)) {
+                return nil
+            }
+            members.append((key, entry.value))
+        }
+        var end = contentJSON.count
+        while end > 0, [0x20, 0x0A, 0x0D, 0x09].contains(contentJSON[end - 1]) { end -= 1 }
+        guard end >= 2, contentJSON[end - 1] == UInt8(ascii: "}") else { return nil }
+        var output = Array(contentJSON[..<(end - 1)])
+        var needsComma = contentJSON[..<(end - 1)].contains { ![0x20, 0x0A, 0x0D, 0x09, UInt8(ascii: "{")].contains($0) }
+        for (key, value) in members {
+            if needsComma { output.append(UInt8(ascii: ",")) }
+            output.append(contentsOf: FHIRJSON.serialize(.string(key)))
+            output.append(UInt8(ascii: ":"))
+            output.append(contentsOf: FHIRJSON.serialize(value))
+            needsComma = true
+        }
+        output.append(UInt8(ascii: "}"))
+        return output
+    }
+
+    private static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard !needle.isEmpty, haystack.count >= needle.count else { return false }
+        let first = needle[0]
+        var index = 0
+        let last = haystack.count - needle.count
+        while index <= last {
+            if haystack[index] == first, haystack[index..<(index + needle.count)].elementsEqual(needle) { return true }
+            index += 1
+        }
+        return false
+    }
+
+    /// Authenticates and decrypts a payload for this row and returns what it sealed.
+    private func open(sealed: [UInt8], keyID: String, type: String, id: String, versionID: Int) throws(SealingError) -> SealedElements {
         guard let key = keyring.key(id: keyID) else { throw .unknownKey }
         guard sealed.count >= 1 + Self.nonceSize + Self.tagSize, sealed[0] == Self.formatVersion else {
             throw .unsupportedFormat
@@ -68,10 +122,7 @@ public struct FieldSealer: Sendable {
         } catch {
             throw .authenticationFailed
         }
-        let elements = try SealedElements(payload: Array(plaintext))
-        var restored = content
-        try elements.restore(into: &restored)
-        return restored
+        return try SealedElements(payload: Array(plaintext))
     }
 
     /// Opens a stored row and seals it again under the active key and the current policy, for

@@ -324,6 +324,10 @@ public struct PostgresResourceStore: ResourceStore {
             guard let payload = Data(base64Encoded: sealed, options: .ignoreUnknownCharacters) else {
                 throw SealingError.malformedPayload
             }
+            if let keyID, let spliced = try sealer.unsealSplicing(
+                contentJSON: Array(content.utf8), sealed: Array(payload), keyID: keyID, type: type, id: id, versionID: version) {
+                return spliced
+            }
             let whole = try sealer.unseal(
                 content: FHIRJSON.parse(content), sealed: Array(payload), keyID: keyID, type: type, id: id, versionID: version)
             return FHIRJSON.serialize(whole)

@@ -9,6 +9,10 @@
 #   (f) (a) and (b) again on a second server over the same database with field encryption
 #       switched off (an empty policy), for the cost of sealing; (a), (b) and (f) run interleaved
 #       in three rounds and report medians
+#   (g) (a) on a third server with read auditing off, for the cost of the audit trail
+#   (h) logins per second (bcrypt cost 12), and GET latency while a login flood runs
+# Every request is authenticated: (a) and (g) as an approved doctor with a care relationship to
+# the patient (authorized and, for (a), audited); writes and imports as a system client.
 # Usage: scripts/bench.sh [--duration SECONDS] [--import-rounds N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +35,14 @@ bin="$(swift build -c release --show-bin-path)/medrec"
 work=$(mktemp -d /tmp/medrec-bench.XXXXXX)
 chmod 755 "$work"
 port=$((20000 + RANDOM % 20000))
+# Accounts before the first start: a system client for writes, a doctor for reads.
+"$bin" client add --name bench --scopes "system/*.cruds" --data-dir "$work/data" > "$work/client.txt"
+client_id=$(awk '/^client_id:/ {print $2}' "$work/client.txt")
+client_secret=$(awk '/^client_secret:/ {print $2}' "$work/client.txt")
+doctor_password="bench doctor passphrase"
+"$bin" user add --email doctor@bench.example --password "$doctor_password" --role doctor \
+  --first-name Bench --last-name Doctor --data-dir "$work/data" > "$work/doctor.txt"
+practitioner=$(grep -o 'Practitioner/[^ ]*' "$work/doctor.txt")
 "$bin" serve --data-dir "$work/data" --port "$port" >"$work/server.log" 2>&1 &
 server=$!
 cleanup() { kill -TERM "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"; }
@@ -41,13 +53,24 @@ base="http://127.0.0.1:$port"
 dburl=$("$bin" db url --data-dir "$work/data")
 shown_url=$("$bin" db url --without-password --data-dir "$work/data")
 echo "server: $base   database: $shown_url   duration: ${duration}s per load test"
+system_token() {
+  curl -sf -X POST "$1/auth/token" -u "$client_id:$client_secret" -d grant_type=client_credentials \
+    | python3 -c "import json,sys; print(json.load(sys.stdin)['access_token'])"
+}
+doctor_token() {
+  curl -sf -X POST "$1/auth/login" -H 'Content-Type: application/json' \
+    -d "{\"email\":\"doctor@bench.example\",\"password\":\"$doctor_password\"}" \
+    | python3 -c "import json,sys; print(json.load(sys.stdin)['accessToken'])"
+}
+sys_token=$(system_token "$base")
 
 # (c) Synthea import: every bundle, $rounds times, 4 clients in parallel.
 ls "$fixtures"/synthea/*.json > "$work/bundles"
 for _ in $(seq 2 "$rounds"); do ls "$fixtures"/synthea/*.json >> "$work/bundles"; done
 resources_per_round=$(python3 -c "import json,sys,glob; print(sum(len(json.load(open(f))['entry']) for f in glob.glob(sys.argv[1]+'/synthea/*.json')))" "$fixtures")
 start=$(date +%s.%N)
-xargs -P 4 -I{} curl -sf -o /dev/null -X POST "$base/fhir" -H 'Content-Type: application/fhir+json' --data-binary @{} < "$work/bundles"
+xargs -P 4 -I{} curl -sf -o /dev/null -X POST "$base/fhir" -H "Authorization: Bearer $sys_token" \
+  -H 'Content-Type: application/fhir+json' --data-binary @{} < "$work/bundles"
 end=$(date +%s.%N)
 import_rate=$(python3 -c "print(round($resources_per_round * $rounds / ($end - $start)))")
 
@@ -61,42 +84,82 @@ plain_port=$((port + 1))
 MEDREC_DATABASE_URL="$dburl" MEDREC_ENCRYPTION_POLICY="$work/no-sealing.json" \
   "$bin" serve --data-dir "$work/data" --port "$plain_port" >"$work/plain.log" 2>&1 &
 plain_server=$!
-for _ in $(seq 1 60); do grep -q "listening on" "$work/plain.log" && break; sleep 0.5; done
+# A third with read auditing off, for (g).
+audit_port=$((port + 2))
+MEDREC_DATABASE_URL="$dburl" MEDREC_AUTH_AUDIT_READS=false \
+  "$bin" serve --data-dir "$work/data" --port "$audit_port" >"$work/noaudit.log" 2>&1 &
+audit_server=$!
+for _ in $(seq 1 60); do grep -q "listening on" "$work/plain.log" && grep -q "listening on" "$work/noaudit.log" && break; sleep 0.5; done
 plain_base="http://127.0.0.1:$plain_port"
+audit_base="http://127.0.0.1:$audit_port"
+plain_sys_token=$(system_token "$plain_base")
+doc_token=$(doctor_token "$base")
+plain_doc_token=$(doctor_token "$plain_base")
+audit_doc_token=$(doctor_token "$audit_base")
 
-patient=$(curl -sf -X POST "$base/fhir/Patient" -H 'Content-Type: application/fhir+json' \
-  --data-binary @"$fixtures/hl7-examples/json/patient-example.json" | python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")
-plain_patient=$(curl -sf -X POST "$plain_base/fhir/Patient" -H 'Content-Type: application/fhir+json' \
-  --data-binary @"$fixtures/hl7-examples/json/patient-example.json" | python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")
-python3 - "$fixtures/hl7-examples/json/patient-example.json" > "$work/post.lua" <<'PY'
+# The read patient, one per sealing mode, each with an Encounter naming the doctor (the care
+# relationship that authorizes the doctor's reads).
+new_patient() {
+  local target=$1 token=$2 id
+  id=$(curl -sf -X POST "$target/fhir/Patient" -H "Authorization: Bearer $token" -H 'Content-Type: application/fhir+json' \
+    --data-binary @"$fixtures/hl7-examples/json/patient-example.json" | python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")
+  curl -sf -o /dev/null -X POST "$target/fhir/Encounter" -H "Authorization: Bearer $token" -H 'Content-Type: application/fhir+json' \
+    -d "{\"resourceType\":\"Encounter\",\"status\":\"finished\",\"class\":{\"system\":\"http://terminology.hl7.org/CodeSystem/v3-ActCode\",\"code\":\"AMB\"},\"subject\":{\"reference\":\"Patient/$id\"},\"participant\":[{\"individual\":{\"reference\":\"$practitioner\"}}]}"
+  echo "$id"
+}
+patient=$(new_patient "$base" "$sys_token")
+plain_patient=$(new_patient "$plain_base" "$plain_sys_token")
+python3 - "$fixtures/hl7-examples/json/patient-example.json" "$sys_token" > "$work/post.lua" <<'PY'
 import json, sys
 body = json.dumps(json.load(open(sys.argv[1])))
 print('wrk.method = "POST"')
 print('wrk.headers["Content-Type"] = "application/fhir+json"')
 print('wrk.headers["Prefer"] = "return=minimal"')
+print('wrk.headers["Authorization"] = "Bearer ' + sys.argv[2] + '"')
 print('wrk.body = ' + json.dumps(body))
 PY
+sed "s/$sys_token/$plain_sys_token/" "$work/post.lua" > "$work/plain-post.lua"
 
 # (a), (b) and their sealing-off counterparts (f), interleaved in three rounds so that drift in
 # the machine's speed hits both sides alike; each figure is the median of its rounds.
 round_seconds=$(( duration / 3 > 2 ? duration / 3 : 2 ))
 rps() { awk '/Requests\/sec/ {print $2}'; }
 median() { python3 -c "import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))" "$@"; }
-reads=(); plain_reads=(); creates=(); plain_creates=()
+reads=(); plain_reads=(); creates=(); plain_creates=(); unaudited_reads=()
 for round in 1 2 3; do
-  wrk -t2 -c32 -d"${round_seconds}s" --latency "$base/fhir/Patient/$patient" > "$work/read$round.txt"
+  wrk -t2 -c32 -d"${round_seconds}s" --latency -H "Authorization: Bearer $doc_token" "$base/fhir/Patient/$patient" > "$work/read$round.txt"
   reads+=("$(rps < "$work/read$round.txt")")
-  plain_reads+=("$(wrk -t2 -c32 -d"${round_seconds}s" "$plain_base/fhir/Patient/$plain_patient" | rps)")
+  unaudited_reads+=("$(wrk -t2 -c32 -d"${round_seconds}s" -H "Authorization: Bearer $audit_doc_token" "$audit_base/fhir/Patient/$patient" | rps)")
+  plain_reads+=("$(wrk -t2 -c32 -d"${round_seconds}s" -H "Authorization: Bearer $plain_doc_token" "$plain_base/fhir/Patient/$plain_patient" | rps)")
   creates+=("$(wrk -t2 -c32 -d"${round_seconds}s" -s "$work/post.lua" "$base/fhir/Patient" | rps)")
-  plain_creates+=("$(wrk -t2 -c32 -d"${round_seconds}s" -s "$work/post.lua" "$plain_base/fhir/Patient" | rps)")
+  plain_creates+=("$(wrk -t2 -c32 -d"${round_seconds}s" -s "$work/plain-post.lua" "$plain_base/fhir/Patient" | rps)")
 done
+audited_rows=$(psql "$dburl" -Atc "SELECT count(*) FROM audit_event WHERE subtype = 'read'")
 read_rps=$(median "${reads[@]}")
 read_p99=$(awk '$1=="99%" {print $2}' "$work/read2.txt")
 read_errors=$(cat "$work"/read*.txt | grep -c "Non-2xx" || true)
 create_rps=$(median "${creates[@]}")
 plain_read_rps=$(median "${plain_reads[@]}")
 plain_create_rps=$(median "${plain_creates[@]}")
-kill -TERM "$plain_server"; wait "$plain_server" 2>/dev/null || true
+unaudited_read_rps=$(median "${unaudited_reads[@]}")
+kill -TERM "$plain_server" "$audit_server"; wait "$plain_server" "$audit_server" 2>/dev/null || true
+
+# (h) Logins: 8 clients for the duration, and reads' latency meanwhile (bcrypt runs on its own
+# bounded pool, so reads should not starve).
+cat > "$work/login.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"email":"doctor@bench.example","password":"$doctor_password"}'
+LUA
+wrk -t1 -c8 -d"${duration}s" -s "$work/login.lua" "$base/auth/login" > "$work/login.txt" &
+login_job=$!
+sleep 1
+wrk -t1 -c8 -d"$(( duration > 4 ? duration - 2 : 2 ))s" --latency -H "Authorization: Bearer $doc_token" "$base/fhir/Patient/$patient" > "$work/read-during-login.txt"
+wait "$login_job"
+login_rps=$(rps < "$work/login.txt")
+login_non2xx=$(awk '/Non-2xx/ {print $NF}' "$work/login.txt")
+during_p99=$(awk '$1=="99%" {print $2}' "$work/read-during-login.txt")
+during_rps=$(rps < "$work/read-during-login.txt")
 
 # (d) pgbench select-only on the same cluster.
 psql "$dburl" -qc "CREATE DATABASE bench" >/dev/null
@@ -129,4 +192,7 @@ print(f"(c) Synthea transactions, 4 clients     {import_rate:10.0f} resources/s 
 print(f"(d) pgbench -S, 32 clients              {pgbench:10.0f} TPS")
 print(f"(e) COPY jsonb rows                     {copy_rate:10.0f} resources/s")
 print(f"(f) sealing off: GET {plain_read:8.0f} req/s, POST {plain_create:6.0f} req/s;  sealing cost: GET {1 - read_rps/plain_read:6.1%}, POST {1 - create_rps/plain_create:6.1%}")
+unaudited = float("$unaudited_read_rps")
+print(f"(g) read auditing off: GET {unaudited:8.0f} req/s;  audit cost: GET {1 - read_rps/unaudited:6.1%}   (audit rows for reads: $audited_rows)")
+print(f"(h) logins, 8 clients                   {float('$login_rps'):10.1f} /s   (non-2xx: ${login_non2xx:-0});  GET meanwhile {float('$during_rps'):8.0f} req/s, p99 $during_p99")
 PY

@@ -29,10 +29,13 @@ import Testing
             backgroundLogger: logger)
         let availability = DatabaseAvailability(client: client, logger: logger, interval: .milliseconds(500))
         let store = PostgresResourceStore(client: client, logger: logger, availability: availability)
-        let router = MedrecApplication.buildRouter(store: store, client: client, settings: settings)
+        let security = try await TestApp.makeSecurity(settings: settings, client: client, keyring: TestApp.makeSealer().keyring)
+            .with(availability: availability)
+        let router = MedrecApplication.buildRouter(store: store, client: client, settings: settings, security: security)
         let app = Application(router: router, services: [client, availability], logger: logger)
 
         try await app.test(.router) { client in
+            let client = try await TestApp.authorized(client, security: security)
             let created = try await client.sendJSON(.post, "/fhir/Patient", FHIRRestTests.patient)
             #expect(created.status == .created)
             let id = try #require(try created.json["id"]?.stringValue)

@@ -16,6 +16,25 @@ public struct ServerSettings: Sendable {
     public var baseURL: String?
     public var limits = ServerLimits()
     public var logLevel = "info"
+    public var auth = AuthSettings()
+
+    /// Tokens, passwords and audit.
+    public struct AuthSettings: Sendable {
+        /// `iss` of the access tokens this server issues and accepts.
+        public var issuer = "medrec"
+        /// `aud` likewise: the resource server's identifier.
+        public var audience = "medrec"
+        public var accessTokenSeconds = 900
+        /// The signing keys as JSON (`{"activeKid", "keys": [...]}`); nil: `<dataDir>/jwt-signing-keys.json`,
+        /// generated on first start.
+        public var signingKeys: String?
+        /// bcrypt cost; values below 12 are raised to 12.
+        public var bcryptCost = 12
+        /// Audit successful reads and searches (always on in production; off only to measure its cost).
+        public var auditReads = true
+
+        public init() {}
+    }
 
     public init() {}
 
@@ -41,5 +60,11 @@ public struct ServerSettings: Sendable {
         limits.statementTimeoutMilliseconds = config.int(
             forKey: "medrec.statementTimeoutMs", default: defaults.limits.statementTimeoutMilliseconds)
         limits.maxPageSize = config.int(forKey: "medrec.maxPageSize", default: defaults.limits.maxPageSize)
+        auth.issuer = config.string(forKey: "medrec.auth.issuer", default: defaults.auth.issuer)
+        auth.audience = config.string(forKey: "medrec.auth.audience", default: defaults.auth.audience)
+        auth.accessTokenSeconds = config.int(forKey: "medrec.auth.accessTokenSeconds", default: defaults.auth.accessTokenSeconds)
+        auth.signingKeys = config.string(forKey: "medrec.auth.signingKeys", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
+        auth.bcryptCost = config.int(forKey: "medrec.auth.bcryptCost", default: defaults.auth.bcryptCost)
+        auth.auditReads = config.bool(forKey: "medrec.auth.auditReads", default: defaults.auth.auditReads)
     }
 }

@@ -5,7 +5,10 @@ public struct MedrecCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "medrec",
         abstract: "FHIR R4 medical-records server and tools.",
-        subcommands: [ServeCommand.self, ValidateCommand.self, ConvertCommand.self, MigrateCommand.self, DbCommand.self, KeysCommand.self]
+        subcommands: [
+            ServeCommand.self, ValidateCommand.self, ConvertCommand.self, MigrateCommand.self, DbCommand.self, KeysCommand.self,
+            UserCommand.self, ClientCommand.self,
+        ]
     )
 
     public init() {}

@@ -53,8 +53,16 @@ struct ServeCommand: AsyncParsableCommand {
             configuration: endpoint.clientConfiguration(statementTimeoutMilliseconds: settings.limits.statementTimeoutMilliseconds),
             backgroundLogger: logger)
         let host = settings.host
+        let security: SecurityServices
+        do {
+            security = try await SecurityServices.make(settings: settings, client: client, keyring: sealer.keyring, logger: logger)
+        } catch {
+            try? await cluster?.stop()
+            FileHandle.standardError.write(Data("medrec: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
         let app = MedrecApplication.build(
-            client: client, settings: settings, logger: logger, sealer: sealer,
+            client: client, settings: settings, logger: logger, sealer: sealer, security: security,
             servicesStoppedAfterClient: cluster.map { [$0] } ?? [],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0

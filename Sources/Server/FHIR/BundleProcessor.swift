@@ -9,6 +9,8 @@ struct BundleProcessor: Sendable {
     let store: any ResourceStore
     let limits: ServerLimits
     let base: String
+    /// Every entry is authorized on its own and audited; one forbidden entry fails a transaction.
+    let guarded: FHIRGuard
 
     /// One parsed `Bundle.entry.request`.
     struct Entry: Sendable {
@@ -134,7 +136,7 @@ struct BundleProcessor: Sendable {
 
     private func transaction(_ parsed: [Entry]) async throws -> JSONValue {
         do {
-            let responses = try await store.transaction { transaction in
+            let responses = try await store.transaction(author: guarded.author) { transaction in
                 try await runTransaction(parsed, in: transaction)
             }
             return .object([
@@ -142,6 +144,10 @@ struct BundleProcessor: Sendable {
                 "entry": .array(responses),
             ])
         } catch let error as EntryError {
+            if let denied = error.underlying as? FHIRGuard.Denied {
+                try await guarded.audit.record(denied.record)
+                throw denied.error.at("Bundle.entry[\(error.index)]")
+            }
             let mapped = FHIRHTTPError.from(error.underlying)
             if let httpError = mapped as? FHIRHTTPError { throw httpError.at("Bundle.entry[\(error.index)]") }
             throw mapped
@@ -162,6 +168,16 @@ struct BundleProcessor: Sendable {
                         let matches = try await transaction.find(type: type, criteria: ifNoneExist, limit: 2)
                         if matches.count > 1 { throw StoreError(.multipleMatches, "ifNoneExist matched more than one resource") }
                         if let match = matches.first {
+                            // Naming the match tells its id: only to someone who may read it.
+                            if let existing = try match.resource() {
+                                let decision = try await guarded.access.decideRead(
+                                    type: type, id: match.id, resource: existing, permission: .search)
+                                guard decision.isAllowed else {
+                                    throw FHIRGuard.Denied(
+                                        error: FHIRHTTPError(status: .forbidden, code: .forbidden, "this create of \(type) is not permitted"),
+                                        record: guarded.record("create", action: .create, type: type, id: match.id, decision: decision))
+                                }
+                            }
                             existingCreates[entry.index] = match
                             if let fullURL = entry.fullURL { idMap[fullURL] = "\(type)/\(match.id)" }
                             continue
@@ -197,10 +213,18 @@ struct BundleProcessor: Sendable {
         }
         var creates: [NewResource] = []
         var createIndexes: [Int] = []
+        var createDecisions: [AccessDecision] = []
         for entry in entries where entry.order == 1 {
             if let existing = existingCreates[entry.index] {
                 responses[entry.index] = responseEntry(existing, status: "200 OK", resource: nil)
             } else if case .create(let type, _) = entry.action, let id = newIDs[entry.index], var object = entry.resource?.objectValue {
+                object["id"] = .string(id)
+                do {
+                    createDecisions.append(try await guarded.authorizeWrite(
+                        "create", type: type, id: id, permission: .create, old: nil, new: .object(object)))
+                } catch {
+                    throw EntryError(index: entry.index, underlying: error)
+                }
                 object["id"] = nil
                 creates.append(NewResource(type: type, id: id, resource: .object(object)))
                 createIndexes.append(entry.index)
@@ -217,6 +241,9 @@ struct BundleProcessor: Sendable {
             for (offset, index) in createIndexes.enumerated() {
                 responses[index] = responseEntry(stored[offset], status: "201 Created", resource: nil)
             }
+            try await transaction.appendAudit(stored.enumerated().map { offset, item in
+                guarded.written("create", stored: item, resource: try? item.resource(), old: nil, decision: createDecisions[offset])
+            })
         }
         for entry in entries.sorted(by: { ($0.order, $0.index) < ($1.order, $1.index) }) where entry.order >= 2 {
             responses[entry.index] = try await run(entry, in: transaction)
@@ -236,23 +263,24 @@ struct BundleProcessor: Sendable {
         do {
             switch entry.action {
             case .create(let type, let ifNoneExist):
-                let (stored, created) = try await FHIRController<BasicRequestContext>.create(
-                    type: type, resource: entry.resource!, ifNoneExist: ifNoneExist, in: transaction)
+                let (stored, created) = try await FHIRController.create(
+                    type: type, resource: entry.resource!, ifNoneExist: ifNoneExist, in: transaction, guard: guarded)
                 return responseEntry(stored, status: created ? "201 Created" : "200 OK", resource: nil)
             case .update(let type, let id, let ifMatch):
-                let (stored, created) = try await transaction.update(type: type, id: id, resource: entry.resource!, ifMatch: ifMatch, method: "PUT")
+                let (stored, created) = try await FHIRController.update(
+                    type: type, id: id, resource: entry.resource!, ifMatch: ifMatch, method: "PUT", in: transaction, guard: guarded)
                 return responseEntry(stored, status: created ? "201 Created" : "200 OK", resource: nil)
             case .conditionalUpdate(let type, let criteria):
-                let (stored, created) = try await FHIRController<BasicRequestContext>.conditionalUpdate(
-                    type: type, resource: entry.resource!, criteria: criteria, in: transaction)
+                let (stored, created) = try await FHIRController.conditionalUpdate(
+                    type: type, resource: entry.resource!, criteria: criteria, in: transaction, guard: guarded)
                 return responseEntry(stored, status: created ? "201 Created" : "200 OK", resource: nil)
             case .delete(let type, let id):
-                _ = try await transaction.delete(type: type, id: id)
+                _ = try await FHIRController.delete(type: type, id: id, in: transaction, guard: guarded)
                 return .object(["response": .object(["status": .string("204 No Content")])])
             case .conditionalDelete(let type, let criteria):
                 let matches = try await transaction.find(type: type, criteria: criteria, limit: 2)
                 if matches.count > 1 { throw StoreError(.multipleMatches, "the conditional delete matched more than one resource") }
-                if let match = matches.first { _ = try await transaction.delete(type: type, id: match.id) }
+                if let match = matches.first { _ = try await FHIRController.delete(type: type, id: match.id, in: transaction, guard: guarded) }
                 return .object(["response": .object(["status": .string("204 No Content")])])
             case .read(let type, let id, let version):
                 let stored: StoredResource
@@ -261,16 +289,44 @@ struct BundleProcessor: Sendable {
                 } else {
                     stored = try await store.read(type: type, id: id)
                 }
-                return responseEntry(stored, status: "200 OK", resource: try stored.resource())
+                let (resource, record) = try await guarded.readable(stored, subtype: version == nil ? "read" : "vread")
+                try await transaction.appendAudit([record])
+                return responseEntry(stored, status: "200 OK", resource: resource)
             case .search(let type, let criteria):
+                guard guarded.access.scopeAllows(.search, on: type) else {
+                    throw FHIRGuard.Denied(
+                        error: FHIRHTTPError(status: .forbidden, code: .forbidden, "the access token's scopes do not allow searching \(type)"),
+                        record: guarded.record("search-type", action: .read, type: type, decision: .deny("scope")))
+                }
+                var criteria = criteria
+                if let me = guarded.principal.patientID, PatientCompartment.resourceTypes.contains(type) {
+                    criteria.append(.patients([me]))
+                }
                 let matches = try await transaction.find(type: type, criteria: criteria, limit: limits.maxPageSize)
                 var searchEntries: [JSONValue] = []
+                var returned = Set<String>()
+                var withheld = Set<String>()
+                var withheldCount = 0
                 for match in matches {
                     if let resource = try match.resource() {
+                        let patients = guarded.access.patients(type: type, id: match.id, resource: resource)
+                        guard try await guarded.access.decideRead(type: type, id: match.id, resource: resource, permission: .search).isAllowed else {
+                            withheld.formUnion(patients)
+                            withheldCount += 1
+                            continue
+                        }
+                        returned.formUnion(patients)
                         searchEntries.append(.object(["fullUrl": .string("\(base)/\(type)/\(match.id)"), "resource": resource]))
                     }
                 }
-                var result: JSONObject = ["resourceType": .string("Bundle"), "type": .string("searchset"), "total": .number(String(matches.count))]
+                var records = [guarded.record("search-type", action: .read, type: type, patients: returned)]
+                if withheldCount > 0 {
+                    records.append(guarded.record(
+                        "search-type", action: .read, type: type, patients: withheld, decision: .deny("not permitted"),
+                        description: "denied: \(withheldCount) result(s) withheld"))
+                }
+                try await transaction.appendAudit(records)
+                var result: JSONObject = ["resourceType": .string("Bundle"), "type": .string("searchset"), "total": .number(String(searchEntries.count))]
                 if !searchEntries.isEmpty { result["entry"] = .array(searchEntries) }
                 return .object(["resource": .object(result), "response": .object(["status": .string("200 OK")])])
             }
@@ -358,12 +414,16 @@ struct BundleProcessor: Sendable {
         for (index, raw) in rawEntries.enumerated() {
             do {
                 let entry = try parseEntry(raw, index: index)
-                let response = try await store.transaction { transaction in
+                let response = try await store.transaction(author: guarded.author) { transaction in
                     try await run(entry, in: transaction)
                 }
                 responses.append(response)
             } catch {
-                let underlying = (error as? EntryError)?.underlying ?? error
+                var underlying = (error as? EntryError)?.underlying ?? error
+                if let denied = underlying as? FHIRGuard.Denied {
+                    try? await guarded.audit.record(denied.record)
+                    underlying = denied.error
+                }
                 let mapped = FHIRHTTPError.from(underlying)
                 let httpError = (mapped as? FHIRHTTPError)
                     ?? FHIRHTTPError(status: .internalServerError, code: .exception, "the entry could not be processed")

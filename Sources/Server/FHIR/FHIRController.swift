@@ -5,11 +5,26 @@ import Logging
 
 /// The FHIR REST API under `/fhir`: read, vread, create, update, patch, delete, history,
 /// conditional interactions, batch/transaction and the CapabilityStatement.
-struct FHIRController<Context: RequestContext>: Sendable {
+struct FHIRController: Sendable {
+    typealias Context = MedrecRequestContext
     let store: any ResourceStore
     let limits: ServerLimits
     let baseURL: String?
+    let security: SecurityServices
     var request: FHIRRequest { FHIRRequest(limits: limits) }
+
+    /// Access control and audit for this request; the authentication middleware has run.
+    func guarded(_ request: Request, _ context: Context) throws -> FHIRGuard {
+        guard let principal = context.principal else {
+            throw FHIRHTTPError(status: .unauthorized, code: .login, "a bearer access token is required")
+        }
+        let reason = request.headers[.breakGlass].map { String($0.trimmingCharacters(in: .whitespaces).prefix(200)) }
+        return FHIRGuard(
+            access: AccessControl(
+                principal: principal, breakGlassReason: reason.flatMap { $0.isEmpty ? nil : $0 },
+                relationships: security.relationships),
+            audit: security.audit, clientAddress: context.clientAddress)
+    }
 
     func addRoutes(to group: RouterGroup<Context>) {
         group.get("metadata") { request, _ in try self.capabilities(request) }
@@ -55,7 +70,7 @@ struct FHIRController<Context: RequestContext>: Sendable {
         try await handle {
             let format = try FHIRFormat.response(for: request)
             let bundle = try await self.request.resourceBody(request)
-            let processor = BundleProcessor(store: store, limits: limits, base: base(request))
+            let processor = BundleProcessor(store: store, limits: limits, base: base(request), guarded: try guarded(request, context))
             let response = try await processor.process(bundle)
             return FHIRResponse.make(status: .ok, resource: response, format: format, pretty: FHIRFormat.pretty(request))
         }
@@ -67,8 +82,27 @@ struct FHIRController<Context: RequestContext>: Sendable {
         try await handle {
             let type = try self.request.resourceType(context)
             let id = try self.request.resourceID(context)
-            _ = try FHIRFormat.response(for: request)
-            let stored = try await store.read(type: type, id: id)
+            let format = try FHIRFormat.response(for: request)
+            let guarded = try guarded(request, context)
+            if type == "AuditEvent" {
+                let resource = try await AuditEventSearch(client: security.audit.client, logger: security.audit.logger)
+                    .read(id: id, guard: guarded)
+                return FHIRResponse.make(status: .ok, resource: resource, format: format, pretty: FHIRFormat.pretty(request))
+            }
+            let stored: StoredResource
+            do {
+                stored = try await store.read(type: type, id: id)
+            } catch let error as StoreError {
+                if case .gone(let version) = error.code, version > 1 {
+                    // Deleted: only someone who could read the last version learns it existed.
+                    let last = try await store.vread(type: type, id: id, version: version - 1)
+                    _ = try await guarded.readable(last, subtype: "read")
+                }
+                await guarded.auditFailure("read", action: .read, type: type, id: id, error: error)
+                throw error
+            }
+            let (_, record) = try await guarded.readable(stored, subtype: "read")
+            try await security.audit.record(record)
             if let noneMatch = request.headers[.ifNoneMatch], FHIRRequest.version(fromETag: noneMatch) == stored.versionID {
                 return Response(status: .notModified, headers: FHIRResponse.versionHeaders(stored))
             }
@@ -84,7 +118,16 @@ struct FHIRController<Context: RequestContext>: Sendable {
                 throw FHIRHTTPError.badRequest("the version id must be a positive integer")
             }
             _ = try FHIRFormat.response(for: request)
-            let stored = try await store.vread(type: type, id: id, version: version)
+            let guarded = try guarded(request, context)
+            let stored: StoredResource
+            do {
+                stored = try await store.vread(type: type, id: id, version: version)
+            } catch {
+                await guarded.auditFailure("vread", action: .read, type: type, id: id, error: error)
+                throw error
+            }
+            let (_, record) = try await guarded.readable(stored, subtype: "vread")
+            try await security.audit.record(record)
             return try FHIRResponse.make(status: .ok, stored: stored, request: request)
         }
     }
@@ -101,17 +144,28 @@ struct FHIRController<Context: RequestContext>: Sendable {
                 let query = header.split(separator: "?", maxSplits: 1).last ?? Substring(header)
                 return try FHIRRequest.criteria(from: FHIRRequest.queryItems(query))
             }
-            let outcome: (stored: StoredResource, created: Bool)
-            if let conditional, !conditional.isEmpty {
-                // The search and the create must see the same state: one transaction.
-                outcome = try await store.transaction { transaction in
-                    try await Self.create(type: type, resource: resource, ifNoneExist: conditional, in: transaction)
+            let guarded = try guarded(request, context)
+            let author = guarded.author
+            let outcome: (stored: StoredResource, created: Bool) = try await guarded.auditingDenials {
+                if let conditional, !conditional.isEmpty {
+                    // The search and the create must see the same state: one transaction.
+                    return try await store.transaction(author: author) { transaction in
+                        try await Self.create(type: type, resource: resource, ifNoneExist: conditional, in: transaction, guard: guarded)
+                    }
                 }
-            } else {
                 var object = resource.objectValue ?? JSONObject()
                 object["id"] = nil  // the server assigns ids on create; a client id is ignored
                 let id = UUID().uuidString.lowercased()
-                outcome = (try await store.create([NewResource(type: type, id: id, resource: .object(object))])[0], true)
+                object["id"] = .string(id)
+                let decision = try await guarded.authorizeWrite("create", type: type, id: id, permission: .create, old: nil, new: .object(object))
+                object["id"] = nil
+                let audit = guarded.written(
+                    "create", stored: StoredResource(type: type, id: id, versionID: 1, lastUpdated: Date(), deleted: false, json: nil, method: "POST"),
+                    resource: .object(object), old: nil, decision: decision)
+                let created = try await store.create(
+                    [NewResource(type: type, id: id, resource: .object(object))],
+                    context: WriteContext(authorPractitionerID: author, audit: [audit]))
+                return (created[0], true)
             }
             return try writeResponse(outcome.stored, created: outcome.created, request: request)
         }
@@ -120,19 +174,34 @@ struct FHIRController<Context: RequestContext>: Sendable {
     /// Creates, or for a conditional create returns the one existing match (412 for several).
     static func create(
         type: String, resource: JSONValue, ifNoneExist: [SearchCriterion]?, id: String? = nil,
-        in transaction: any ResourceTransaction
+        in transaction: any ResourceTransaction, guard guarded: FHIRGuard
     ) async throws -> (stored: StoredResource, created: Bool) {
         if let ifNoneExist, !ifNoneExist.isEmpty {
             let matches = try await transaction.find(type: type, criteria: ifNoneExist, limit: 2)
             if matches.count > 1 { throw StoreError(.multipleMatches, "If-None-Exist matched more than one resource") }
-            if let match = matches.first { return (match, false) }
+            if let match = matches.first {
+                // Answering with the match tells its id: only to someone who may read it.
+                guard let existing = try match.resource() else { throw StoreError(.notFound, "\(type)/\(match.id) is not known") }
+                let decision = try await guarded.access.decideRead(type: type, id: match.id, resource: existing, permission: .search)
+                guard decision.isAllowed else {
+                    throw FHIRGuard.Denied(
+                        error: FHIRHTTPError(status: .forbidden, code: .forbidden, "this create of \(type) is not permitted"),
+                        record: guarded.record(
+                            "create", action: .create, type: type, id: match.id,
+                            patients: guarded.access.patients(type: type, id: match.id, resource: existing), decision: decision))
+                }
+                try await transaction.appendAudit([guarded.written("create", stored: match, resource: existing, old: nil, decision: .allow)])
+                return (match, false)
+            }
         }
-        var resource = resource
-        if var object = resource.objectValue {
-            object["id"] = nil  // the server assigns ids on create; a client id is ignored
-            resource = .object(object)
-        }
-        return (try await transaction.create(type: type, resource: resource, id: id), true)
+        let id = id ?? UUID().uuidString.lowercased()
+        var object = resource.objectValue ?? JSONObject()
+        object["id"] = .string(id)
+        let decision = try await guarded.authorizeWrite("create", type: type, id: id, permission: .create, old: nil, new: .object(object))
+        object["id"] = nil  // the server assigns ids on create; a client id is ignored
+        let stored = try await transaction.create(type: type, resource: .object(object), id: id)
+        try await transaction.appendAudit([guarded.written("create", stored: stored, resource: try stored.resource(), old: nil, decision: decision)])
+        return (stored, true)
     }
 
     func writeResponse(_ stored: StoredResource, created: Bool, request: Request) throws -> Response {
@@ -168,8 +237,12 @@ struct FHIRController<Context: RequestContext>: Sendable {
             let resource = try await self.request.resourceBody(request)
             try FHIRRequest.requireType(resource, type)
             let ifMatch = try FHIRRequest.ifMatch(request)
-            let (stored, created) = try await store.transaction { transaction in
-                try await transaction.update(type: type, id: id, resource: resource, ifMatch: ifMatch, method: "PUT")
+            let guarded = try guarded(request, context)
+            let (stored, created) = try await guarded.auditingDenials {
+                try await store.transaction(author: guarded.author) { transaction in
+                    try await Self.update(
+                        type: type, id: id, resource: resource, ifMatch: ifMatch, method: "PUT", in: transaction, guard: guarded)
+                }
             }
             return try writeResponse(stored, created: created, request: request)
         }
@@ -182,15 +255,50 @@ struct FHIRController<Context: RequestContext>: Sendable {
             let criteria = try conditionalCriteria(request)
             let resource = try await self.request.resourceBody(request)
             try FHIRRequest.requireType(resource, type)
-            let (stored, created) = try await store.transaction { transaction in
-                try await Self.conditionalUpdate(type: type, resource: resource, criteria: criteria, in: transaction)
+            let guarded = try guarded(request, context)
+            let (stored, created) = try await guarded.auditingDenials {
+                try await store.transaction(author: guarded.author) { transaction in
+                    try await Self.conditionalUpdate(type: type, resource: resource, criteria: criteria, in: transaction, guard: guarded)
+                }
             }
             return try writeResponse(stored, created: created, request: request)
         }
     }
 
+    /// An authorized, audited update inside `transaction`: the current version is locked and
+    /// checked (an update that moves a resource between compartments needs rights on both),
+    /// then written with its AuditEvent. Update-as-create is authorized as a create.
+    static func update(
+        type: String, id: String, resource: JSONValue, ifMatch: Int?, method: String,
+        in transaction: any ResourceTransaction, guard guarded: FHIRGuard
+    ) async throws -> (StoredResource, created: Bool) {
+        let current = try await transaction.readForUpdate(type: type, id: id)
+        let old = try current?.resource()
+        let subtype = method == "PATCH" ? "patch" : "update"
+        let decision = try await guarded.authorizeWrite(
+            old == nil ? "create" : subtype, type: type, id: id, permission: old == nil ? .create : .update, old: old, new: resource)
+        let (stored, created) = try await transaction.update(type: type, id: id, resource: resource, ifMatch: ifMatch, method: method)
+        try await transaction.appendAudit([
+            guarded.written(created ? "create" : subtype, stored: stored, resource: try stored.resource(), old: old, decision: decision)
+        ])
+        return (stored, created)
+    }
+
+    /// An authorized, audited delete inside `transaction`.
+    static func delete(type: String, id: String, in transaction: any ResourceTransaction, guard guarded: FHIRGuard) async throws -> StoredResource? {
+        guard let current = try await transaction.readForUpdate(type: type, id: id), let old = try current.resource() else {
+            return nil
+        }
+        let decision = try await guarded.authorizeWrite("delete", type: type, id: id, permission: .delete, old: old, new: nil)
+        let deleted = try await transaction.delete(type: type, id: id)
+        if let deleted {
+            try await transaction.appendAudit([guarded.written("delete", stored: deleted, resource: nil, old: old, decision: decision)])
+        }
+        return deleted
+    }
+
     static func conditionalUpdate(
-        type: String, resource: JSONValue, criteria: [SearchCriterion], in transaction: any ResourceTransaction
+        type: String, resource: JSONValue, criteria: [SearchCriterion], in transaction: any ResourceTransaction, guard guarded: FHIRGuard
     ) async throws -> (StoredResource, created: Bool) {
         let matches = try await transaction.find(type: type, criteria: criteria, limit: 2)
         if matches.count > 1 { throw StoreError(.multipleMatches, "the conditional update matched more than one resource") }
@@ -201,12 +309,13 @@ struct FHIRController<Context: RequestContext>: Sendable {
             }
             var object = resource.objectValue ?? JSONObject()
             object["id"] = .string(match.id)
-            return try await transaction.update(type: type, id: match.id, resource: .object(object), ifMatch: nil, method: "PUT")
+            return try await update(
+                type: type, id: match.id, resource: .object(object), ifMatch: nil, method: "PUT", in: transaction, guard: guarded)
         }
         if let bodyID {
-            return try await transaction.update(type: type, id: bodyID, resource: resource, ifMatch: nil, method: "PUT")
+            return try await update(type: type, id: bodyID, resource: resource, ifMatch: nil, method: "PUT", in: transaction, guard: guarded)
         }
-        return (try await transaction.create(type: type, resource: resource, id: nil), true)
+        return try await create(type: type, resource: resource, ifNoneExist: nil, in: transaction, guard: guarded)
     }
 
     @Sendable func patch(_ request: Request, context: Context) async throws -> Response {
@@ -221,18 +330,31 @@ struct FHIRController<Context: RequestContext>: Sendable {
             let bytes = try await self.request.bodyBytes(request)
             let patch = try JSONPatch(document: FHIRJSON.parse(bytes))
             let ifMatch = try FHIRRequest.ifMatch(request)
-            let (stored, created) = try await store.transaction { transaction in
-                guard let current = try await transaction.readForUpdate(type: type, id: id), let resource = try current.resource() else {
-                    throw StoreError(.notFound, "\(type)/\(id) is not known")
+            let guarded = try guarded(request, context)
+            let (stored, created) = try await guarded.auditingDenials {
+                try await store.transaction(author: guarded.author) { transaction in
+                    guard let current = try await transaction.readForUpdate(type: type, id: id), let resource = try current.resource() else {
+                        throw StoreError(.notFound, "\(type)/\(id) is not known")
+                    }
+                    // A resource the caller may not read is "not known" to them, as on read.
+                    let readable = try await guarded.access.decideRead(type: type, id: id, resource: resource, permission: .read)
+                    guard readable.isAllowed || guarded.principal.role == .system else {
+                        throw FHIRGuard.Denied(
+                            error: FHIRHTTPError.notFound("\(type)/\(id) is not known"),
+                            record: guarded.record(
+                                "patch", action: .update, type: type, id: id,
+                                patients: guarded.access.patients(type: type, id: id, resource: resource), decision: readable))
+                    }
+                    if let ifMatch, ifMatch != current.versionID {
+                        throw StoreError(.versionConflict(current: current.versionID), "If-Match names a stale version")
+                    }
+                    let patched = try patch.apply(to: resource)
+                    guard patched["id"]?.stringValue == id, patched["resourceType"]?.stringValue == type else {
+                        throw StoreError(.badRequest, "a patch may not change the resource id or type")
+                    }
+                    return try await Self.update(
+                        type: type, id: id, resource: patched, ifMatch: current.versionID, method: "PATCH", in: transaction, guard: guarded)
                 }
-                if let ifMatch, ifMatch != current.versionID {
-                    throw StoreError(.versionConflict(current: current.versionID), "If-Match names a stale version")
-                }
-                let patched = try patch.apply(to: resource)
-                guard patched["id"]?.stringValue == id, patched["resourceType"]?.stringValue == type else {
-                    throw StoreError(.badRequest, "a patch may not change the resource id or type")
-                }
-                return try await transaction.update(type: type, id: id, resource: patched, ifMatch: current.versionID, method: "PATCH")
             }
             return try writeResponse(stored, created: created, request: request)
         }
@@ -244,8 +366,11 @@ struct FHIRController<Context: RequestContext>: Sendable {
         try await handle {
             let type = try self.request.resourceType(context)
             let id = try self.request.resourceID(context)
-            let deleted = try await store.transaction { transaction in
-                try await transaction.delete(type: type, id: id)
+            let guarded = try guarded(request, context)
+            let deleted = try await guarded.auditingDenials {
+                try await store.transaction(author: guarded.author) { transaction in
+                    try await Self.delete(type: type, id: id, in: transaction, guard: guarded)
+                }
             }
             var headers: HTTPFields = [:]
             if let deleted { headers[.eTag] = "W/\"\(deleted.versionID)\"" }
@@ -257,10 +382,13 @@ struct FHIRController<Context: RequestContext>: Sendable {
         try await handle {
             let type = try self.request.resourceType(context)
             let criteria = try conditionalCriteria(request)
-            try await store.transaction { transaction in
-                let matches = try await transaction.find(type: type, criteria: criteria, limit: 2)
-                if matches.count > 1 { throw StoreError(.multipleMatches, "the conditional delete matched more than one resource") }
-                if let match = matches.first { _ = try await transaction.delete(type: type, id: match.id) }
+            let guarded = try guarded(request, context)
+            try await guarded.auditingDenials {
+                try await store.transaction(author: guarded.author) { transaction in
+                    let matches = try await transaction.find(type: type, criteria: criteria, limit: 2)
+                    if matches.count > 1 { throw StoreError(.multipleMatches, "the conditional delete matched more than one resource") }
+                    if let match = matches.first { _ = try await Self.delete(type: type, id: match.id, in: transaction, guard: guarded) }
+                }
             }
             return Response(status: .noContent)
         }
@@ -293,12 +421,65 @@ struct FHIRController<Context: RequestContext>: Sendable {
                 default: items.append((String(key), String(value)))
                 }
             }
-            let criteria = try FHIRRequest.criteria(from: items)
-            let matches = try await store.find(type: type, criteria: criteria, limit: count)
+            let guarded = try guarded(request, context)
+            let query = request.uri.query.map { String($0.prefix(2048)) }
+            guard guarded.access.scopeAllows(.search, on: type) else {
+                try await security.audit.record(guarded.record("search-type", action: .read, type: type, decision: .deny("scope"), query: query))
+                throw FHIRHTTPError(status: .forbidden, code: .forbidden, "the access token's scopes do not allow searching \(type)")
+            }
+            if type == "AuditEvent" {
+                return try await AuditEventSearch(client: security.audit.client, logger: security.audit.logger)
+                    .search(request: request, items: items, count: count, guard: guarded, base: base(request), format: format)
+            }
+            var criteria = try FHIRRequest.criteria(from: items)
+            var otherPatientsAsked = Set<String>()
+            if let me = guarded.principal.patientID, PatientCompartment.resourceTypes.contains(type) {
+                // A patient's searches run inside their own compartment, so pages are full; asking
+                // for someone else's is a denial, recorded as such.
+                for case .patients(let ids) in criteria { otherPatientsAsked.formUnion(ids) }
+                otherPatientsAsked.remove(me)
+                criteria.append(.patients([me]))
+            }
+            let found = try await store.find(type: type, criteria: criteria, limit: count)
+            var matches: [StoredResource] = []
+            var entryResources: [JSONValue] = []
+            var returnedPatients = Set<String>()
+            var withheldPatients = Set<String>()
+            var withheld = 0
+            var denial: AccessDecision = .allow
+            var breakGlassUsed = false
+            for match in found {
+                guard let resource = try match.resource() else { continue }
+                let decision = try await guarded.access.decideRead(type: type, id: match.id, resource: resource, permission: .search)
+                let patients = guarded.access.patients(type: type, id: match.id, resource: resource)
+                if decision.isAllowed {
+                    matches.append(match)
+                    entryResources.append(resource)
+                    returnedPatients.formUnion(patients)
+                    if decision == .allowByBreakGlass { breakGlassUsed = true }
+                } else {
+                    withheld += 1
+                    withheldPatients.formUnion(patients)
+                    denial = decision
+                }
+            }
+            var records = [guarded.record(
+                "search-type", action: .read, type: type, patients: returnedPatients,
+                decision: breakGlassUsed ? .allowByBreakGlass : .allow, query: query)]
+            if withheld > 0 {
+                records.append(guarded.record(
+                    "search-type", action: .read, type: type, patients: withheldPatients, decision: denial,
+                    description: "denied: \(withheld) result(s) withheld", query: query))
+            }
+            if !otherPatientsAsked.isEmpty {
+                records.append(guarded.record(
+                    "search-type", action: .read, type: type, patients: otherPatientsAsked, decision: .deny("compartment"),
+                    description: "denied: another patient's records", query: query))
+            }
+            try await security.audit.record(records)
             let base = base(request)
             var entries: [JSONValue] = []
-            for match in matches {
-                guard let resource = try match.resource() else { continue }
+            for (match, resource) in zip(matches, entryResources) {
                 entries.append(.object([
                     "fullUrl": .string("\(base)/\(type)/\(match.id)"),
                     "resource": resource,
@@ -310,7 +491,7 @@ struct FHIRController<Context: RequestContext>: Sendable {
                 "type": .string("searchset"),
                 "link": .array([.object(["relation": .string("self"), "url": .string(base + "/" + type + (request.uri.query.map { "?" + $0 } ?? ""))])]),
             ]
-            if criteria.isEmpty == false || matches.count < count { bundle["total"] = .number(String(matches.count)) }
+            if withheld == 0, criteria.isEmpty == false || found.count < count { bundle["total"] = .number(String(matches.count)) }
             if !entries.isEmpty { bundle["entry"] = .array(entries) }
             return FHIRResponse.make(status: .ok, resource: .object(bundle), format: format, pretty: FHIRFormat.pretty(request))
         }
@@ -319,23 +500,32 @@ struct FHIRController<Context: RequestContext>: Sendable {
     // MARK: - History
 
     @Sendable func systemHistory(_ request: Request, context: Context) async throws -> Response {
-        try await history(request, scope: .system, path: "_history")
+        try await history(request, context, scope: .system, path: "_history")
     }
 
     @Sendable func typeHistory(_ request: Request, context: Context) async throws -> Response {
         let type = try self.request.resourceType(context)
-        return try await history(request, scope: .type(type), path: "\(type)/_history")
+        return try await history(request, context, scope: .type(type), path: "\(type)/_history")
     }
 
     @Sendable func instanceHistory(_ request: Request, context: Context) async throws -> Response {
         let type = try self.request.resourceType(context)
         let id = try self.request.resourceID(context)
-        return try await history(request, scope: .instance(type: type, id: id), path: "\(type)/\(id)/_history")
+        return try await history(request, context, scope: .instance(type: type, id: id), path: "\(type)/\(id)/_history")
     }
 
-    private func history(_ request: Request, scope: HistoryQuery.Scope, path: String) async throws -> Response {
+    private func history(_ request: Request, _ context: Context, scope: HistoryQuery.Scope, path: String) async throws -> Response {
         try await handle {
             let format = try FHIRFormat.response(for: request)
+            let guarded = try guarded(request, context)
+            let subtype: String
+            let auditType: String?
+            var auditID: String? = nil
+            switch scope {
+            case .system: (subtype, auditType) = ("history-system", nil)
+            case .type(let type): (subtype, auditType) = ("history-type", type)
+            case .instance(let type, let id): (subtype, auditType, auditID) = ("history-instance", type, id)
+            }
             var query = HistoryQuery(scope: scope)
             for (key, value) in request.uri.queryParameters {
                 switch key {
@@ -356,13 +546,40 @@ struct FHIRController<Context: RequestContext>: Sendable {
                 }
             }
             if case .instance(let type, let id) = scope {
-                // An unknown instance is 404, not an empty history.
-                do { _ = try await store.read(type: type, id: id) } catch let error as StoreError where error.code != .notFound {}
+                // An unknown instance is 404, not an empty history; so is one the caller may not read.
+                do {
+                    let current = try await store.read(type: type, id: id)
+                    _ = try await guarded.readable(current, subtype: subtype)
+                } catch let error as StoreError where error.code != .notFound {
+                } catch {
+                    await guarded.auditFailure(subtype, action: .read, type: type, id: id, error: error)
+                    throw error
+                }
             }
             let page = try await store.history(query)
             let base = base(request)
             var entries: [JSONValue] = []
+            var returnedPatients = Set<String>()
+            var withheldPatients = Set<String>()
+            var withheld = 0
+            var breakGlassUsed = false
             for stored in page.entries {
+                // Each version is checked on its own content; a deletion (no content) shows
+                // only to system clients, who may read everything their scopes allow.
+                if let resource = try stored.resource() {
+                    let permission: SMARTPermission = auditID == nil ? .search : .read
+                    let decision = try await guarded.access.decideRead(type: stored.type, id: stored.id, resource: resource, permission: permission)
+                    let patients = guarded.access.patients(type: stored.type, id: stored.id, resource: resource)
+                    guard decision.isAllowed else {
+                        withheld += 1
+                        withheldPatients.formUnion(patients)
+                        continue
+                    }
+                    if decision == .allowByBreakGlass { breakGlassUsed = true }
+                    returnedPatients.formUnion(patients)
+                } else if guarded.principal.role != .system && auditID == nil {
+                    continue
+                }
                 var entry = JSONObject()
                 entry["fullUrl"] = .string("\(base)/\(stored.type)/\(stored.id)")
                 if let resource = try stored.resource() { entry["resource"] = resource }
@@ -381,6 +598,15 @@ struct FHIRController<Context: RequestContext>: Sendable {
             if let next = page.nextBefore {
                 links.append(.object(["relation": .string("next"), "url": .string("\(base)/\(path)?\(selfQuery.joined(separator: "&"))&_cursor=\(next)")]))
             }
+            var records = [guarded.record(
+                subtype, action: .read, type: auditType, id: auditID, patients: returnedPatients,
+                decision: breakGlassUsed ? .allowByBreakGlass : .allow, query: request.uri.query.map { String($0.prefix(2048)) })]
+            if withheld > 0 {
+                records.append(guarded.record(
+                    subtype, action: .read, type: auditType, id: auditID, patients: withheldPatients, decision: .deny("not permitted"),
+                    description: "denied: \(withheld) version(s) withheld"))
+            }
+            try await security.audit.record(records)
             var bundle: JSONObject = ["resourceType": .string("Bundle"), "type": .string("history"), "link": .array(links)]
             if !entries.isEmpty { bundle["entry"] = .array(entries) }
             return FHIRResponse.make(status: .ok, resource: .object(bundle), format: format, pretty: FHIRFormat.pretty(request))

@@ -105,6 +105,7 @@ struct FHIRRequest {
     }
 
     /// Parses conditional criteria (`_id`, `identifier`) from query items, refusing anything else.
+    /// `patient`/`subject` match through the patient compartment index.
     static func criteria(from items: [(key: String, value: String)]) throws -> [SearchCriterion] {
         var criteria: [SearchCriterion] = []
         for (key, value) in items {
@@ -130,13 +131,26 @@ struct FHIRRequest {
                     throw FHIRHTTPError.badRequest("identifier needs a value", expression: "identifier")
                 }
                 criteria.append(.identifier(values))
+            case "patient", "subject":
+                // The patient compartment (CompartmentDefinition/patient) until the search engine
+                // indexes every reference parameter: `Patient/123`, `123`, or a full URL.
+                var ids: [String] = []
+                for token in value.split(separator: ",", omittingEmptySubsequences: false) {
+                    let text = String(token)
+                    let id = text.contains("/") ? PatientCompartment.patientID(fromReference: text) : text
+                    guard let id, isValidID(id) else {
+                        throw FHIRHTTPError.badRequest("\(key) must name Patient ids or Patient references", expression: key)
+                    }
+                    ids.append(id)
+                }
+                criteria.append(.patients(ids))
             case "email", "phone":
                 let values = value.split(separator: ",").map { unescape(String($0)) }.filter { !$0.isEmpty }
                 guard !values.isEmpty else { throw FHIRHTTPError.badRequest("\(key) needs a value", expression: key) }
                 criteria.append(.sealedContact(param: key, values: values))
             default:
                 throw FHIRHTTPError.badRequest(
-                    "search parameter is not supported here: only _id, identifier, email and phone", code: .notSupported,
+                    "search parameter is not supported here: only _id, identifier, patient, subject, email and phone", code: .notSupported,
                     expression: String(key.prefix(64)))
             }
         }

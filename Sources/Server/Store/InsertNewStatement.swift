@@ -29,6 +29,23 @@ struct InsertNewStatement: PostgresPreparedStatement {
             SELECT keyed.resource_key, b.param, decode(b.hash, 'base64')
             FROM unnest($10::bigint[], $11::text[], $12::text[]) AS b(ord, param, hash)
             JOIN keyed ON keyed.ord = b.ord
+        ), patients AS (
+            INSERT INTO resource_patient (resource_key, patient_id)
+            SELECT keyed.resource_key, p.patient_id
+            FROM unnest($13::bigint[], $14::text[]) AS p(ord, patient_id)
+            JOIN keyed ON keyed.ord = p.ord
+        ), care AS (
+            INSERT INTO care_relationship (practitioner_id, patient_id, kind, resource_key)
+            SELECT c.practitioner_id, c.patient_id, c.kind, keyed.resource_key
+            FROM unnest($15::bigint[], $16::text[], $17::text[], $18::text[]) AS c(ord, practitioner_id, patient_id, kind)
+            JOIN keyed ON keyed.ord = c.ord
+            ON CONFLICT DO NOTHING
+        ), audit AS (
+            INSERT INTO audit_event (id, recorded, subtype, outcome, agent_id, patient_ids, content)
+            SELECT a.id, $4, a.subtype, a.outcome, NULLIF(a.agent_id, ''),
+                CASE WHEN a.patients = '' THEN '{}'::text[] ELSE string_to_array(a.patients, ' ') END, a.content::jsonb
+            FROM unnest($19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[])
+                AS a(id, subtype, outcome, agent_id, patients, content)
         )
         SELECT count(*) FROM keyed
         """
@@ -49,9 +66,19 @@ struct InsertNewStatement: PostgresPreparedStatement {
     var blindOrdinals: [Int64] = []
     var blindParams: [String] = []
     var blindHashes: [String] = []
+    /// Compartment rows: the resource's ordinal and a patient id.
+    var patientOrdinals: [Int64] = []
+    var patientIDs: [String] = []
+    /// Care-relationship rows: ordinal, practitioner, patient, kind.
+    var careOrdinals: [Int64] = []
+    var carePractitioners: [String] = []
+    var carePatients: [String] = []
+    var careKinds: [String] = []
+    /// AuditEvents committed with the write (one statement, so they land together or not at all).
+    var audit = AuditRows()
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 12)
+        var bindings = PostgresBindings(capacity: 24)
         bindings.append(types)
         bindings.append(ids)
         bindings.append(contents)
@@ -64,6 +91,18 @@ struct InsertNewStatement: PostgresPreparedStatement {
         bindings.append(blindOrdinals)
         bindings.append(blindParams)
         bindings.append(blindHashes)
+        bindings.append(patientOrdinals)
+        bindings.append(patientIDs)
+        bindings.append(careOrdinals)
+        bindings.append(carePractitioners)
+        bindings.append(carePatients)
+        bindings.append(careKinds)
+        bindings.append(audit.ids)
+        bindings.append(audit.subtypes)
+        bindings.append(audit.outcomes)
+        bindings.append(audit.agents)
+        bindings.append(audit.patients)
+        bindings.append(audit.contents)
         return bindings
     }
 

@@ -112,17 +112,18 @@ public struct PostgresResourceStore: ResourceStore {
         }
     }
 
-    public func create(_ items: [NewResource]) async throws -> [StoredResource] {
-        try await run { try await insertNew(items, on: .client(client)) }
+    public func create(_ items: [NewResource], context: WriteContext) async throws -> [StoredResource] {
+        try await run { try await insertNew(items, on: .client(client), context: context) }
     }
 
     /// Inserts new resources with their history and token rows in one statement, so a plain
     /// create needs no BEGIN/COMMIT round trips and a whole Synthea bundle's creates are a single
     /// statement inside its transaction.
-    func insertNew(_ items: [NewResource], on executor: Executor) async throws -> [StoredResource] {
+    func insertNew(_ items: [NewResource], on executor: Executor, context: WriteContext) async throws -> [StoredResource] {
         guard !items.isEmpty else { return [] }
         let now = StoreTimestamp.now()
         var statement = InsertNewStatement(lastUpdated: now)
+        statement.audit = AuditRows(context.audit)
         statement.types.reserveCapacity(items.count)
         statement.ids.reserveCapacity(items.count)
         statement.contents.reserveCapacity(items.count)
@@ -148,6 +149,17 @@ public struct PostgresResourceStore: ResourceStore {
                 statement.systemCodes.append(row.systemCode)
                 statement.codes.append(row.code)
             }
+            let access = AccessIndex(type: item.type, id: item.id, resource: prepared, author: context.authorPractitionerID)
+            for patient in access.patientIDs {
+                statement.patientOrdinals.append(Int64(index + 1))
+                statement.patientIDs.append(patient)
+            }
+            for relationship in access.careRelationships {
+                statement.careOrdinals.append(Int64(index + 1))
+                statement.carePractitioners.append(relationship.practitionerID)
+                statement.carePatients.append(relationship.patientID)
+                statement.careKinds.append(relationship.kind.rawValue)
+            }
             stored.append(StoredResource(
                 type: item.type, id: item.id, versionID: 1, lastUpdated: now, deleted: false, json: json, method: "POST"))
         }
@@ -163,12 +175,12 @@ public struct PostgresResourceStore: ResourceStore {
     }
 
     public func transaction<Result: Sendable>(
-        _ body: @Sendable (any ResourceTransaction) async throws -> Result
+        author: String?, _ body: @Sendable (any ResourceTransaction) async throws -> Result
     ) async throws -> Result {
         try await run {
             do {
                 return try await client.withTransaction(logger: logger) { connection in
-                    try await body(PostgresResourceTransaction(connection: connection, store: self))
+                    try await body(PostgresResourceTransaction(connection: connection, store: self, author: author))
                 }
             } catch let error as PostgresTransactionError {
                 // Surface what went wrong inside, not the wrapper.
@@ -229,6 +241,7 @@ public struct PostgresResourceStore: ResourceStore {
         on executor: Executor, type: String, criteria: [SearchCriterion], limit: Int
     ) async throws -> [StoredResource] {
         var ids: [String]? = nil
+        var patients: [String]? = nil
         var systemCodes: [Int64]? = nil
         var codes: [Int64]? = nil
         var blindParam: String? = nil
@@ -237,6 +250,8 @@ public struct PostgresResourceStore: ResourceStore {
             switch criterion {
             case .ids(let list):
                 ids = ids.map { Array(Set($0).intersection(list)) } ?? list
+            case .patients(let list):
+                patients = patients.map { Array(Set($0).intersection(list)) } ?? list
             case .sealedContact(let param, let values):
                 guard blindParam == nil else {
                     throw StoreError(.badRequest, "only one email or phone parameter is supported")
@@ -270,6 +285,8 @@ public struct PostgresResourceStore: ResourceStore {
             SELECT r.id, r.version_id, r.last_updated, r.content::text, encode(r.sealed, 'base64'), r.key_id FROM resource r
             WHERE r.type = \(type) AND NOT r.deleted
             AND (\(ids)::text[] IS NULL OR r.id = ANY(\(ids)::text[]))
+            AND (\(patients)::text[] IS NULL OR EXISTS (
+                SELECT 1 FROM resource_patient p WHERE p.resource_key = r.resource_key AND p.patient_id = ANY(\(patients)::text[])))
             AND (\(systemCodes)::bigint[] IS NULL OR EXISTS (
                 SELECT 1 FROM search_token t WHERE t.resource_key = r.resource_key
                 AND (t.system_code = ANY(\(systemCodes)::bigint[]) OR t.code = ANY(\(codes)::bigint[]))))

@@ -8,12 +8,15 @@ import PostgresNIO
 struct PostgresResourceTransaction: ResourceTransaction {
     let connection: PostgresConnection
     let store: PostgresResourceStore
+    /// The practitioner whose doctor account writes in this transaction (author care relationships).
+    let author: String?
     private var logger: Logger { store.logger }
     private let tokens = TokenExtractor()
 
-    init(connection: PostgresConnection, store: PostgresResourceStore) {
+    init(connection: PostgresConnection, store: PostgresResourceStore, author: String?) {
         self.connection = connection
         self.store = store
+        self.author = author
     }
 
     func create(type: String, resource: JSONValue, id: String?) async throws -> StoredResource {
@@ -22,7 +25,12 @@ struct PostgresResourceTransaction: ResourceTransaction {
     }
 
     func createAll(_ items: [NewResource]) async throws -> [StoredResource] {
-        try await store.insertNew(items, on: .connection(connection))
+        try await store.insertNew(items, on: .connection(connection), context: WriteContext(authorPractitionerID: author))
+    }
+
+    func appendAudit(_ records: [AuditRecord]) async throws {
+        guard !records.isEmpty else { return }
+        try await AuditLog.insert(AuditRows(records), on: connection, logger: logger)
     }
 
     func update(type: String, id: String, resource: JSONValue, ifMatch: Int?, method: String) async throws -> (StoredResource, created: Bool) {
@@ -61,6 +69,8 @@ struct PostgresResourceTransaction: ResourceTransaction {
         try await connection.query("DELETE FROM search_token WHERE resource_key = \(current.key)", logger: logger)
         try await insertTokens(tokens.rows(type: type, resource: row.plain).map { (current.key, $0) })
         try await replaceBlindIndex(key: current.key, entries: store.blindEntries(type: type, resource: prepared))
+        // Authorship comes from creating a resource, not from editing one.
+        try await replaceAccessIndex(key: current.key, AccessIndex(type: type, id: id, resource: prepared, author: nil))
         let stored = StoredResource(
             type: type, id: id, versionID: version, lastUpdated: now, deleted: false, json: json, method: method)
         return (stored, current.deleted)
@@ -82,6 +92,10 @@ struct PostgresResourceTransaction: ResourceTransaction {
             """, logger: logger)
         try await connection.query("DELETE FROM search_token WHERE resource_key = \(current.key)", logger: logger)
         try await replaceBlindIndex(key: current.key, entries: [])
+        // A deleted resource is in no compartment and makes no relationship.
+        try await connection.query("DELETE FROM resource_patient WHERE resource_key = \(current.key)", logger: logger)
+        try await connection.query(
+            "DELETE FROM care_relationship WHERE resource_key = \(current.key) AND kind <> 'author'", logger: logger)
         return StoredResource(type: type, id: id, versionID: version, lastUpdated: now, deleted: true, json: nil, method: "DELETE")
     }
 
@@ -125,6 +139,31 @@ struct PostgresResourceTransaction: ResourceTransaction {
             """
             INSERT INTO blind_index (resource_key, param, hash)
             SELECT \(key), p, decode(h, 'base64') FROM unnest(\(params)::text[], \(hashes)::text[]) AS u(p, h)
+            """, logger: logger)
+    }
+
+    /// Rewrites the compartment rows and the relationships the resource states; 'author'
+    /// relationships stay, since who wrote in a patient's record does not change.
+    private func replaceAccessIndex(key: Int64, _ access: AccessIndex) async throws {
+        try await connection.query("DELETE FROM resource_patient WHERE resource_key = \(key)", logger: logger)
+        try await connection.query(
+            "DELETE FROM care_relationship WHERE resource_key = \(key) AND kind <> 'author'", logger: logger)
+        let patients = Array(access.patientIDs)
+        if !patients.isEmpty {
+            try await connection.query(
+                "INSERT INTO resource_patient (resource_key, patient_id) SELECT \(key), p FROM unnest(\(patients)::text[]) AS p",
+                logger: logger)
+        }
+        let care = access.careRelationships
+        guard !care.isEmpty else { return }
+        let practitioners = care.map(\.practitionerID)
+        let carePatients = care.map(\.patientID)
+        let kinds = care.map(\.kind.rawValue)
+        try await connection.query(
+            """
+            INSERT INTO care_relationship (practitioner_id, patient_id, kind, resource_key)
+            SELECT pr, pa, k, \(key) FROM unnest(\(practitioners)::text[], \(carePatients)::text[], \(kinds)::text[]) AS u(pr, pa, k)
+            ON CONFLICT DO NOTHING
             """, logger: logger)
     }
 

@@ -9,12 +9,39 @@ public protocol ResourceStore: Sendable {
     func history(_ query: HistoryQuery) async throws -> HistoryPage
     /// Resources of `type` matching all `criteria` (the conditional-interaction subset of search).
     func find(type: String, criteria: [SearchCriterion], limit: Int) async throws -> [StoredResource]
-    /// Creates resources whose ids are fixed, atomically, without a multi-statement transaction.
-    func create(_ items: [NewResource]) async throws -> [StoredResource]
-    /// Runs `body` in one database transaction: all its writes land, or none do.
+    /// Creates resources whose ids are fixed, atomically, without a multi-statement transaction;
+    /// the context's AuditEvents land in the same statement.
+    func create(_ items: [NewResource], context: WriteContext) async throws -> [StoredResource]
+    /// Runs `body` in one database transaction: all its writes land, or none do. `author` is the
+    /// Practitioner id of a doctor writing, recorded as a care relationship with the patients
+    /// whose compartments the writes touch.
     func transaction<Result: Sendable>(
-        _ body: @Sendable (any ResourceTransaction) async throws -> Result
+        author: String?, _ body: @Sendable (any ResourceTransaction) async throws -> Result
     ) async throws -> Result
+}
+
+extension ResourceStore {
+    public func create(_ items: [NewResource]) async throws -> [StoredResource] {
+        try await create(items, context: WriteContext())
+    }
+
+    public func transaction<Result: Sendable>(
+        _ body: @Sendable (any ResourceTransaction) async throws -> Result
+    ) async throws -> Result {
+        try await transaction(author: nil, body)
+    }
+}
+
+/// What a write carries beside the resources: who wrote (for care relationships) and the
+/// AuditEvents that must commit with it.
+public struct WriteContext: Sendable {
+    public var authorPractitionerID: String?
+    public var audit: [AuditRecord]
+
+    public init(authorPractitionerID: String? = nil, audit: [AuditRecord] = []) {
+        self.authorPractitionerID = authorPractitionerID
+        self.audit = audit
+    }
 }
 
 /// Writes inside one database transaction. Each write validates, stamps `id` and `meta`,
@@ -31,6 +58,8 @@ public protocol ResourceTransaction: Sendable {
     /// Reads the current version, locking it until the transaction ends.
     func readForUpdate(type: String, id: String) async throws -> StoredResource?
     func find(type: String, criteria: [SearchCriterion], limit: Int) async throws -> [StoredResource]
+    /// Stores AuditEvents in this transaction: they commit with its writes, or not at all.
+    func appendAudit(_ records: [AuditRecord]) async throws
 }
 
 /// A resource to create with a known id, for batched creates.
@@ -55,10 +84,13 @@ public enum SearchCriterion: Sendable, Hashable {
     /// `email=…` or `phone=…` (any of the values), matched exactly through the blind index,
     /// since those elements are sealed.
     case sealedContact(param: String, values: [String])
+    /// `patient=…`/`subject=…`: resources in any of these patients' compartments.
+    case patients([String])
 
     public static func == (lhs: SearchCriterion, rhs: SearchCriterion) -> Bool {
         switch (lhs, rhs) {
         case (.ids(let a), .ids(let b)): return a == b
+        case (.patients(let a), .patients(let b)): return a == b
         case (.sealedContact(let p, let a), .sealedContact(let q, let b)): return p == q && a == b
         case (.identifier(let a), .identifier(let b)):
             return a.count == b.count && zip(a, b).allSatisfy { $0.system == $1.system && $0.value == $1.value }
@@ -69,6 +101,9 @@ public enum SearchCriterion: Sendable, Hashable {
     public func hash(into hasher: inout Hasher) {
         switch self {
         case .ids(let ids): hasher.combine(ids)
+        case .patients(let ids):
+            hasher.combine("patients")
+            hasher.combine(ids)
         case .sealedContact(let param, let values):
             hasher.combine(param)
             hasher.combine(values)

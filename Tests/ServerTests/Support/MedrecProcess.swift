@@ -114,7 +114,7 @@ extension MedrecProcess {
         }
     }
 
-    static func start(_ arguments: [String]) throws -> Running {
+    static func start(_ arguments: [String], environment extra: [String: String] = [:]) throws -> Running {
         let executable = try medrecPath
         let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("medrec-serve-\(UUID().uuidString).log").path
         var actions = posix_spawn_file_actions_t()
@@ -124,8 +124,12 @@ extension MedrecProcess {
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
+        var environment = ProcessInfo.processInfo.environment
+        for (key, value) in extra { environment[key] = value }
+        let envp = environment.map { strdup("\($0)=\($1)") } + [nil]
+        defer { envp.forEach { free($0) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, envp)
         guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EINVAL) }
         return Running(pid: pid, outputPath: outputPath)
     }

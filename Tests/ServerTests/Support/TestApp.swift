@@ -23,6 +23,8 @@ enum TestApp {
         return FieldSealer(policy: .standard, keyring: keyring)
     }
 
+    /// Runs the app; `client` sends every request with a system client's `system/*.cruds`
+    /// token unless the request carries its own Authorization header.
     static func run(
         settings: ServerSettings = ServerSettings(),
         _ body: @Sendable (any TestClientProtocol) async throws -> Void
@@ -35,18 +37,69 @@ enum TestApp {
         settings: ServerSettings = ServerSettings(), sealer: FieldSealer? = nil, database: DatabaseEndpoint? = nil,
         _ body: @Sendable (any TestClientProtocol, DatabaseEndpoint) async throws -> Void
     ) async throws {
+        try await runSecured(settings: settings, sealer: sealer, database: database) { client, endpoint, _ in
+            try await body(client, endpoint)
+        }
+    }
+
+    /// The app with its security services exposed, for identity and access tests.
+    static func runSecured(
+        settings: ServerSettings = ServerSettings(), sealer: FieldSealer? = nil, database: DatabaseEndpoint? = nil,
+        testing: TestingSetup = .router, signingKeys: JWTSigningKeys = .generate(),
+        _ body: @Sendable (any TestClientProtocol, DatabaseEndpoint, SecurityServices) async throws -> Void
+    ) async throws {
         let endpoint: DatabaseEndpoint
         if let database { endpoint = database } else { endpoint = try await TestDatabase.fresh() }
         let client = PostgresClient(
             configuration: endpoint.clientConfiguration(statementTimeoutMilliseconds: settings.limits.statementTimeoutMilliseconds),
             backgroundLogger: logger)
-        let store = PostgresResourceStore(client: client, logger: logger, sealer: try sealer ?? makeSealer())
-        let router = MedrecApplication.buildRouter(store: store, client: client, settings: settings)
+        let sealer = try sealer ?? makeSealer()
+        let store = PostgresResourceStore(client: client, logger: logger, sealer: sealer)
+        let security = try await makeSecurity(settings: settings, client: client, keyring: sealer.keyring, signingKeys: signingKeys)
+        let router = MedrecApplication.buildRouter(store: store, client: client, settings: settings, security: security)
         let app = Application(router: router, services: [client], logger: logger)
-        try await app.test(.router) { testClient in
-            try await body(testClient, endpoint)
+        try await app.test(testing) { testClient in
+            try await body(try await authorized(testClient, security: security), endpoint, security)
         }
     }
+
+    /// A client whose requests carry a fresh `system/*.cruds` client token.
+    static func authorized(_ client: any TestClientProtocol, security: SecurityServices) async throws -> AuthorizingTestClient {
+        let system = try await security.identities.addClient(name: "test-suite", scopes: "system/*.cruds")
+        let issued = try await security.tokens.issue(
+            subject: system.id, role: "system", scope: "system/*.cruds", fhirUser: nil, sessionID: nil, clientID: system.id)
+        return AuthorizingTestClient(base: client, token: issued.token)
+    }
+
+    /// Fresh signing keys; bcrypt at cost 4 so tests do not spend seconds hashing (the server
+    /// itself never goes below 12).
+    static func makeSecurity(
+        settings: ServerSettings, client: PostgresClient, keyring: Keyring, signingKeys: JWTSigningKeys = .generate()
+    ) async throws -> SecurityServices {
+        let tokens = try await AccessTokenService(
+            keys: signingKeys, issuer: settings.auth.issuer, audience: settings.auth.audience,
+            lifetime: TimeInterval(settings.auth.accessTokenSeconds))
+        return SecurityServices(
+            tokens: tokens, identities: IdentityStore(client: client, logger: logger, keyring: keyring),
+            hasher: PasswordHasher(cost: 4), audit: AuditLog(client: client, logger: logger, auditReads: settings.auth.auditReads),
+            client: client, logger: logger)
+    }
+}
+
+/// Adds a bearer token to requests that have no Authorization header.
+struct AuthorizingTestClient: TestClientProtocol {
+    let base: any TestClientProtocol
+    let token: String
+
+    func executeRequest(uri: String, method: HTTPRequest.Method, headers: HTTPFields, body: ByteBuffer?) async throws -> TestResponse {
+        var fields = headers
+        if fields[.authorization] == nil { fields[.authorization] = "Bearer \(token)" }
+        // An explicit empty Authorization header means "send none".
+        if fields[.authorization] == "" { fields[.authorization] = nil }
+        return try await base.executeRequest(uri: uri, method: method, headers: fields, body: body)
+    }
+
+    var port: Int? { base.port }
 }
 
 /// A response read as FHIR.

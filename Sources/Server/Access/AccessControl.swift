@@ -1,0 +1,157 @@
+import FHIRModels
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Deny by default: effective access is the role's rules ∩ the token's SMART scopes ∩ the
+/// relationship to the patients whose compartment the resource is in. One value per request.
+///
+/// - patient: reads resources in their own compartment; writes only their own Patient, and
+///   not `meta.security`, `link` or `generalPractitioner`.
+/// - doctor: everything outside patient compartments; inside, the patients they care for
+///   (Encounter participant, general practitioner, or author of something in the record).
+///   Other patients need `X-Break-Glass: <reason>`, which holds for that request only. A
+///   create that itself states the care relationship (an Encounter listing the doctor, a new
+///   Patient) is allowed.
+/// - billing: Claim, Coverage, Account, ExplanationOfBenefit, Invoice; Patient read-only.
+/// - admin: no FHIR resources (users and operations only), AuditEvents excepted.
+/// - system clients: exactly their `system/` scopes, all patients.
+/// AuditEvents are never written through the API.
+public struct AccessControl: Sendable {
+    public let principal: Principal
+    public let breakGlassReason: String?
+    let relationships: CareRelationshipLookup
+
+    public static let billingTypes: Set<String> = ["Claim", "Coverage", "Account", "ExplanationOfBenefit", "Invoice"]
+    /// Patient elements a patient may not change on their own record.
+    static let patientProtectedElements = ["link", "generalPractitioner"]
+
+    init(principal: Principal, breakGlassReason: String?, relationships: CareRelationshipLookup) {
+        self.principal = principal
+        // Break-glass is a doctor's emergency access; from anyone else it means nothing.
+        self.breakGlassReason = principal.role == .doctor ? breakGlassReason : nil
+        self.relationships = relationships
+    }
+
+    /// The scope half alone: may this token do `permission` on `type` at all?
+    public func scopeAllows(_ permission: SMARTPermission, on type: String) -> Bool {
+        principal.scopes.grants(permission, on: type, in: principal.scopeContexts)
+    }
+
+    /// May the principal read (`.read`) or find by search (`.search`) this resource?
+    public func decideRead(type: String, id: String, resource: JSONValue, permission: SMARTPermission) async throws -> AccessDecision {
+        guard scopeAllows(permission, on: type) else { return .deny("scope") }
+        if type == "AuditEvent" { return auditEventRead(resource) }
+        switch principal.role {
+        case .system: return .allow
+        case .admin: return .deny("role")
+        case .billing:
+            return Self.billingTypes.contains(type) || type == "Patient" ? .allow : .deny("role")
+        case .patient:
+            guard let me = principal.patientID else { return .deny("no linked patient") }
+            return patients(type: type, id: id, resource: resource).contains(me) ? .allow : .deny("compartment")
+        case .doctor:
+            let patients = patients(type: type, id: id, resource: resource)
+            return try await doctorDecision(patients: patients, establishedByWrite: [])
+        }
+    }
+
+    /// May the principal create (`old` nil), update or patch (both), or delete (`new` nil)?
+    public func decideWrite(
+        type: String, id: String, permission: SMARTPermission, old: JSONValue?, new: JSONValue?
+    ) async throws -> AccessDecision {
+        guard scopeAllows(permission, on: type) else { return .deny("scope") }
+        if type == "AuditEvent" { return .deny("the audit log is append-only") }
+        switch principal.role {
+        case .system: return .allow
+        case .admin: return .deny("role")
+        case .billing: return Self.billingTypes.contains(type) ? .allow : .deny("role")
+        case .patient:
+            guard let me = principal.patientID else { return .deny("no linked patient") }
+            guard type == "Patient", id == me, permission == .update, let old, let new else { return .deny("role") }
+            if old["meta"]?["security"].isEquivalentOrAbsent(to: new["meta"]?["security"]) == false { return .deny("meta.security") }
+            for element in Self.patientProtectedElements where old[element].isEquivalentOrAbsent(to: new[element]) == false {
+                return .deny(element)
+            }
+            return .allow
+        case .doctor:
+            guard let me = principal.practitionerID else { return .deny("no linked practitioner") }
+            var patients = Set<String>()
+            if let old { patients.formUnion(self.patients(type: type, id: id, resource: old)) }
+            if let new { patients.formUnion(self.patients(type: type, id: id, resource: new)) }
+            if patients.isEmpty {
+                // Outside every compartment: directory and definitional resources. A doctor's
+                // own Practitioner is theirs to keep; others' are not.
+                if type == "Practitioner" && id != me { return .deny("another practitioner") }
+                return .allow
+            }
+            var established = Set<String>()
+            if old == nil, let new {
+                // A new Patient, or a new resource that names the doctor as caring for the patient.
+                if type == "Patient" { established.insert(id) }
+                for relationship in CareRelationship.extract(from: new) where relationship.practitionerID == me {
+                    established.insert(relationship.patientID)
+                }
+            }
+            return try await doctorDecision(patients: patients, establishedByWrite: established)
+        }
+    }
+
+    private func doctorDecision(patients: Set<String>, establishedByWrite: Set<String>) async throws -> AccessDecision {
+        guard let me = principal.practitionerID else { return .deny("no linked practitioner") }
+        let unrelated = patients.subtracting(establishedByWrite)
+        if unrelated.isEmpty { return .allow }
+        let related = try await relationships.patients(of: me, among: unrelated)
+        if related.count == unrelated.count { return .allow }
+        return breakGlassReason != nil ? .allowByBreakGlass : .deny("no care relationship")
+    }
+
+    /// Admins and system clients (with scope) read the audit log; a patient reads the events
+    /// about their own record.
+    private func auditEventRead(_ resource: JSONValue) -> AccessDecision {
+        switch principal.role {
+        case .admin, .system: return .allow
+        case .patient:
+            guard let me = principal.patientID else { return .deny("no linked patient") }
+            let entities = resource["entity"]?.arrayValue ?? []
+            let mine = entities.contains { $0["what"]?["reference"]?.stringValue == "Patient/\(me)" }
+            return mine ? .allow : .deny("compartment")
+        case .doctor, .billing: return .deny("role")
+        }
+    }
+
+    func patients(type: String, id: String, resource: JSONValue) -> Set<String> {
+        var result = PatientCompartment.patientIDs(of: resource)
+        if type == "Patient" { result.insert(id) }
+        return result
+    }
+}
+
+extension Optional where Wrapped == JSONValue {
+    /// Both absent, or equivalent JSON.
+    func isEquivalentOrAbsent(to other: JSONValue?) -> Bool {
+        switch (self, other) {
+        case (nil, nil): return true
+        case (let a?, let b?): return a.isEquivalent(to: b)
+        default: return false
+        }
+    }
+}
+
+/// Which of a practitioner's candidate patients they have a care relationship with.
+struct CareRelationshipLookup: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    func patients(of practitionerID: String, among candidates: Set<String>) async throws -> Set<String> {
+        let list = Array(candidates)
+        let rows = try await client.query(
+            """
+            SELECT DISTINCT patient_id FROM care_relationship
+            WHERE practitioner_id = \(practitionerID) AND patient_id = ANY(\(list)::text[])
+            """, logger: logger)
+        var result = Set<String>()
+        for try await patient in rows.decode(String.self) { result.insert(patient) }
+        return result
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// What the account and client commands work with: a running connection pool on the configured
+/// (or embedded) database, the resource store and the identity store.
+struct CLIDatabase {
+    let store: PostgresResourceStore
+    let identities: IdentityStore
+    let logger: Logger
+
+    static func run(dataDirectory: String, _ body: @Sendable (CLIDatabase) async throws -> Void) async throws {
+        var logger = Logger(label: "medrec.cli") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = .warning
+        let (endpoint, cluster) = try await DatabaseService.resolve(dataDirectory: dataDirectory, logger: logger, migrate: true)
+        do {
+            let sealer = try ServeCommand.makeSealer(dataDirectory: dataDirectory, logger: logger)
+            let client = PostgresClient(configuration: endpoint.clientConfiguration(), backgroundLogger: logger)
+            let database = CLIDatabase(
+                store: PostgresResourceStore(client: client, logger: logger, sealer: sealer),
+                identities: IdentityStore(client: client, logger: logger, keyring: sealer.keyring), logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await client.run() }
+                defer { group.cancelAll() }
+                try await body(database)
+            }
+        } catch {
+            try? await cluster?.stop()
+            throw error
+        }
+        try await cluster?.stop()
+    }
+}

@@ -1,0 +1,150 @@
+import FHIRModels
+import Foundation
+
+/// One request's access control and audit on the FHIR face: decides with `AccessControl`,
+/// records every access and denial as an AuditEvent, and turns denials into the answers the
+/// security model gives (a denied read is the same 404 as a missing resource; a denied write
+/// is 403).
+struct FHIRGuard: Sendable {
+    let access: AccessControl
+    let audit: AuditLog
+    let clientAddress: String?
+
+    var principal: Principal { access.principal }
+
+    /// The practitioner whose creates in this request become care relationships: a doctor's,
+    /// except under break-glass (emergency access must not turn into standing access).
+    var author: String? {
+        access.breakGlassReason == nil ? principal.practitionerID : nil
+    }
+
+    /// The error a denial becomes after it has been audited.
+    struct Denied: Error {
+        let error: FHIRHTTPError
+        let record: AuditRecord
+    }
+
+    /// The audit record of one access, filled from the principal and the request.
+    func record(
+        _ subtype: String, action: AuditRecord.Action, type: String? = nil, id: String? = nil, version: Int? = nil,
+        patients: Set<String> = [], decision: AccessDecision = .allow, outcome: AuditRecord.Outcome? = nil,
+        description: String? = nil, query: String? = nil
+    ) -> AuditRecord {
+        var record = AuditRecord(action: action, subtype: subtype)
+        record.agentUserID = principal.subject
+        record.agentRole = principal.role.rawValue
+        record.agentFHIRUser = principal.fhirUserReference
+        record.agentIsClient = principal.role == .system
+        record.clientAddress = clientAddress
+        record.entityType = type
+        record.entityID = id
+        record.entityVersion = version
+        record.patientIDs = patients.sorted()
+        record.query = query
+        switch decision {
+        case .allow:
+            record.outcome = outcome ?? .success
+            record.outcomeDescription = description
+            record.purposeOfUse = Self.purpose(of: principal.role)
+        case .allowByBreakGlass:
+            record.outcome = outcome ?? .success
+            record.outcomeDescription = description ?? "break-glass"
+            record.purposeOfUse = "BTG"
+            record.breakGlassReason = access.breakGlassReason
+        case .deny(let reason):
+            record.outcome = .minorFailure
+            record.outcomeDescription = "denied: \(reason)"
+            record.purposeOfUse = access.breakGlassReason != nil ? "BTG" : Self.purpose(of: principal.role)
+            record.breakGlassReason = access.breakGlassReason
+        }
+        return record
+    }
+
+    /// HL7 v3 ActReason purpose of use by role: treatment, payment, operations.
+    static func purpose(of role: Principal.Role) -> String {
+        switch role {
+        case .doctor, .patient: "TREAT"
+        case .billing: "HPAYMT"
+        case .admin, .system: "HOPERAT"
+        }
+    }
+
+    // MARK: - Reads
+
+    /// The resource of a stored version when the principal may read it; otherwise audits the
+    /// denial and throws the 404 a missing resource gives.
+    func readable(_ stored: StoredResource, subtype: String, permission: SMARTPermission = .read) async throws
+        -> (resource: JSONValue, record: AuditRecord) {
+        guard let resource = try stored.resource() else {
+            throw FHIRHTTPError.notFound("\(stored.type)/\(stored.id) is not known")
+        }
+        let decision = try await access.decideRead(type: stored.type, id: stored.id, resource: resource, permission: permission)
+        let patients = access.patients(type: stored.type, id: stored.id, resource: resource)
+        let record = record(
+            subtype, action: .read, type: stored.type, id: stored.id, version: stored.versionID, patients: patients,
+            decision: decision)
+        guard decision.isAllowed else {
+            try await audit.record(record)
+            throw FHIRHTTPError.notFound("\(stored.type)/\(stored.id) is not known")
+        }
+        return (resource, record)
+    }
+
+    /// Audits a read that failed before any access decision (unknown id, deleted, bad request).
+    func auditFailure(_ subtype: String, action: AuditRecord.Action, type: String?, id: String?, error: any Error) async {
+        let mapped = FHIRHTTPError.from(error)
+        let status = (mapped as? FHIRHTTPError)?.status.code ?? 500
+        let failure = record(
+            subtype, action: action, type: type, id: id, outcome: status >= 500 ? .seriousFailure : .minorFailure,
+            description: "HTTP \(status)")
+        try? await audit.record(failure)
+    }
+
+    // MARK: - Writes
+
+    /// Decides a write; a denial is audited and thrown as 403.
+    func authorizeWrite(
+        _ subtype: String, type: String, id: String, permission: SMARTPermission, old: JSONValue?, new: JSONValue?
+    ) async throws -> AccessDecision {
+        let decision = try await access.decideWrite(type: type, id: id, permission: permission, old: old, new: new)
+        if case .deny = decision {
+            var patients = Set<String>()
+            if let old { patients.formUnion(access.patients(type: type, id: id, resource: old)) }
+            if let new { patients.formUnion(access.patients(type: type, id: id, resource: new)) }
+            let denial = record(subtype, action: Self.action(for: permission), type: type, id: id, patients: patients, decision: decision)
+            throw Denied(
+                error: FHIRHTTPError(status: .forbidden, code: .forbidden, "this \(subtype) of \(type) is not permitted"),
+                record: denial)
+        }
+        return decision
+    }
+
+    /// The audit record of a write that succeeded (committed with it).
+    func written(_ subtype: String, stored: StoredResource, resource: JSONValue?, old: JSONValue?, decision: AccessDecision) -> AuditRecord {
+        var patients = Set<String>()
+        if let resource { patients.formUnion(access.patients(type: stored.type, id: stored.id, resource: resource)) }
+        if let old { patients.formUnion(access.patients(type: stored.type, id: stored.id, resource: old)) }
+        let action: AuditRecord.Action = subtype == "create" ? .create : (subtype == "delete" ? .delete : .update)
+        return record(subtype, action: action, type: stored.type, id: stored.id, version: stored.versionID, patients: patients, decision: decision)
+    }
+
+    /// Runs a write; a denial thrown inside (after its transaction rolled back) is audited
+    /// on its own and answered 403.
+    func auditingDenials<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let denied as Denied {
+            try await audit.record(denied.record)
+            throw denied.error
+        }
+    }
+
+    static func action(for permission: SMARTPermission) -> AuditRecord.Action {
+        switch permission {
+        case .create: .create
+        case .read, .search: .read
+        case .update: .update
+        case .delete: .delete
+        }
+    }
+}

@@ -1,0 +1,430 @@
+import FHIRModels
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// `/auth/*`: register, login, refresh, logout, me, password change, and the OAuth 2.0
+/// client-credentials token endpoint for systems. JSON in, JSON out.
+struct AuthController: Sendable {
+    typealias Context = MedrecRequestContext
+    let store: any ResourceStore
+    let security: SecurityServices
+
+    static let registerFields: Set<String> = ["email", "password", "role", "firstName", "lastName", "birthDate", "gender", "phone"]
+    static let genders: Set<String> = ["male", "female", "other", "unknown"]
+
+    /// The most a login may grant, by role; a login may ask for less with `scope`.
+    static func ceiling(for role: Principal.Role) -> ScopeSet {
+        let text: String
+        switch role {
+        case .patient: text = "patient/*.cruds openid fhirUser offline_access"
+        case .doctor, .billing, .admin: text = "user/*.cruds openid fhirUser offline_access"
+        case .system: text = "system/*.cruds"
+        }
+        return (try? ScopeSet(parsing: text)) ?? ScopeSet([])
+    }
+
+    func addRoutes(to router: Router<Context>) {
+        let auth = router.group("auth")
+        auth.post("register", use: register)
+        auth.post("login", use: login)
+        auth.post("refresh", use: refresh)
+        auth.post("logout", use: logout)
+        auth.get("me", use: me)
+        auth.post("password", use: changePassword)
+        auth.post("token", use: token)
+    }
+
+    // MARK: - Register
+
+    @Sendable func register(_ request: Request, context: Context) async throws -> Response {
+        let body = try await JSONRequestBody.object(request)
+        var details = JSONRequestBody.rejectUnknown(body, allowed: Self.registerFields)
+        let email = JSONRequestBody.string(body, "email", required: true, maxLength: 254, into: &details)
+        let password = JSONRequestBody.string(body, "password", required: true, maxLength: 1024, into: &details)
+        let roleText = JSONRequestBody.string(body, "role", required: true, maxLength: 32, into: &details)
+        let firstName = JSONRequestBody.string(body, "firstName", required: true, maxLength: 100, into: &details)
+        let lastName = JSONRequestBody.string(body, "lastName", required: true, maxLength: 100, into: &details)
+        let birthDate = JSONRequestBody.string(body, "birthDate", required: false, maxLength: 10, into: &details)
+        let gender = JSONRequestBody.string(body, "gender", required: false, maxLength: 16, into: &details)
+        let phone = JSONRequestBody.string(body, "phone", required: false, maxLength: 40, into: &details)
+        if let email, !AccountEmail.isPlausible(email) { details.append(.init(field: "email", issue: "is not an email address")) }
+        if let password {
+            for problem in PasswordPolicy.problems(with: password, email: email) { details.append(.init(field: "password", issue: problem)) }
+        }
+        var role: Principal.Role?
+        if let roleText {
+            switch roleText {
+            case "patient": role = .patient
+            case "doctor": role = .doctor
+            default: details.append(.init(field: "role", issue: "must be patient or doctor; other roles are granted by an administrator"))
+            }
+        }
+        if let birthDate, !Self.isDate(birthDate) { details.append(.init(field: "birthDate", issue: "must be a date YYYY-MM-DD")) }
+        if let gender, !Self.genders.contains(gender) { details.append(.init(field: "gender", issue: "must be male, female, other or unknown")) }
+        guard details.isEmpty, let email, let password, let role, let firstName, let lastName else {
+            throw APIError.validation(details)
+        }
+        let hash = try await hashOrBusy(password)
+        let userID = UUID().uuidString.lowercased()
+        let resourceID = UUID().uuidString.lowercased()
+        let resourceType = role == .patient ? "Patient" : "Practitioner"
+        var resource: JSONObject = [
+            "resourceType": .string(resourceType),
+            "name": .array([.object(["family": .string(lastName), "given": .array([.string(firstName)])])]),
+        ]
+        var telecom: [JSONValue] = [.object(["system": .string("email"), "value": .string(AccountEmail.normalize(email))])]
+        if let phone { telecom.append(.object(["system": .string("phone"), "value": .string(phone)])) }
+        resource["telecom"] = .array(telecom)
+        if let gender { resource["gender"] = .string(gender) }
+        if let birthDate { resource["birthDate"] = .string(birthDate) }
+        let status: UserAccount.Status = role == .patient ? .active : .pending
+        let fhirUser = "\(resourceType)/\(resourceID)"
+        let identities = security.identities
+        var audit = AuditRecord(action: .create, subtype: "create")
+        audit.agentUserID = userID
+        audit.agentRole = role.rawValue
+        audit.agentFHIRUser = fhirUser
+        audit.clientAddress = context.clientAddress
+        audit.purposeOfUse = "PATADMIN"
+        audit.entityType = resourceType
+        audit.entityID = resourceID
+        audit.entityVersion = 1
+        audit.outcomeDescription = "self-registration"
+        if role == .patient { audit.patientIDs = [resourceID] }
+        let record = audit
+        let newResource = JSONValue.object(resource)
+        do {
+            try await store.transaction(author: nil) { transaction in
+            guard let postgres = transaction as? PostgresResourceTransaction else {
+                throw StoreError(.unavailable, "registration needs the PostgreSQL store")
+            }
+            // The account and its resource land together or not at all.
+            _ = try await transaction.create(type: resourceType, resource: newResource, id: resourceID)
+            guard try await identities.insertUser(
+                id: userID, email: email, passwordHash: hash, role: role, status: status, fhirUser: fhirUser,
+                on: postgres.connection) else { throw EmailTaken() }
+            try await transaction.appendAudit([record])
+            }
+        } catch is EmailTaken {
+            throw APIError(.conflict, code: "email_taken", "an account with this email already exists")
+        }
+        let json: JSONObject = [
+            "id": .string(userID), "email": .string(AccountEmail.normalize(email)), "role": .string(role.rawValue),
+            "status": .string(status.rawValue), "fhirUser": .string(fhirUser),
+        ]
+        return Self.json(.created, .object(json))
+    }
+
+    struct EmailTaken: Error {}
+
+    // MARK: - Login
+
+    @Sendable func login(_ request: Request, context: Context) async throws -> Response {
+        let body = try await JSONRequestBody.object(request)
+        var details: [APIError.Detail] = []
+        let email = JSONRequestBody.string(body, "email", required: true, maxLength: 254, into: &details)
+        let password = JSONRequestBody.string(body, "password", required: true, maxLength: 1024, into: &details)
+        let requestedScope = JSONRequestBody.string(body, "scope", required: false, maxLength: 2048, into: &details)
+        guard details.isEmpty, let email, let password else { throw APIError.validation(details) }
+        let now = Date()
+        if let until = security.addressThrottle.blockedUntil(context.clientAddress, now: now) {
+            try await auditLogin(outcome: .minorFailure, description: "throttled (address)", userID: nil, role: nil, context: context)
+            throw Self.throttled(until: until, now: now)
+        }
+        if let until = try await security.identities.lockedUntil(email: email, now: now) {
+            try await auditLogin(outcome: .minorFailure, description: "throttled (account)", userID: nil, role: nil, context: context)
+            throw Self.throttled(until: until, now: now)
+        }
+        let account = try await security.identities.credentials(email: email)
+        // Unknown email or not: one bcrypt verification, one answer.
+        let matches: Bool
+        do {
+            matches = try await security.hasher.verify(password, against: account?.passwordHash)
+        } catch is PasswordHasherBusy {
+            throw Self.busy()
+        }
+        guard matches, let account else {
+            security.addressThrottle.recordFailure(context.clientAddress, now: now)
+            let lock = try await security.identities.recordFailure(email: email, now: now)
+            try await auditLogin(outcome: .minorFailure, description: "invalid credentials", userID: account?.id, role: account?.role, context: context)
+            if let lock { throw Self.throttled(until: lock, now: now) }
+            throw Self.invalidCredentials()
+        }
+        switch account.status {
+        case .active: break
+        case .pending:
+            try await auditLogin(outcome: .minorFailure, description: "account pending approval", userID: account.id, role: account.role, context: context)
+            throw APIError(.forbidden, code: "account_pending", "the account is waiting for an administrator's approval")
+        case .disabled:
+            try await auditLogin(outcome: .minorFailure, description: "account disabled", userID: account.id, role: account.role, context: context)
+            throw APIError(.forbidden, code: "account_disabled", "the account is disabled")
+        }
+        try await security.identities.clearFailures(email: email)
+        let ceiling = Self.ceiling(for: account.role)
+        var scope = ceiling
+        if let requestedScope {
+            do {
+                scope = try ScopeSet(parsing: requestedScope).narrowed(to: ceiling)
+            } catch {
+                throw APIError.validation([.init(field: "scope", issue: "is not a valid SMART scope list")])
+            }
+        }
+        let refreshToken = OpaqueToken.generate()
+        let sessionID = try await security.identities.createSession(userID: account.id, scope: scope.text, refreshToken: refreshToken)
+        let issued = try await security.tokens.issue(
+            subject: account.id, role: account.role.rawValue, scope: scope.text, fhirUser: account.fhirUser, sessionID: sessionID,
+            clientID: nil)
+        try await auditLogin(outcome: .success, description: nil, userID: account.id, role: account.role, fhirUser: account.fhirUser, context: context)
+        return Self.json(.ok, .object([
+            "accessToken": .string(issued.token), "refreshToken": .string(refreshToken), "tokenType": .string("Bearer"),
+            "expiresIn": .number(String(Int(security.tokens.lifetime))), "scope": .string(scope.text),
+        ]))
+    }
+
+    // MARK: - Refresh and logout
+
+    @Sendable func refresh(_ request: Request, context: Context) async throws -> Response {
+        let body = try await JSONRequestBody.object(request)
+        var details = JSONRequestBody.rejectUnknown(body, allowed: ["refreshToken"])
+        let token = JSONRequestBody.string(body, "refreshToken", required: true, maxLength: 256, into: &details)
+        guard details.isEmpty, let token else { throw APIError.validation(details) }
+        let successor = OpaqueToken.generate()
+        switch try await security.identities.rotate(refreshToken: token, successor: successor) {
+        case .rotated(let userID, let sessionID, let scope):
+            guard let account = try await security.identities.credentials(userID: userID) else { throw Self.invalidGrant() }
+            let issued = try await security.tokens.issue(
+                subject: account.id, role: account.role.rawValue, scope: scope, fhirUser: account.fhirUser, sessionID: sessionID,
+                clientID: nil)
+            try await auditLogin(
+                subtype: "refresh", outcome: .success, description: nil, userID: account.id, role: account.role,
+                fhirUser: account.fhirUser, context: context)
+            return Self.json(.ok, .object([
+                "accessToken": .string(issued.token), "refreshToken": .string(successor), "tokenType": .string("Bearer"),
+                "expiresIn": .number(String(Int(security.tokens.lifetime))), "scope": .string(scope),
+            ]))
+        case .replayed:
+            context.logger.warning("security: a used refresh token was presented again; its session was revoked")
+            try await auditLogin(
+                subtype: "refresh", outcome: .seriousFailure, description: "refresh token replay: session revoked", userID: nil,
+                role: nil, context: context)
+            throw Self.invalidGrant()
+        case .invalid:
+            try await auditLogin(subtype: "refresh", outcome: .minorFailure, description: "invalid refresh token", userID: nil, role: nil, context: context)
+            throw Self.invalidGrant()
+        }
+    }
+
+    @Sendable func logout(_ request: Request, context: Context) async throws -> Response {
+        guard let principal = context.principal else { throw APIError(.unauthorized, code: "unauthorized", "a bearer access token is required") }
+        try await security.identities.revoke(
+            sessionID: principal.sessionID, tokenID: principal.tokenID, tokenExpiry: principal.tokenExpiry, reason: "logout")
+        var record = AuditRecord(action: .execute, subtype: "logout")
+        record.agentUserID = principal.subject
+        record.agentRole = principal.role.rawValue
+        record.agentFHIRUser = principal.fhirUserReference
+        record.agentIsClient = principal.role == .system
+        record.clientAddress = context.clientAddress
+        try await security.audit.record(record)
+        return Response(status: .noContent)
+    }
+
+    @Sendable func me(_ request: Request, context: Context) async throws -> Response {
+        guard let principal = context.principal else { throw APIError(.unauthorized, code: "unauthorized", "a bearer access token is required") }
+        var json: JSONObject = ["id": .string(principal.subject), "role": .string(principal.role.rawValue), "scope": .string(principal.scopes.text)]
+        if principal.role != .system, let account = try await security.identities.user(id: principal.subject) {
+            if let email = account.email { json["email"] = .string(email) }
+            json["status"] = .string(account.status.rawValue)
+        }
+        if let fhirUser = principal.fhirUserReference { json["fhirUser"] = .string(fhirUser) }
+        return Self.json(.ok, .object(json))
+    }
+
+    /// A password change ends every session of the account, this one included.
+    @Sendable func changePassword(_ request: Request, context: Context) async throws -> Response {
+        guard let principal = context.principal, principal.role != .system else {
+            throw APIError(.forbidden, code: "forbidden", "only people have passwords")
+        }
+        let body = try await JSONRequestBody.object(request)
+        var details = JSONRequestBody.rejectUnknown(body, allowed: ["currentPassword", "newPassword"])
+        let current = JSONRequestBody.string(body, "currentPassword", required: true, maxLength: 1024, into: &details)
+        let new = JSONRequestBody.string(body, "newPassword", required: true, maxLength: 1024, into: &details)
+        guard let account = try await security.identities.credentials(userID: principal.subject) else {
+            throw APIError(.unauthorized, code: "invalid_token", "the access token is not valid")
+        }
+        if let new {
+            for problem in PasswordPolicy.problems(with: new, email: nil) { details.append(.init(field: "newPassword", issue: problem)) }
+        }
+        guard details.isEmpty, let current, let new else { throw APIError.validation(details) }
+        let matches: Bool
+        do {
+            matches = try await security.hasher.verify(current, against: account.passwordHash)
+        } catch is PasswordHasherBusy {
+            throw Self.busy()
+        }
+        guard matches else { throw APIError.validation([.init(field: "currentPassword", issue: "is not the current password")]) }
+        let hash = try await hashOrBusy(new)
+        _ = try await security.identities.update(userID: account.id, passwordHash: hash, reason: "password-change")
+        try await auditLogin(
+            subtype: "password-change", outcome: .success, description: "every session ended", userID: account.id, role: account.role,
+            fhirUser: account.fhirUser, context: context)
+        return Response(status: .noContent)
+    }
+
+    // MARK: - Client credentials (RFC 6749 section 4.4)
+
+    @Sendable func token(_ request: Request, context: Context) async throws -> Response {
+        let buffer = try await request.body.collect(upTo: 16 << 10)
+        let form = Self.formItems(String(decoding: buffer.readableBytesView, as: UTF8.self))
+        guard form["grant_type"] == "client_credentials" else {
+            throw OAuthError(.badRequest, "unsupported_grant_type", "only grant_type=client_credentials is supported here")
+        }
+        let now = Date()
+        if let until = security.addressThrottle.blockedUntil(context.clientAddress, now: now) {
+            var error = OAuthError(.tooManyRequests, "slow_down", "too many failed attempts; try again later")
+            error.headers[.retryAfter] = String(max(1, Int(until.timeIntervalSince(now).rounded(.up))))
+            throw error
+        }
+        guard let (clientID, secret) = Self.basicCredentials(request.headers[.authorization]),
+              let allowed = try await security.identities.authenticateClient(id: clientID, secret: secret) else {
+            security.addressThrottle.recordFailure(context.clientAddress, now: now)
+            var record = AuditRecord(action: .execute, subtype: "login", outcome: .minorFailure, outcomeDescription: "invalid client")
+            record.agentIsClient = true
+            record.clientAddress = context.clientAddress
+            try await security.audit.record(record)
+            var error = OAuthError(.unauthorized, "invalid_client", "client authentication failed")
+            error.headers[.wwwAuthenticate] = #"Basic realm="medrec""#
+            throw error
+        }
+        let ceiling = (try? ScopeSet(parsing: allowed)) ?? ScopeSet([])
+        var scope = ceiling
+        if let requested = form["scope"], !requested.isEmpty {
+            guard let parsed = try? ScopeSet(parsing: requested) else {
+                throw OAuthError(.badRequest, "invalid_scope", "the scope is not a valid SMART scope list")
+            }
+            scope = parsed.narrowed(to: ceiling)
+        }
+        let issued = try await security.tokens.issue(
+            subject: clientID, role: Principal.Role.system.rawValue, scope: scope.text, fhirUser: nil, sessionID: nil, clientID: clientID)
+        var record = AuditRecord(action: .execute, subtype: "login")
+        record.agentUserID = clientID
+        record.agentRole = Principal.Role.system.rawValue
+        record.agentIsClient = true
+        record.clientAddress = context.clientAddress
+        try await security.audit.record(record)
+        return Self.json(.ok, .object([
+            "access_token": .string(issued.token), "token_type": .string("Bearer"),
+            "expires_in": .number(String(Int(security.tokens.lifetime))), "scope": .string(scope.text),
+        ]))
+    }
+
+    /// An OAuth 2.0 error response: `{"error", "error_description"}`.
+    struct OAuthError: HTTPResponseError {
+        let status: HTTPResponse.Status
+        let code: String
+        let description: String
+        var headers: HTTPFields = [:]
+
+        init(_ status: HTTPResponse.Status, _ code: String, _ description: String) {
+            self.status = status
+            self.code = code
+            self.description = description
+        }
+
+        func response(from request: Request, context: some RequestContext) throws -> Response {
+            var fields = headers
+            fields[.contentType] = "application/json"
+            fields[.cacheControl] = "no-store"
+            let body = FHIRJSON.serialize(.object(["error": .string(code), "error_description": .string(description)]))
+            return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        }
+    }
+
+    // MARK: - Helpers
+
+    private func hashOrBusy(_ password: String) async throws -> String {
+        do {
+            return try await security.hasher.hash(password)
+        } catch is PasswordHasherBusy {
+            throw Self.busy()
+        }
+    }
+
+    private func auditLogin(
+        subtype: String = "login", outcome: AuditRecord.Outcome, description: String?, userID: String?, role: Principal.Role?,
+        fhirUser: String? = nil, context: Context
+    ) async throws {
+        var record = AuditRecord(action: .execute, subtype: subtype, outcome: outcome, outcomeDescription: description)
+        record.agentUserID = userID
+        record.agentRole = role?.rawValue
+        record.agentFHIRUser = fhirUser
+        record.clientAddress = context.clientAddress
+        try await security.audit.record(record)
+    }
+
+    static func invalidCredentials() -> APIError {
+        APIError(.unauthorized, code: "invalid_credentials", "the email or password is incorrect")
+    }
+
+    static func invalidGrant() -> APIError {
+        APIError(.unauthorized, code: "invalid_grant", "the refresh token is not valid")
+    }
+
+    /// Locked: says when to retry, the same for an account that exists and one that does not.
+    static func throttled(until: Date, now: Date) -> APIError {
+        let seconds = max(1, Int(until.timeIntervalSince(now).rounded(.up)))
+        return APIError(
+            .tooManyRequests, code: "too_many_attempts", "too many failed logins; try again in \(seconds) seconds",
+            headers: [.retryAfter: String(seconds)])
+    }
+
+    static func busy() -> APIError {
+        APIError(.serviceUnavailable, code: "busy", "too many logins at once; try again shortly", headers: [.retryAfter: "1"])
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ value: JSONValue) -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: FHIRJSON.serialize(value))))
+    }
+
+    static func isDate(_ text: String) -> Bool {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
+              (1...12).contains(month), day >= 1 else { return false }
+        var components = DateComponents()
+        components.year = year
+        components.month = month
+        components.day = day
+        let calendar = Calendar(identifier: .gregorian)
+        guard let date = calendar.date(from: components) else { return false }
+        return calendar.component(.day, from: date) == day && calendar.component(.month, from: date) == month && year >= 1850
+    }
+
+    static func formItems(_ body: String) -> [String: String] {
+        var items: [String: String] = [:]
+        for pair in body.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let key = parts.first.flatMap({ decodeForm(String($0)) }) else { continue }
+            items[key] = parts.count > 1 ? decodeForm(String(parts[1])) : ""
+        }
+        return items
+    }
+
+    static func decodeForm(_ text: String) -> String? {
+        text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+    }
+
+    /// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 section 2.3.1).
+    static func basicCredentials(_ header: String?) -> (String, String)? {
+        guard let header else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "basic",
+              let data = Data(base64Encoded: String(parts[1])), let text = String(data: data, encoding: .utf8),
+              let colon = text.firstIndex(of: ":") else { return nil }
+        guard let id = decodeForm(String(text[..<colon])), let secret = decodeForm(String(text[text.index(after: colon)...])),
+              !id.isEmpty, !secret.isEmpty else { return nil }
+        return (id, secret)
+    }
+}

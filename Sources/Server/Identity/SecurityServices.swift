@@ -1,0 +1,57 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Everything the routes need for identity, access and audit, built once per server.
+public struct SecurityServices: Sendable {
+    public let tokens: AccessTokenService
+    public let identities: IdentityStore
+    public let hasher: PasswordHasher
+    public let audit: AuditLog
+    let relationships: CareRelationshipLookup
+    let addressThrottle: AddressThrottle
+    /// The database probe: while it says down, token checks answer 503 at once.
+    private(set) var availability: DatabaseAvailability?
+
+    /// The same services, failing fast while `availability` reports the database down.
+    public func with(availability: DatabaseAvailability) -> SecurityServices {
+        var copy = self
+        copy.availability = availability
+        return copy
+    }
+
+    public init(
+        tokens: AccessTokenService, identities: IdentityStore, hasher: PasswordHasher, audit: AuditLog, client: PostgresClient,
+        logger: Logger
+    ) {
+        self.tokens = tokens
+        self.identities = identities
+        self.hasher = hasher
+        self.audit = audit
+        self.relationships = CareRelationshipLookup(client: client, logger: logger)
+        self.addressThrottle = AddressThrottle()
+    }
+
+    /// The server's services from its settings: signing keys from configuration or the data
+    /// directory, bcrypt at the configured cost (never below 12).
+    public static func make(
+        settings: ServerSettings, client: PostgresClient, keyring: Keyring, logger: Logger
+    ) async throws -> SecurityServices {
+        let keys: JWTSigningKeys
+        if let json = settings.auth.signingKeys {
+            keys = try JWTSigningKeys(json: Array(json.utf8))
+        } else {
+            keys = try JWTSigningKeys.loadOrCreate(inDirectory: settings.dataDirectory)
+        }
+        let tokens = try await AccessTokenService(
+            keys: keys, issuer: settings.auth.issuer, audience: settings.auth.audience,
+            lifetime: TimeInterval(settings.auth.accessTokenSeconds))
+        let audit = AuditLog(client: client, logger: logger, auditReads: settings.auth.auditReads)
+        if !settings.auth.auditReads {
+            logger.warning("audit: reads and searches are NOT audited (medrec.auth.auditReads=false); for benchmarks only")
+        }
+        return SecurityServices(
+            tokens: tokens, identities: IdentityStore(client: client, logger: logger, keyring: keyring),
+            hasher: PasswordHasher(cost: max(12, settings.auth.bcryptCost)), audit: audit, client: client, logger: logger)
+    }
+}

@@ -1,0 +1,44 @@
+import FHIRModels
+import Hummingbird
+import NIOCore
+
+/// `/.well-known/jwks.json` (the public signing keys) and `/.well-known/smart-configuration`
+/// (what this server supports of SMART App Launch v2), both public.
+struct WellKnownController: Sendable {
+    typealias Context = MedrecRequestContext
+    let security: SecurityServices
+    let baseURL: String?
+
+    func addRoutes(to router: Router<Context>) {
+        router.get(".well-known/jwks.json") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/jwk-set+json", .cacheControl: "public, max-age=300"],
+                body: .init(byteBuffer: ByteBuffer(bytes: self.security.tokens.jwks())))
+        }
+        router.get(".well-known/smart-configuration") { request, _ in
+            let origin = self.origin(request)
+            let configuration: JSONObject = [
+                "issuer": .string(self.security.tokens.issuer),
+                "jwks_uri": .string("\(origin)/.well-known/jwks.json"),
+                "token_endpoint": .string("\(origin)/auth/token"),
+                "grant_types_supported": .array([.string("client_credentials")]),
+                "token_endpoint_auth_methods_supported": .array([.string("client_secret_basic")]),
+                "scopes_supported": .array(["system/*.cruds", "system/*.rs", "user/*.cruds", "user/*.rs", "patient/*.cruds", "patient/*.rs",
+                                            "openid", "fhirUser", "offline_access"].map { .string($0) }),
+                "response_types_supported": .array([]),
+                "code_challenge_methods_supported": .array([]),
+                "capabilities": .array(["client-confidential-symmetric", "permission-v1", "permission-v2", "permission-patient",
+                                        "permission-user"].map { .string($0) }),
+            ]
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: FHIRJSON.serialize(.object(configuration)))))
+        }
+    }
+
+    private func origin(_ request: Request) -> String {
+        if let baseURL, let range = baseURL.range(of: "/fhir", options: .backwards) { return String(baseURL[..<range.lowerBound]) }
+        if let baseURL { return baseURL }
+        return "http://\(request.head.authority ?? "localhost")"
+    }
+}

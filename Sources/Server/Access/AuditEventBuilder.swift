@@ -151,8 +151,16 @@ public enum AuditEventBuilder {
     }
 
     /// `recorded` as an instant with milliseconds in UTC, e.g. 2024-05-01T10:20:30.123Z.
+    /// Rounds to the nearest millisecond: formatting alone truncates, and a `Date` built from
+    /// decimal seconds is often a hair below its millisecond (…30.123 stored as …30.12299).
     static func instant(_ date: Date) -> String {
-        Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: TimeZone(identifier: "UTC")!).format(date)
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let (seconds, fraction) = milliseconds.quotientAndRemainder(dividingBy: 1000)
+        let (wholeSeconds, millisecond) = fraction < 0 ? (seconds - 1, fraction + 1000) : (seconds, fraction)
+        let style = Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC")!)
+        let text = style.format(Date(timeIntervalSince1970: TimeInterval(wholeSeconds)))
+        let digits = String(millisecond)
+        return text.dropLast() + "." + String(repeating: "0", count: 3 - digits.count) + digits + "Z"
     }
 
     private static func coding(_ system: String, _ code: String, _ display: String?) -> JSONValue {

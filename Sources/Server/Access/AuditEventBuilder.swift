@@ -29,7 +29,7 @@ public enum AuditEventBuilder {
     public static func build(_ record: AuditRecord) -> JSONValue {
         var event = JSONObject()
         event.append(key: "resourceType", value: .string("AuditEvent"))
-        event.set("id", record.id)
+        put("id", record.id, in: &event)
         let authentication = authenticationSubtypes[record.subtype]
         if let authentication {
             event.append(key: "type", value: coding(dicomSystem, "110114", "User Authentication"))
@@ -49,7 +49,7 @@ public enum AuditEventBuilder {
         event.append(key: "action", value: .string(record.action.rawValue))
         event.append(key: "recorded", value: .string(instant(record.recorded)))
         event.append(key: "outcome", value: .string(record.outcome.rawValue))
-        event.set("outcomeDesc", record.outcomeDescription)
+        put("outcomeDesc", record.outcomeDescription, in: &event)
         let purpose = nonEmpty(record.purposeOfUse) ?? (nonEmpty(record.breakGlassReason) == nil ? nil : "BTG")
         if let purpose {
             event.append(key: "purposeOfEvent", value: .array([.object(["coding": .array([actReason(purpose)])])]))
@@ -90,7 +90,7 @@ public enum AuditEventBuilder {
                 "value": .string(userID),
             ]))
         }
-        who.set("reference", record.agentFHIRUser)
+        put("reference", record.agentFHIRUser, in: &who)
         if !who.isEmpty {
             agent.append(key: "who", value: .object(who))
         }
@@ -101,7 +101,7 @@ public enum AuditEventBuilder {
         if let purpose {
             var use = JSONObject()
             use.append(key: "coding", value: .array([actReason(purpose)]))
-            use.set("text", record.breakGlassReason)
+            put("text", record.breakGlassReason, in: &use)
             agent.append(key: "purposeOfUse", value: .array([.object(use)]))
         }
         return .object(agent)
@@ -167,12 +167,18 @@ public enum AuditEventBuilder {
         var coding = JSONObject()
         coding.append(key: "system", value: .string(system))
         coding.append(key: "code", value: .string(code))
-        coding.set("display", display)
+        put("display", display, in: &coding)
         return .object(coding)
     }
 
     private static func actReason(_ code: String) -> JSONValue {
         coding(actReasonSystem, code, actReasonDisplays[code])
+    }
+
+    /// Adds `key` only for a non-empty string: FHIR forbids empty strings.
+    private static func put(_ key: String, _ text: String?, in object: inout JSONObject) {
+        guard let text = nonEmpty(text) else { return }
+        object.append(key: key, value: .string(text))
     }
 
     private static func nonEmpty(_ text: String?) -> String? {
@@ -217,12 +223,4 @@ public enum AuditEventBuilder {
         "HRESCH": "healthcare research",
         "SYSADMN": "system administration",
     ]
-}
-
-extension JSONObject {
-    /// Appends `key` only for a non-empty string: FHIR forbids empty strings.
-    fileprivate mutating func set(_ key: String, _ text: String?) {
-        guard let text, !text.isEmpty else { return }
-        append(key: key, value: .string(text))
-    }
 }

@@ -98,6 +98,13 @@ import Testing
         let second = Task { try await hasher.run { 3 } }
         try await waitUntil { hasher.queueDepth.waiting == 2 }
 
+        // Refusal is immediate. Should a caller be queued instead, the watchdog opens the gate so the test fails
+        // rather than hangs.
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(10))
+            gate.signal()
+        }
+        defer { watchdog.cancel() }
         await #expect(throws: PasswordHasherBusy.self) { try await hasher.hash("one-too-many-1") }
         await #expect(throws: PasswordHasherBusy.self) { try await hasher.verify("one-too-many-2", against: nil) }
 

@@ -39,7 +39,11 @@ public struct AccessControl: Sendable {
     }
 
     /// May the principal read (`.read`) or find by search (`.search`) this resource?
-    public func decideRead(type: String, id: String, resource: JSONValue, permission: SMARTPermission) async throws -> AccessDecision {
+    /// `caredFor`: the patients the doctor is known to care for among this resource's, when the
+    /// read fetched them already (`ResourceStore.read(caredForBy:)`).
+    public func decideRead(
+        type: String, id: String, resource: JSONValue, permission: SMARTPermission, caredFor: Set<String>? = nil
+    ) async throws -> AccessDecision {
         guard scopeAllows(permission, on: type) else { return .deny("scope") }
         if type == "AuditEvent" { return auditEventRead(resource) }
         switch principal.role {
@@ -52,7 +56,7 @@ public struct AccessControl: Sendable {
             return patients(type: type, id: id, resource: resource).contains(me) ? .allow : .deny("compartment")
         case .doctor:
             let patients = patients(type: type, id: id, resource: resource)
-            return try await doctorDecision(patients: patients, establishedByWrite: [])
+            return try await doctorDecision(patients: patients, establishedByWrite: caredFor ?? [])
         }
     }
 

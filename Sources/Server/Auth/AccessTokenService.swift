@@ -18,6 +18,7 @@ public struct AccessTokenService: Sendable {
     private let algorithms: [String: JWTSigningKeys.Algorithm]
     private let collection: JWTKeyCollection
     private let publicKeySet: [UInt8]
+    private let verified = VerifiedTokenCache()
 
     public init(keys: JWTSigningKeys, issuer: String, audience: String, lifetime: TimeInterval = 900) async throws {
         precondition(lifetime > 0, "an access token lifetime must be positive")
@@ -71,6 +72,10 @@ public struct AccessTokenService: Sendable {
 
     /// The claims of a token this service issued and that is still valid at `now` (± `leeway`).
     public func verify(_ token: String, now: Date = Date()) async throws(AccessTokenError) -> AccessTokenClaims {
+        if let claims = verified.claims(for: token) {
+            try Self.checkTimes(claims, now: now)
+            return claims
+        }
         let header = try Self.header(of: token)
         guard let kid = header.kid else { throw AccessTokenError("no kid in the header") }
         guard let algorithm = algorithms[kid] else { throw AccessTokenError("unknown kid") }
@@ -94,13 +99,19 @@ public struct AccessTokenService: Sendable {
 
         guard claims.issuer.value == issuer else { throw AccessTokenError("wrong iss") }
         guard claims.audience.value.contains(audience) else { throw AccessTokenError("wrong aud") }
+        try Self.checkTimes(claims, now: now)
+        verified.remember(token, claims, now: now)
+        return claims
+    }
+
+    /// `exp` and `nbf`, with the leeway: checked on every use, cached or not.
+    private static func checkTimes(_ claims: AccessTokenClaims, now: Date) throws(AccessTokenError) {
         guard now < claims.expiration.value.addingTimeInterval(Self.leeway) else {
             throw AccessTokenError("expired")
         }
         if let notBefore = claims.notBefore, now < notBefore.value.addingTimeInterval(-Self.leeway) {
             throw AccessTokenError("not yet valid (nbf)")
         }
-        return claims
     }
 
     /// The public JWK Set for `/.well-known/jwks.json`, every key (active or retiring), no private members.

@@ -91,7 +91,7 @@ struct FHIRController: Sendable {
             }
             let stored: StoredResource
             do {
-                stored = try await store.read(type: type, id: id)
+                stored = try await store.read(type: type, id: id, caredForBy: guarded.principal.practitionerID)
             } catch let error as StoreError {
                 if case .gone(let version) = error.code, version > 1 {
                     // Deleted: only someone who could read the last version learns it existed.

@@ -78,7 +78,8 @@ struct FHIRGuard: Sendable {
         guard let resource = try stored.resource() else {
             throw FHIRHTTPError.notFound("\(stored.type)/\(stored.id) is not known")
         }
-        let decision = try await access.decideRead(type: stored.type, id: stored.id, resource: resource, permission: permission)
+        let decision = try await access.decideRead(
+            type: stored.type, id: stored.id, resource: resource, permission: permission, caredFor: stored.caredForPatients)
         let patients = access.patients(type: stored.type, id: stored.id, resource: resource)
         let record = record(
             subtype, action: .read, type: stored.type, id: stored.id, version: stored.versionID, patients: patients,

@@ -23,16 +23,18 @@ public struct PostgresResourceStore: ResourceStore {
         self.blindIndex = sealer.map { BlindIndex(keyring: $0.keyring) }
     }
 
-    public func read(type: String, id: String) async throws -> StoredResource {
+    public func read(type: String, id: String, caredForBy practitionerID: String?) async throws -> StoredResource {
         let rows = try await run {
-            try await client.execute(ReadCurrentStatement(type: type, id: id), logger: logger)
+            try await client.execute(ReadCurrentStatement(type: type, id: id, practitionerID: practitionerID), logger: logger)
         }
-        for try await (version, lastUpdated, deleted, content, sealed, keyID) in rows {
+        for try await (version, lastUpdated, deleted, content, sealed, keyID, caredFor) in rows {
             if deleted { throw StoreError(.gone(version: version), "\(type)/\(id) was deleted") }
-            return StoredResource(
+            var stored = StoredResource(
                 type: type, id: id, versionID: version, lastUpdated: lastUpdated, deleted: false,
                 json: try materialize(type: type, id: id, version: version, content: content, sealed: sealed, keyID: keyID),
                 method: "GET")
+            stored.caredForPatients = caredFor.map(Set.init)
+            return stored
         }
         throw StoreError(.notFound, "\(type)/\(id) is not known")
     }

@@ -4,7 +4,8 @@ import Foundation
 /// The one place that reads and writes resources. Both faces (FHIR and platform) call it;
 /// nothing else writes SQL for resources.
 public protocol ResourceStore: Sendable {
-    func read(type: String, id: String) async throws -> StoredResource
+    /// The current version; with `caredForBy`, also which of its patients that practitioner cares for.
+    func read(type: String, id: String, caredForBy practitionerID: String?) async throws -> StoredResource
     func vread(type: String, id: String, version: Int) async throws -> StoredResource
     func history(_ query: HistoryQuery) async throws -> HistoryPage
     /// Resources of `type` matching all `criteria` (the conditional-interaction subset of search).
@@ -21,6 +22,10 @@ public protocol ResourceStore: Sendable {
 }
 
 extension ResourceStore {
+    public func read(type: String, id: String) async throws -> StoredResource {
+        try await read(type: type, id: id, caredForBy: nil)
+    }
+
     public func create(_ items: [NewResource]) async throws -> [StoredResource] {
         try await create(items, context: WriteContext())
     }

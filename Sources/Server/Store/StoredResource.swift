@@ -12,6 +12,9 @@ public struct StoredResource: Sendable {
     public let json: [UInt8]?
     /// How this version came about, for history bundles: POST, PUT, PATCH or DELETE.
     public let method: String
+    /// For a read on behalf of a practitioner: the patients of this resource's compartment whom
+    /// they care for, looked up in the same statement as the read (nil when not asked).
+    public var caredForPatients: Set<String>?
 
     public init(type: String, id: String, versionID: Int, lastUpdated: Date, deleted: Bool, json: [UInt8]?, method: String) {
         self.type = type

@@ -212,14 +212,9 @@ public struct IdentityStore: Sendable {
     /// The account behind a user token, if the token is still good: its session is live, its
     /// id not revoked, the account active. One round trip.
     func activeUser(userID: String, sessionID: String, tokenID: String) async throws -> Credentials? {
-        let rows = try await client.query(
-            """
-            SELECT u.id, u.role, u.fhir_user FROM auth_session s JOIN app_user u ON u.id = s.user_id
-            WHERE s.id = \(sessionID) AND u.id = \(userID) AND s.revoked_at IS NULL AND s.expires_at > now()
-                AND u.status = 'active'
-                AND NOT EXISTS (SELECT 1 FROM revoked_access_token r WHERE r.jti = \(tokenID))
-            """, logger: logger)
-        for try await (id, role, fhirUser) in rows.decode((String, String, String?).self) {
+        let rows = try await client.execute(
+            ActiveUserStatement(sessionID: sessionID, userID: userID, tokenID: tokenID), logger: logger)
+        for try await (id, role, fhirUser) in rows {
             guard let role = Principal.Role(rawValue: role) else { return nil }
             return Credentials(id: id, passwordHash: "", role: role, status: .active, fhirUser: fhirUser)
         }
@@ -285,11 +280,7 @@ public struct IdentityStore: Sendable {
 
     /// A client token is good while the client is not revoked and the token id not revoked.
     func activeClient(id: String, tokenID: String) async throws -> Bool {
-        let rows = try await client.query(
-            """
-            SELECT 1 FROM system_client c WHERE c.id = \(id) AND c.revoked_at IS NULL
-                AND NOT EXISTS (SELECT 1 FROM revoked_access_token r WHERE r.jti = \(tokenID))
-            """, logger: logger)
+        let rows = try await client.execute(ActiveClientStatement(clientID: id, tokenID: tokenID), logger: logger)
         for try await _ in rows { return true }
         return false
     }

@@ -151,6 +151,7 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"email":"doctor@bench.example","password":"$doctor_password"}'
 LUA
+wrk -t1 -c8 -d"$(( duration > 4 ? duration - 2 : 2 ))s" --latency -H "Authorization: Bearer $doc_token" "$base/fhir/Patient/$patient" > "$work/read-quiet.txt"
 wrk -t1 -c8 -d"${duration}s" -s "$work/login.lua" "$base/auth/login" > "$work/login.txt" &
 login_job=$!
 sleep 1
@@ -160,6 +161,8 @@ login_rps=$(rps < "$work/login.txt")
 login_non2xx=$(awk '/Non-2xx/ {print $NF}' "$work/login.txt")
 during_p99=$(awk '$1=="99%" {print $2}' "$work/read-during-login.txt")
 during_rps=$(rps < "$work/read-during-login.txt")
+quiet_p99=$(awk '$1=="99%" {print $2}' "$work/read-quiet.txt")
+quiet_rps=$(rps < "$work/read-quiet.txt")
 
 # (d) pgbench select-only on the same cluster.
 psql "$dburl" -qc "CREATE DATABASE bench" >/dev/null
@@ -194,5 +197,5 @@ print(f"(e) COPY jsonb rows                     {copy_rate:10.0f} resources/s")
 print(f"(f) sealing off: GET {plain_read:8.0f} req/s, POST {plain_create:6.0f} req/s;  sealing cost: GET {1 - read_rps/plain_read:6.1%}, POST {1 - create_rps/plain_create:6.1%}")
 unaudited = float("$unaudited_read_rps")
 print(f"(g) read auditing off: GET {unaudited:8.0f} req/s;  audit cost: GET {1 - read_rps/unaudited:6.1%}   (audit rows for reads: $audited_rows)")
-print(f"(h) logins, 8 clients                   {float('$login_rps'):10.1f} /s   (non-2xx: ${login_non2xx:-0});  GET meanwhile {float('$during_rps'):8.0f} req/s, p99 $during_p99")
+print(f"(h) logins, 8 clients                   {float('$login_rps'):10.1f} /s   (non-2xx: ${login_non2xx:-0});  GET meanwhile {float('$during_rps'):8.0f} req/s, p99 $during_p99 (without logins: {float('$quiet_rps'):.0f} req/s, p99 $quiet_p99; {float('$during_rps')/float('$quiet_rps'):.2f}x)")
 PY

@@ -220,6 +220,11 @@ struct FHIRRestTests {
             #expect(FHIRValidator().validate(statement).hasErrors == false)
             let resources = try #require(statement["rest"]?.arrayValue?.first?["resource"]?.arrayValue)
             #expect(resources.count == 146)
+            // The security section names SMART on FHIR and the token endpoint; metadata needs no token.
+            let security = statement["rest"]?.arrayValue?.first?["security"]
+            #expect(security?["service"]?.arrayValue?.first?["coding"]?.arrayValue?.first?["code"] == "SMART-on-FHIR")
+            #expect(FHIRJSON.string(security ?? .null).contains("/auth/token"))
+            #expect(try await client.send(.get, "/fhir/metadata", headers: [.authorization: ""]).status == .ok)
             let xml = try await client.send(.get, "/fhir/metadata", headers: [.accept: "application/fhir+xml"])
             #expect(try xml.xmlAsJSON.isEquivalent(to: statement))
         }

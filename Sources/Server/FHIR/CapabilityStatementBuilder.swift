@@ -16,6 +16,10 @@ enum CapabilityStatementBuilder {
             .object(["name": .string("phone"), "type": .string("token")]),
         ]
         let contactTypes: Set<String> = ["Patient", "Practitioner", "RelatedPerson", "Person"]
+        let compartmentSearch: [JSONValue] = [
+            .object(["name": .string("patient"), "type": .string("reference")]),
+            .object(["name": .string("subject"), "type": .string("reference")]),
+        ]
         let resources: [JSONValue] = FHIRMetadata.resourceTypeNames.map { type in
             .object([
                 "type": .string(type),
@@ -26,11 +30,30 @@ enum CapabilityStatementBuilder {
                 "conditionalCreate": .bool(true),
                 "conditionalUpdate": .bool(true),
                 "conditionalDelete": .string("single"),
-                "searchParam": .array(searchParams + (contactTypes.contains(type) ? contactSearch : [])),
+                "searchParam": .array(
+                    searchParams + (contactTypes.contains(type) ? contactSearch : [])
+                        + (PatientCompartment.resourceTypes.contains(type) && type != "Patient" ? compartmentSearch : [])),
             ])
         }
+        // SMART on FHIR: bearer tokens from our own token endpoint (RFC 6749 client credentials
+        // for systems; /auth/login for people), described at /.well-known/smart-configuration.
+        let origin = base.hasSuffix("/fhir") ? String(base.dropLast(5)) : base
+        let security: JSONValue = .object([
+            "extension": .array([.object([
+                "url": .string("http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"),
+                "extension": .array([.object(["url": .string("token"), "valueUri": .string("\(origin)/auth/token")])]),
+            ])]),
+            "cors": .bool(false),
+            "service": .array([.object(["coding": .array([.object([
+                "system": .string("http://terminology.hl7.org/CodeSystem/restful-security-service"),
+                "code": .string("SMART-on-FHIR"),
+            ])])])]),
+            "description": .string(
+                "Bearer access tokens (JWT, EdDSA) required on every interaction but metadata. Access is role ∩ SMART v2 scopes ∩ patient compartment/care relationship; denied reads answer 404. Every access is recorded as an AuditEvent."),
+        ])
         let rest: JSONValue = .object([
             "mode": .string("server"),
+            "security": security,
             "resource": .array(resources),
             "interaction": .array(["transaction", "batch", "history-system"].map { .object(["code": .string($0)]) }),
         ])

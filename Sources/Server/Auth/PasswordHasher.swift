@@ -12,7 +12,8 @@ public final class PasswordHasher: Sendable {
     public let cost: Int
     public let maxConcurrent: Int
     public let maxWaiting: Int
-    private let dummyHash: String
+    /// The hash an unknown account is checked against: same algorithm and cost as real ones.
+    let dummyHash: String
     private let state = Mutex(State())
 
     private struct State: ~Copyable {

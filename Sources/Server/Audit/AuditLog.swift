@@ -64,10 +64,11 @@ public final class AuditLog: Sendable {
         try await connection.query(
             """
             INSERT INTO audit_event (id, recorded, subtype, outcome, agent_id, patient_ids, content)
-            SELECT a.id, (a.content::jsonb ->> 'recorded')::timestamptz, a.subtype, a.outcome, NULLIF(a.agent_id, ''),
+            SELECT a.id, a.recorded, a.subtype, a.outcome, NULLIF(a.agent_id, ''),
                 CASE WHEN a.patients = '' THEN '{}'::text[] ELSE string_to_array(a.patients, ' ') END, a.content::jsonb
-            FROM unnest(\(rows.ids)::text[], \(rows.subtypes)::text[], \(rows.outcomes)::text[], \(rows.agents)::text[],
-                \(rows.patients)::text[], \(rows.contents)::text[]) AS a(id, subtype, outcome, agent_id, patients, content)
+            FROM unnest(\(rows.ids)::text[], \(rows.recorded)::timestamptz[], \(rows.subtypes)::text[], \(rows.outcomes)::text[],
+                \(rows.agents)::text[], \(rows.patients)::text[], \(rows.contents)::text[])
+                AS a(id, recorded, subtype, outcome, agent_id, patients, content)
             """, logger: logger)
     }
 

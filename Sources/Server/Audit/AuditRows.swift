@@ -5,6 +5,7 @@ import Foundation
 /// commit of reads and the write statements both insert this way.
 struct AuditRows: Sendable {
     var ids: [String] = []
+    var recorded: [Date] = []
     var subtypes: [String] = []
     var outcomes: [String] = []
     /// The agent's user or client id, "" when unknown (a failed login).
@@ -25,6 +26,7 @@ struct AuditRows: Sendable {
 
     mutating func append(_ record: AuditRecord) {
         ids.append(record.id)
+        recorded.append(record.recorded)
         subtypes.append(record.subtype)
         outcomes.append(record.outcome.rawValue)
         agents.append(record.agentUserID ?? "")
@@ -34,6 +36,7 @@ struct AuditRows: Sendable {
 
     mutating func append(contentsOf other: AuditRows) {
         ids += other.ids
+        recorded += other.recorded
         subtypes += other.subtypes
         outcomes += other.outcomes
         agents += other.agents

@@ -155,6 +155,19 @@ import Testing
             #expect(try await client.send(.get, "/auth/me", headers: third.headers).status == .unauthorized)
             let disabled = try await accounts.login(email: "fay@example.org", password: newPassword)
             #expect(disabled.status == .forbidden)
+
+            // A role change also ends the sessions, and checks the link the role needs.
+            _ = try await accounts.patient("ivy@example.org")
+            let ivy = try await accounts.session(email: "ivy@example.org")
+            let toDoctor = try await accounts.json(.put, "/admin/users/\(ivy.userID)/role", .object(["role": "doctor"]), headers: admin.headers)
+            #expect(toDoctor.status == .badRequest, "a doctor must link to a Practitioner")
+            let toBilling = try await accounts.json(.put, "/admin/users/\(ivy.userID)/role", .object(["role": "billing"]), headers: admin.headers)
+            #expect(toBilling.status == .ok)
+            #expect(try toBilling.json["role"] == "billing")
+            #expect(try await client.send(.get, "/auth/me", headers: ivy.headers).status == .unauthorized)
+            let again = try await accounts.session(email: "ivy@example.org")
+            #expect(try await client.send(.get, "/auth/me", headers: again.headers).json["role"] == "billing")
+            #expect(try await accounts.json(.put, "/admin/users/\(ivy.userID)/role", .object(["role": "system"]), headers: admin.headers).status == .badRequest)
         }
     }
 

@@ -44,5 +44,34 @@ import Testing
         #expect(try await ServeCommandTests.request("GET", "http://127.0.0.1:\(secondPort)/auth/me", headers: bearer).0 == 401)
         #expect(try await ServeCommandTests.request("GET", "http://127.0.0.1:\(firstPort)/admin/users", headers: bearer).0 == 401)
         #expect(!first.output.contains(token) && !second.output.contains(token), "tokens never reach the log")
+
+        // `medrec user add` works while the servers run: a patient with a new Patient, then a
+        // second account linked to that existing Patient; a link to a missing resource fails.
+        let patient = try MedrecProcess.run([
+            "user", "add", "--email", "pat@example.org", "--password", "a long patient passphrase", "--role", "patient",
+            "--first-name", "Pat", "--last-name", "Quinn", "--data-dir", dataDirectory,
+        ])
+        #expect(patient.status == 0, "\(patient.stderr)")
+        let linked = try #require(patient.stdout.split(separator: " ").first { $0.hasPrefix("Patient/") }).trimmingCharacters(in: .whitespacesAndNewlines)
+        let (patientLogin, patientTokens) = try await ServeCommandTests.request(
+            "POST", "http://127.0.0.1:\(secondPort)/auth/login",
+            body: FHIRJSON.serialize(.object(["email": "pat@example.org", "password": "a long patient passphrase"])),
+            contentType: "application/json")
+        #expect(patientLogin == 200)
+        let patientBearer = ["Authorization": "Bearer \(try #require(patientTokens?["accessToken"]?.stringValue))"]
+        let (readStatus, read) = try await ServeCommandTests.request("GET", "http://127.0.0.1:\(firstPort)/fhir/\(linked)", headers: patientBearer)
+        #expect(readStatus == 200)
+        #expect(read?["name"]?.arrayValue?.first?["family"] == "Quinn")
+        let proxy = try MedrecProcess.run([
+            "user", "add", "--email", "proxy@example.org", "--password", "another long passphrase", "--role", "patient",
+            "--patient", String(linked.dropFirst("Patient/".count)), "--data-dir", dataDirectory,
+        ])
+        #expect(proxy.status == 0, "\(proxy.stderr)")
+        #expect(proxy.stdout.contains("linked to \(linked)"))
+        let missing = try MedrecProcess.run([
+            "user", "add", "--email", "ghost@example.org", "--password", "another long passphrase", "--role", "doctor",
+            "--practitioner", "no-such-practitioner", "--data-dir", dataDirectory,
+        ])
+        #expect(missing.status != 0)
     }
 }

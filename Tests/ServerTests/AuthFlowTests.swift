@@ -255,6 +255,11 @@ import Testing
             // After logout, the once-good token is dead too.
             #expect(try await client.send(.post, "/auth/logout", headers: session.headers).status == .noContent)
             #expect(try await client.send(.get, "/fhir/Patient/\(session.resourceID)", headers: session.headers).status == .unauthorized)
+            // The read checks the token in its own statement: a dead token learns nothing, not even
+            // whether an id exists (401, never 404 or 410).
+            let missing = try await client.send(.get, "/fhir/Patient/no-such-patient", headers: session.headers)
+            #expect(missing.status == .unauthorized)
+            #expect(missing.headers[.wwwAuthenticate]?.contains(#"error="invalid_token""#) == true)
         }
     }
 

@@ -13,10 +13,15 @@ struct FHIRController: Sendable {
     let security: SecurityServices
     var request: FHIRRequest { FHIRRequest(limits: limits) }
 
-    /// Access control and audit for this request; the authentication middleware has run.
-    func guarded(_ request: Request, _ context: Context) throws -> FHIRGuard {
+    /// Access control and audit for this request; the authentication middleware has run. A
+    /// token check the middleware deferred runs here, unless the caller carries it in its own
+    /// statement (`deferTokenCheck`, the read).
+    func guarded(_ request: Request, _ context: Context, deferTokenCheck: Bool = false) async throws -> FHIRGuard {
         guard let principal = context.principal else {
             throw FHIRHTTPError(status: .unauthorized, code: .login, "a bearer access token is required")
+        }
+        if let check = context.pendingTokenCheck, !deferTokenCheck {
+            guard try await security.confirm(check) else { throw BearerAuthenticator.invalidToken(request.uri.path) }
         }
         let reason = request.headers[.breakGlass].map { String($0.trimmingCharacters(in: .whitespaces).prefix(200)) }
         return FHIRGuard(
@@ -70,7 +75,7 @@ struct FHIRController: Sendable {
         try await handle {
             let format = try FHIRFormat.response(for: request)
             let bundle = try await self.request.resourceBody(request)
-            let processor = BundleProcessor(store: store, limits: limits, base: base(request), guarded: try guarded(request, context))
+            let processor = BundleProcessor(store: store, limits: limits, base: base(request), guarded: try await guarded(request, context))
             let response = try await processor.process(bundle)
             return FHIRResponse.make(status: .ok, resource: response, format: format, pretty: FHIRFormat.pretty(request))
         }
@@ -83,7 +88,8 @@ struct FHIRController: Sendable {
             let type = try self.request.resourceType(context)
             let id = try self.request.resourceID(context)
             let format = try FHIRFormat.response(for: request)
-            let guarded = try guarded(request, context)
+            let check = type == "AuditEvent" ? nil : context.pendingTokenCheck
+            let guarded = try await guarded(request, context, deferTokenCheck: check != nil)
             if type == "AuditEvent" {
                 let resource = try await AuditEventSearch(client: security.audit.client, logger: security.audit.logger)
                     .read(id: id, guard: guarded)
@@ -91,7 +97,9 @@ struct FHIRController: Sendable {
             }
             let stored: StoredResource
             do {
-                stored = try await store.read(type: type, id: id, caredForBy: guarded.principal.practitionerID)
+                stored = try await store.read(type: type, id: id, caredForBy: guarded.principal.practitionerID, check: check)
+            } catch is TokenRejected {
+                throw BearerAuthenticator.invalidToken(request.uri.path)
             } catch let error as StoreError {
                 if case .gone(let version) = error.code, version > 1 {
                     // Deleted: only someone who could read the last version learns it existed.
@@ -118,7 +126,7 @@ struct FHIRController: Sendable {
                 throw FHIRHTTPError.badRequest("the version id must be a positive integer")
             }
             _ = try FHIRFormat.response(for: request)
-            let guarded = try guarded(request, context)
+            let guarded = try await guarded(request, context)
             let stored: StoredResource
             do {
                 stored = try await store.vread(type: type, id: id, version: version)
@@ -144,7 +152,7 @@ struct FHIRController: Sendable {
                 let query = header.split(separator: "?", maxSplits: 1).last ?? Substring(header)
                 return try FHIRRequest.criteria(from: FHIRRequest.queryItems(query))
             }
-            let guarded = try guarded(request, context)
+            let guarded = try await guarded(request, context)
             let author = guarded.author
             let outcome: (stored: StoredResource, created: Bool) = try await guarded.auditingDenials {
                 if let conditional, !conditional.isEmpty {
@@ -237,7 +245,7 @@ struct FHIRController: Sendable {
             let resource = try await self.request.resourceBody(request)
             try FHIRRequest.requireType(resource, type)
             let ifMatch = try FHIRRequest.ifMatch(request)
-            let guarded = try guarded(request, context)
+            let guarded = try await guarded(request, context)
             let (stored, created) = try await guarded.auditingDenials {
                 try await store.transaction(author: guarded.author) { transaction in
                     try await Self.update(
@@ -255,7 +263,7 @@ struct FHIRController: Sendable {
             let criteria = try conditionalCriteria(request)
             let resource = try await self.request.resourceBody(request)
             try FHIRRequest.requireType(resource, type)
-            let guarded = try guarded(request, context)
+            let guarded = try await guarded(request, context)
             let (stored, created) = try await guarded.auditingDenials {
                 try await store.transaction(author: guarded.author) { transaction in
                     try await Self.conditionalUpdate(type: type, resource: resource, criteria: criteria, in: transaction, guard: guarded)
@@ -330,7 +338,7 @@ struct FHIRController: Sendable {
             let bytes = try await self.request.bodyBytes(request)
             let patch = try JSONPatch(document: FHIRJSON.parse(bytes))
             let ifMatch = try FHIRRequest.ifMatch(request)
-            let guarded = try guarded(request, context)
+            let guarded = try await guarded(request, context)
             let (stored, created) = try await guarded.auditingDenials {
                 try await store.transaction(author: guarded.author) { transaction in
                     guard let current = try await transaction.readForUpdate(type: type, id: id), let resource = try current.resource() else {
@@ -366,7 +374,7 @@ struct FHIRController: Sendable {
         try await handle {
             let type = try self.request.resourceType(context)
             let id = try self.request.resourceID(context)
-            let guarded = try guarded(request, context)
+            let guarded = try await guarded(request, context)
             let deleted = try await guarded.auditingDenials {
                 try await store.transaction(author: guarded.author) { transaction in
                     try await Self.delete(type: type, id: id, in: transaction, guard: guarded)
@@ -382,7 +390,7 @@ struct FHIRController: Sendable {
         try await handle {
             let type = try self.request.resourceType(context)
             let criteria = try conditionalCriteria(request)
-            let guarded = try guarded(request, context)
+            let guarded = try await guarded(request, context)
             try await guarded.auditingDenials {
                 try await store.transaction(author: guarded.author) { transaction in
                     let matches = try await transaction.find(type: type, criteria: criteria, limit: 2)
@@ -421,7 +429,7 @@ struct FHIRController: Sendable {
                 default: items.append((String(key), String(value)))
                 }
             }
-            let guarded = try guarded(request, context)
+            let guarded = try await guarded(request, context)
             let query = request.uri.query.map { String($0.prefix(2048)) }
             guard guarded.access.scopeAllows(.search, on: type) else {
                 try await security.audit.record(guarded.record("search-type", action: .read, type: type, decision: .deny("scope"), query: query))
@@ -517,7 +525,7 @@ struct FHIRController: Sendable {
     private func history(_ request: Request, _ context: Context, scope: HistoryQuery.Scope, path: String) async throws -> Response {
         try await handle {
             let format = try FHIRFormat.response(for: request)
-            let guarded = try guarded(request, context)
+            let guarded = try await guarded(request, context)
             let subtype: String
             let auditType: String?
             var auditID: String? = nil

@@ -26,7 +26,9 @@ struct BearerAuthenticator: RouterMiddleware {
         if Self.isPublic(path) { return try await next(request, context) }
         var context = context
         do {
-            context.principal = try await authenticate(request, path: path, context: context)
+            let deferrable = request.method == .get && Self.isResourceRead(path) && security.availability?.isDown != true
+            (context.principal, context.pendingTokenCheck) = try await authenticate(
+                request, path: path, context: context, deferCheck: deferrable)
         } catch let error as any HTTPResponseError {
             throw error
         } catch {
@@ -40,7 +42,17 @@ struct BearerAuthenticator: RouterMiddleware {
         return try await next(request, context)
     }
 
-    private func authenticate(_ request: Request, path: String, context: Context) async throws -> Principal {
+    /// `GET /fhir/{Type}/{id}`: the read whose statement carries the token check.
+    static func isResourceRead(_ path: String) -> Bool {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0].isEmpty, parts[1] == "fhir", let first = parts[2].first, first.isUppercase,
+              parts[2] != "AuditEvent", let idFirst = parts[3].first, idFirst != "_", idFirst != "$" else { return false }
+        return true
+    }
+
+    private func authenticate(
+        _ request: Request, path: String, context: Context, deferCheck: Bool
+    ) async throws -> (Principal, TokenCheck?) {
         if security.availability?.isDown == true { throw StoreError(.unavailable, "the database is unavailable") }
         guard let header = request.headers[.authorization] else {
             throw unauthorized(path, error: nil, "a bearer access token is required")
@@ -57,27 +69,43 @@ struct BearerAuthenticator: RouterMiddleware {
             throw unauthorized(path, error: "invalid_token", "the access token is not valid")
         }
         let scopes = (try? ScopeSet(parsing: claims.scope)) ?? ScopeSet([])
-        if let clientID = claims.clientID {
-            guard claims.role == Principal.Role.system.rawValue, clientID == claims.subject.value,
-                  try await security.identities.activeClient(id: clientID, tokenID: claims.id.value) else {
-                throw unauthorized(path, error: "invalid_token", "the access token is not valid")
-            }
-            return Principal(
-                subject: clientID, role: .system, fhirUser: nil, scopes: scopes, tokenID: claims.id.value,
-                tokenExpiry: claims.expiration.value, sessionID: nil)
-        }
-        guard let sessionID = claims.sessionID,
-              let account = try await security.identities.activeUser(
-                userID: claims.subject.value, sessionID: sessionID, tokenID: claims.id.value),
-              account.role.rawValue == claims.role, account.role != .system else {
+        guard let role = Principal.Role(rawValue: claims.role) else {
             throw unauthorized(path, error: "invalid_token", "the access token is not valid")
         }
-        return Principal(
-            subject: account.id, role: account.role, fhirUser: account.fhirUser.flatMap(PatientCompartment.referenceTarget),
-            scopes: scopes, tokenID: claims.id.value, tokenExpiry: claims.expiration.value, sessionID: sessionID)
+        let check: TokenCheck
+        if let clientID = claims.clientID {
+            guard role == .system, clientID == claims.subject.value else {
+                throw unauthorized(path, error: "invalid_token", "the access token is not valid")
+            }
+            check = TokenCheck(subject: .client(id: clientID), tokenID: claims.id.value, role: role.rawValue, fhirUser: nil)
+        } else {
+            guard role != .system, let sessionID = claims.sessionID else {
+                throw unauthorized(path, error: "invalid_token", "the access token is not valid")
+            }
+            check = TokenCheck(
+                subject: .user(id: claims.subject.value, sessionID: sessionID), tokenID: claims.id.value, role: role.rawValue,
+                fhirUser: claims.fhirUser)
+        }
+        let principal = Principal(
+            subject: claims.subject.value, role: role, fhirUser: claims.fhirUser.flatMap(PatientCompartment.referenceTarget),
+            scopes: scopes, tokenID: claims.id.value, tokenExpiry: claims.expiration.value, sessionID: claims.sessionID)
+        if deferCheck { return (principal, check) }
+        guard try await security.confirm(check) else {
+            throw unauthorized(path, error: "invalid_token", "the access token is not valid")
+        }
+        return (principal, nil)
+    }
+
+    /// The 401 a token that fails its database check gets, wherever the check ran.
+    static func invalidToken(_ path: String) -> any Error {
+        BearerAuthenticator.unauthorized(path, error: "invalid_token", "the access token is not valid")
     }
 
     private func unauthorized(_ path: String, error: String?, _ message: String) -> any Error {
+        Self.unauthorized(path, error: error, message)
+    }
+
+    static func unauthorized(_ path: String, error: String?, _ message: String) -> any Error {
         let challenge = error.map { #"Bearer realm="medrec", error="\#($0)""# } ?? #"Bearer realm="medrec""#
         if path == "/fhir" || path.hasPrefix("/fhir/") {
             var fhirError = FHIRHTTPError(status: .unauthorized, code: .login, message)

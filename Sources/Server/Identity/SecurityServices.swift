@@ -13,6 +13,20 @@ public struct SecurityServices: Sendable {
     /// The database probe: while it says down, token checks answer 503 at once.
     private(set) var availability: DatabaseAvailability?
 
+    /// The database's word on a token: the session (or client) is live, the token id not
+    /// revoked, and the account still has the token's role and linked resource.
+    func confirm(_ check: TokenCheck) async throws -> Bool {
+        switch check.subject {
+        case .client(let id):
+            return try await identities.activeClient(id: id, tokenID: check.tokenID)
+        case .user(let id, let sessionID):
+            guard let account = try await identities.activeUser(userID: id, sessionID: sessionID, tokenID: check.tokenID) else {
+                return false
+            }
+            return account.role.rawValue == check.role && account.fhirUser == check.fhirUser
+        }
+    }
+
     /// The same services, failing fast while `availability` reports the database down.
     public func with(availability: DatabaseAvailability) -> SecurityServices {
         var copy = self

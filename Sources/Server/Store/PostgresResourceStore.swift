@@ -23,11 +23,17 @@ public struct PostgresResourceStore: ResourceStore {
         self.blindIndex = sealer.map { BlindIndex(keyring: $0.keyring) }
     }
 
-    public func read(type: String, id: String, caredForBy practitionerID: String?) async throws -> StoredResource {
+    public func read(
+        type: String, id: String, caredForBy practitionerID: String?, check: TokenCheck?
+    ) async throws -> StoredResource {
         let rows = try await run {
-            try await client.execute(ReadCurrentStatement(type: type, id: id, practitionerID: practitionerID), logger: logger)
+            try await client.execute(
+                ReadCurrentStatement(type: type, id: id, practitionerID: practitionerID, check: check), logger: logger)
         }
-        for try await (version, lastUpdated, deleted, content, sealed, keyID, caredFor) in rows {
+        for try await (role, fhirUser, version, lastUpdated, deleted, content, sealed, keyID, caredFor) in rows {
+            // The token's check comes first: nothing about the resource reaches a dead token.
+            if let check, role != check.role || fhirUser != check.fhirUser { throw TokenRejected() }
+            guard let version, let lastUpdated, let deleted else { break }
             if deleted { throw StoreError(.gone(version: version), "\(type)/\(id) was deleted") }
             var stored = StoredResource(
                 type: type, id: id, versionID: version, lastUpdated: lastUpdated, deleted: false,

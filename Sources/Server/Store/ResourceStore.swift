@@ -4,8 +4,9 @@ import Foundation
 /// The one place that reads and writes resources. Both faces (FHIR and platform) call it;
 /// nothing else writes SQL for resources.
 public protocol ResourceStore: Sendable {
-    /// The current version; with `caredForBy`, also which of its patients that practitioner cares for.
-    func read(type: String, id: String, caredForBy practitionerID: String?) async throws -> StoredResource
+    /// The current version; with `caredForBy`, also which of its patients that practitioner cares
+    /// for; with `check`, the caller's token is checked in the same statement (`TokenRejected`).
+    func read(type: String, id: String, caredForBy practitionerID: String?, check: TokenCheck?) async throws -> StoredResource
     func vread(type: String, id: String, version: Int) async throws -> StoredResource
     func history(_ query: HistoryQuery) async throws -> HistoryPage
     /// Resources of `type` matching all `criteria` (the conditional-interaction subset of search).
@@ -23,7 +24,7 @@ public protocol ResourceStore: Sendable {
 
 extension ResourceStore {
     public func read(type: String, id: String) async throws -> StoredResource {
-        try await read(type: type, id: id, caredForBy: nil)
+        try await read(type: type, id: id, caredForBy: nil, check: nil)
     }
 
     public func create(_ items: [NewResource]) async throws -> [StoredResource] {

@@ -87,17 +87,31 @@ CREATE TABLE care_relationship (
 );
 CREATE INDEX care_relationship_resource ON care_relationship (resource_key);
 
--- The audit log: one AuditEvent (IHE BALP shape) per access. Append-only: triggers refuse
--- UPDATE, DELETE and TRUNCATE for every role, the server's included.
+-- The audit log: one row per access, holding the facts of its AuditEvent (who, what, when,
+-- outcome, purpose, patients). The FHIR AuditEvent (IHE BALP shape) is rendered from these columns
+-- by AuditEventBuilder on read, deterministically: the log stays narrow and cheap to append (no
+-- JSON built or parsed per request). Append-only: triggers refuse UPDATE, DELETE and TRUNCATE for
+-- every role, the server's included.
 CREATE TABLE audit_event (
-    audit_key   bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    id          text        NOT NULL UNIQUE,
-    recorded    timestamptz NOT NULL,
-    subtype     text        NOT NULL,
-    outcome     text        NOT NULL,
-    agent_id    text,
-    patient_ids text[]      NOT NULL DEFAULT '{}',
-    content     jsonb       NOT NULL
+    audit_key          bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id                 uuid        NOT NULL UNIQUE,
+    recorded           timestamptz NOT NULL,
+    action             text        NOT NULL,
+    subtype            text        NOT NULL,
+    outcome            text        NOT NULL,
+    outcome_desc       text,
+    agent_id           text,
+    agent_role         text,
+    agent_fhir_user    text,
+    agent_is_client    boolean     NOT NULL,
+    client_address     text,
+    purpose            text,
+    break_glass_reason text,
+    entity_type        text,
+    entity_id          text,
+    entity_version     integer,
+    patient_ids        text[]      NOT NULL DEFAULT '{}',
+    query              text
 );
 CREATE INDEX audit_event_patient ON audit_event USING gin (patient_ids);
 CREATE INDEX audit_event_agent ON audit_event (agent_id, audit_key);

@@ -13,9 +13,13 @@ struct AuditEventSearch: Sendable {
     let logger: Logger
 
     func read(id: String, guard guarded: FHIRGuard) async throws -> JSONValue {
-        let rows = try await client.query("SELECT content::text FROM audit_event WHERE id = \(id)", logger: logger)
         var found: JSONValue?
-        for try await content in rows.decode(String.self) { found = try FHIRJSON.parse(content) }
+        if UUID(uuidString: id) != nil {
+            let rows = try await client.query(
+                PostgresQuery(unsafeSQL: "SELECT \(AuditRows.selectColumns) FROM audit_event WHERE id = $1::uuid", binds: Self.bind(id)),
+                logger: logger)
+            for try await row in rows { found = AuditEventBuilder.build(try AuditRows.record(from: row).record) }
+        }
         guard let resource = found else {
             try await guarded.audit.record(guarded.record(
                 "read", action: .read, type: "AuditEvent", id: id, outcome: .minorFailure, description: "HTTP 404"))
@@ -72,17 +76,24 @@ struct AuditEventSearch: Sendable {
         }
         let patientArray = patient.map { [$0] }
         let limit = count + 1
+        var bindings = PostgresBindings(capacity: 4)
+        bindings.append(patientArray)
+        bindings.append(agent)
+        bindings.append(cursor ?? Int64.max)
+        bindings.append(limit)
         let rows = try await client.query(
-            """
-            SELECT audit_key, content::text FROM audit_event
-            WHERE (\(patientArray)::text[] IS NULL OR patient_ids @> \(patientArray)::text[])
-                AND (\(agent)::text IS NULL OR agent_id = \(agent))
-                AND audit_key < \(cursor ?? Int64.max)
-            ORDER BY audit_key DESC LIMIT \(limit)
-            """, logger: logger)
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT \(AuditRows.selectColumns) FROM audit_event
+                    WHERE ($1::text[] IS NULL OR patient_ids @> $1::text[]) AND ($2::text IS NULL OR agent_id = $2::text)
+                        AND audit_key < $3
+                    ORDER BY audit_key DESC LIMIT $4
+                    """, binds: bindings),
+            logger: logger)
         var entries: [(Int64, JSONValue)] = []
-        for try await (key, content) in rows.decode((Int64, String).self) {
-            entries.append((key, try FHIRJSON.parse(content)))
+        for try await row in rows {
+            let (key, record) = try AuditRows.record(from: row)
+            entries.append((key, AuditEventBuilder.build(record)))
         }
         var next: Int64?
         if entries.count > count {
@@ -93,6 +104,12 @@ struct AuditEventSearch: Sendable {
             "search-type", action: .read, type: "AuditEvent", patients: patient.map { [$0] } ?? [],
             query: request.uri.query.map { String($0.prefix(2048)) }))
         return response(entries: entries.map(\.1), next: next, base: base, request: request, format: format)
+    }
+
+    static func bind(_ value: String) -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 1)
+        bindings.append(value)
+        return bindings
     }
 
     private func response(entries: [JSONValue], next: Int64?, base: String, request: Request, format: FHIRFormat) -> Response {

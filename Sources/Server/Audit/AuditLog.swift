@@ -61,16 +61,12 @@ public final class AuditLog: Sendable {
 
     /// One statement for many events.
     static func insert(_ rows: AuditRows, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query(
-            """
-            INSERT INTO audit_event (id, recorded, subtype, outcome, agent_id, patient_ids, content)
-            SELECT a.id, a.recorded, a.subtype, a.outcome, NULLIF(a.agent_id, ''),
-                CASE WHEN a.patients = '' THEN '{}'::text[] ELSE string_to_array(a.patients, ' ') END, a.content::jsonb
-            FROM unnest(\(rows.ids)::text[], \(rows.recorded)::timestamptz[], \(rows.subtypes)::text[], \(rows.outcomes)::text[],
-                \(rows.agents)::text[], \(rows.patients)::text[], \(rows.contents)::text[])
-                AS a(id, recorded, subtype, outcome, agent_id, patients, content)
-            """, logger: logger)
+        var bindings = PostgresBindings(capacity: AuditRows.parameterCount)
+        rows.appendBindings(to: &bindings)
+        try await connection.query(PostgresQuery(unsafeSQL: insertSQL, binds: bindings), logger: logger)
     }
+
+    private static let insertSQL = AuditRows.insertSQL(first: 1)
 
     /// Pending rows and the callers waiting for them, behind a lock (no actor hop per request).
     private final class Queue: @unchecked Sendable {

@@ -1,19 +1,30 @@
 import FHIRModels
 import Foundation
+import PostgresNIO
 
 /// AuditEvents as the parallel arrays one `INSERT … SELECT FROM unnest(…)` takes: the group
-/// commit of reads and the write statements both insert this way.
+/// commit of reads and the write statements both insert this way. Optional values travel as ""
+/// (or -1 for the version) and become NULL in SQL, since postgres-nio binds no arrays of optionals.
 struct AuditRows: Sendable {
     var ids: [String] = []
     var recorded: [Date] = []
+    var actions: [String] = []
     var subtypes: [String] = []
     var outcomes: [String] = []
-    /// The agent's user or client id, "" when unknown (a failed login).
+    var descriptions: [String] = []
     var agents: [String] = []
+    var roles: [String] = []
+    var fhirUsers: [String] = []
+    var clients: [Bool] = []
+    var addresses: [String] = []
+    var purposes: [String] = []
+    var reasons: [String] = []
+    var entityTypes: [String] = []
+    var entityIDs: [String] = []
+    var entityVersions: [Int] = []
     /// Patient ids separated by spaces (ids never contain spaces), "" for none.
     var patients: [String] = []
-    /// The AuditEvent as JSON text.
-    var contents: [String] = []
+    var queries: [String] = []
 
     init() {}
 
@@ -27,20 +38,109 @@ struct AuditRows: Sendable {
     mutating func append(_ record: AuditRecord) {
         ids.append(record.id)
         recorded.append(record.recorded)
+        actions.append(record.action.rawValue)
         subtypes.append(record.subtype)
         outcomes.append(record.outcome.rawValue)
+        descriptions.append(record.outcomeDescription ?? "")
         agents.append(record.agentUserID ?? "")
+        roles.append(record.agentRole ?? "")
+        fhirUsers.append(record.agentFHIRUser ?? "")
+        clients.append(record.agentIsClient)
+        addresses.append(record.clientAddress ?? "")
+        purposes.append(record.purposeOfUse ?? "")
+        reasons.append(record.breakGlassReason ?? "")
+        entityTypes.append(record.entityType ?? "")
+        entityIDs.append(record.entityID ?? "")
+        entityVersions.append(record.entityVersion ?? -1)
         patients.append(record.patientIDs.joined(separator: " "))
-        contents.append(String(decoding: FHIRJSON.serialize(AuditEventBuilder.build(record)), as: UTF8.self))
+        queries.append(record.query ?? "")
     }
 
     mutating func append(contentsOf other: AuditRows) {
         ids += other.ids
         recorded += other.recorded
+        actions += other.actions
         subtypes += other.subtypes
         outcomes += other.outcomes
+        descriptions += other.descriptions
         agents += other.agents
+        roles += other.roles
+        fhirUsers += other.fhirUsers
+        clients += other.clients
+        addresses += other.addresses
+        purposes += other.purposes
+        reasons += other.reasons
+        entityTypes += other.entityTypes
+        entityIDs += other.entityIDs
+        entityVersions += other.entityVersions
         patients += other.patients
-        contents += other.contents
+        queries += other.queries
+    }
+
+    /// Binds the 18 arrays in the order `insertSQL` expects.
+    func appendBindings(to bindings: inout PostgresBindings) {
+        bindings.append(ids)
+        bindings.append(recorded)
+        bindings.append(actions)
+        bindings.append(subtypes)
+        bindings.append(outcomes)
+        bindings.append(descriptions)
+        bindings.append(agents)
+        bindings.append(roles)
+        bindings.append(fhirUsers)
+        bindings.append(clients)
+        bindings.append(addresses)
+        bindings.append(purposes)
+        bindings.append(reasons)
+        bindings.append(entityTypes)
+        bindings.append(entityIDs)
+        bindings.append(entityVersions)
+        bindings.append(patients)
+        bindings.append(queries)
+    }
+
+    static let parameterCount = 18
+
+    /// The insert, its arrays bound from `$first` on.
+    static func insertSQL(first: Int) -> String {
+        let p = (0..<parameterCount).map { "$\(first + $0)" }
+        return """
+            INSERT INTO audit_event (id, recorded, action, subtype, outcome, outcome_desc, agent_id, agent_role,
+                agent_fhir_user, agent_is_client, client_address, purpose, break_glass_reason, entity_type, entity_id,
+                entity_version, patient_ids, query)
+            SELECT a.id::uuid, a.recorded, a.action, a.subtype, a.outcome, NULLIF(a.description, ''), NULLIF(a.agent, ''),
+                NULLIF(a.role, ''), NULLIF(a.fhir_user, ''), a.client, NULLIF(a.address, ''), NULLIF(a.purpose, ''),
+                NULLIF(a.reason, ''), NULLIF(a.entity_type, ''), NULLIF(a.entity_id, ''), NULLIF(a.entity_version, -1),
+                CASE WHEN a.patients = '' THEN '{}'::text[] ELSE string_to_array(a.patients, ' ') END, NULLIF(a.query, '')
+            FROM unnest(\(p[0])::text[], \(p[1])::timestamptz[], \(p[2])::text[], \(p[3])::text[], \(p[4])::text[],
+                \(p[5])::text[], \(p[6])::text[], \(p[7])::text[], \(p[8])::text[], \(p[9])::boolean[], \(p[10])::text[],
+                \(p[11])::text[], \(p[12])::text[], \(p[13])::text[], \(p[14])::text[], \(p[15])::integer[], \(p[16])::text[],
+                \(p[17])::text[])
+                AS a(id, recorded, action, subtype, outcome, description, agent, role, fhir_user, client, address, purpose,
+                    reason, entity_type, entity_id, entity_version, patients, query)
+            """
+    }
+
+    /// The columns `record(from:)` reads, in order.
+    static let selectColumns = """
+        audit_key, id::text, recorded, action, subtype, outcome, outcome_desc, agent_id, agent_role, agent_fhir_user,
+        agent_is_client, client_address, purpose, break_glass_reason, entity_type, entity_id, entity_version, patient_ids, query
+        """
+
+    /// A stored row back as its record (and its key, for paging).
+    static func record(from row: PostgresRow) throws -> (key: Int64, record: AuditRecord) {
+        let cells = row.makeRandomAccess()
+        let action = AuditRecord.Action(rawValue: try cells[3].decode(String.self)) ?? .execute
+        let outcome = AuditRecord.Outcome(rawValue: try cells[5].decode(String.self)) ?? .majorFailure
+        let record = AuditRecord(
+            id: try cells[1].decode(String.self), recorded: try cells[2].decode(Date.self), action: action,
+            subtype: try cells[4].decode(String.self), outcome: outcome, outcomeDescription: try cells[6].decode(String?.self),
+            agentUserID: try cells[7].decode(String?.self), agentRole: try cells[8].decode(String?.self),
+            agentFHIRUser: try cells[9].decode(String?.self), agentIsClient: try cells[10].decode(Bool.self),
+            clientAddress: try cells[11].decode(String?.self), purposeOfUse: try cells[12].decode(String?.self),
+            breakGlassReason: try cells[13].decode(String?.self), entityType: try cells[14].decode(String?.self),
+            entityID: try cells[15].decode(String?.self), entityVersion: try cells[16].decode(Int?.self),
+            patientIDs: try cells[17].decode([String].self), query: try cells[18].decode(String?.self))
+        return (try cells[0].decode(Int64.self), record)
     }
 }

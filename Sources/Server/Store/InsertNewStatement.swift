@@ -41,11 +41,7 @@ struct InsertNewStatement: PostgresPreparedStatement {
             JOIN keyed ON keyed.ord = c.ord
             ON CONFLICT DO NOTHING
         ), audit AS (
-            INSERT INTO audit_event (id, recorded, subtype, outcome, agent_id, patient_ids, content)
-            SELECT a.id, $4, a.subtype, a.outcome, NULLIF(a.agent_id, ''),
-                CASE WHEN a.patients = '' THEN '{}'::text[] ELSE string_to_array(a.patients, ' ') END, a.content::jsonb
-            FROM unnest($19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[])
-                AS a(id, subtype, outcome, agent_id, patients, content)
+        \(AuditRows.insertSQL(first: 19))
         )
         SELECT count(*) FROM keyed
         """
@@ -78,7 +74,7 @@ struct InsertNewStatement: PostgresPreparedStatement {
     var audit = AuditRows()
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 24)
+        var bindings = PostgresBindings(capacity: 18 + AuditRows.parameterCount)
         bindings.append(types)
         bindings.append(ids)
         bindings.append(contents)
@@ -97,12 +93,7 @@ struct InsertNewStatement: PostgresPreparedStatement {
         bindings.append(carePractitioners)
         bindings.append(carePatients)
         bindings.append(careKinds)
-        bindings.append(audit.ids)
-        bindings.append(audit.subtypes)
-        bindings.append(audit.outcomes)
-        bindings.append(audit.agents)
-        bindings.append(audit.patients)
-        bindings.append(audit.contents)
+        audit.appendBindings(to: &bindings)
         return bindings
     }
 

@@ -88,10 +88,15 @@ extension AuditTrail {
     /// AuditEvents stored for an agent, oldest first.
     static func events(agent: String, endpoint: DatabaseEndpoint) async throws -> [JSONValue] {
         try await endpoint.withConnection(logger: TestApp.logger) { connection in
+            var bindings = PostgresBindings(capacity: 1)
+            bindings.append(agent)
             let rows = try await connection.query(
-                "SELECT content::text FROM audit_event WHERE agent_id = \(agent) ORDER BY audit_key", logger: TestApp.logger)
+                PostgresQuery(
+                    unsafeSQL: "SELECT \(AuditRows.selectColumns) FROM audit_event WHERE agent_id = $1 ORDER BY audit_key",
+                    binds: bindings),
+                logger: TestApp.logger)
             var events: [JSONValue] = []
-            for try await content in rows.decode(String.self) { events.append(try FHIRJSON.parse(content)) }
+            for try await row in rows { events.append(AuditEventBuilder.build(try AuditRows.record(from: row).record)) }
             return events
         }
     }

@@ -1,6 +1,9 @@
 import Dispatch
 import Foundation
 import HummingbirdBcrypt
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 @testable import Server
 
@@ -85,6 +88,17 @@ import Testing
             #expect(try Bcrypt.verify("violet-harbor-42", hash: hasher.dummyHash) == false)
             #expect(try await hasher.verify("violet-harbor-42", against: nil) == false)
         }
+    }
+
+    /// bcrypt yields the CPU to request handling: its threads run niced (Linux nice is per thread).
+    @Test func hashingRunsOnLowPriorityThreads() async throws {
+        #if canImport(Glibc)
+        let hasher = PasswordHasher(cost: 4)
+        let base = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+        let niceness = try await hasher.run { getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) }
+        #expect(niceness > base, "hashing thread nice \(niceness), caller \(base)")
+        try await hasher.shutdown()
+        #endif
     }
 
     @Test func refusesCallersBeyondTheWaitingLineAndServesThemInTurn() async throws {

@@ -4,8 +4,8 @@ import Synchronization
 
 /// bcrypt hashing and verification, run off the NIO event loops and off Swift's cooperative pool.
 ///
-/// A bcrypt at cost 12 takes a quarter of a second of CPU. Each runs on a Dispatch global queue thread while the
-/// caller's task is suspended, at most `maxConcurrent` at once; up to `maxWaiting` further callers queue in order, and
+/// A bcrypt at cost 12 takes a quarter of a second of CPU. Each runs on one of `maxConcurrent` dedicated threads at
+/// lowered scheduling priority (`LowPriorityWorkers`) while the caller's task is suspended; up to `maxWaiting` further callers queue in order, and
 /// beyond that `PasswordHasherBusy` is thrown immediately, so a login flood cannot starve other requests.
 /// bcrypt reads at most 72 bytes of the password.
 public final class PasswordHasher: Sendable {
@@ -14,6 +14,9 @@ public final class PasswordHasher: Sendable {
     public let maxWaiting: Int
     /// The hash an unknown account is checked against: same algorithm and cost as real ones.
     let dummyHash: String
+    /// `maxConcurrent` dedicated threads at lowered priority: hashing never runs on the event
+    /// loops or the cooperative pool, and yields the CPU to them under load.
+    private let workers: LowPriorityWorkers
     private let state = Mutex(State())
 
     private struct State: ~Copyable {
@@ -29,6 +32,7 @@ public final class PasswordHasher: Sendable {
         self.maxConcurrent = maxConcurrent
         self.maxWaiting = maxWaiting
         self.dummyHash = Self.dummyHash(cost: cost)
+        self.workers = LowPriorityWorkers(count: maxConcurrent, name: "bcrypt")
     }
 
     /// A bcrypt hash (`$2b$`, this hasher's cost, random salt) of `password`.
@@ -48,17 +52,17 @@ public final class PasswordHasher: Sendable {
         return try await run { Bcrypt.verify(password, hash: hash) }
     }
 
-    /// Nothing to release: the work runs on Dispatch's shared threads. Kept so callers can shut down uniformly.
-    public func shutdown() async throws {}
+    /// Stops the hashing threads once their current work is done.
+    public func shutdown() async throws {
+        workers.stop()
+    }
 
     /// Runs `work` on a Dispatch thread once a slot is free. Internal so tests can hold a slot deterministically.
     func run<Result: Sendable>(_ work: @escaping @Sendable () -> Result) async throws -> Result {
         try await acquire()
         defer { release() }
         return await withCheckedContinuation { continuation in
-            DispatchQueue.global(qos: .userInitiated).async {
-                continuation.resume(returning: work())
-            }
+            workers.submit { continuation.resume(returning: work()) }
         }
     }
 

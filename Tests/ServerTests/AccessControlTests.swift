@@ -230,6 +230,27 @@ import Testing
         }
     }
 
+    /// Rows written before the access index existed (index_version 1, no compartment rows) are
+    /// decided from their content, never treated as outside every compartment.
+    @Test(.timeLimit(.minutes(3))) func rowsWithoutAnAccessIndexAreDecidedFromTheirContent() async throws {
+        try await TestApp.runSecured { client, endpoint, security in
+            let world = try await Self.world(client, security)
+            try await endpoint.withConnection(logger: TestApp.logger) { connection in
+                try await connection.query(
+                    "UPDATE resource SET index_version = 1 WHERE id = \(world.observationB) OR id = \(world.b.resourceID)",
+                    logger: TestApp.logger)
+                try await connection.query(
+                    "DELETE FROM resource_patient WHERE resource_key IN (SELECT resource_key FROM resource WHERE id = \(world.observationB) OR id = \(world.b.resourceID))",
+                    logger: TestApp.logger)
+            }
+            for path in ["/fhir/Observation/\(world.observationB)", "/fhir/Patient/\(world.b.resourceID)"] {
+                #expect(try await client.send(.get, path, headers: world.doctor.headers).status == .notFound, "doctor: \(path)")
+                #expect(try await client.send(.get, path, headers: world.a.headers).status == .notFound, "patient A: \(path)")
+                #expect(try await client.send(.get, path, headers: world.b.headers).status == .ok, "patient B: \(path)")
+            }
+        }
+    }
+
     @Test(.timeLimit(.minutes(3))) func patientsSeeWhoLookedAtTheirRecord() async throws {
         try await TestApp.runSecured { client, endpoint, security in
             let world = try await Self.world(client, security)

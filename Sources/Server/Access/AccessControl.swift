@@ -46,6 +46,17 @@ public struct AccessControl: Sendable {
     ) async throws -> AccessDecision {
         guard scopeAllows(permission, on: type) else { return .deny("scope") }
         if type == "AuditEvent" { return auditEventRead(resource) }
+        return try await decideRead(
+            type: type, patients: patients(type: type, id: id, resource: resource), permission: permission, caredFor: caredFor)
+    }
+
+    /// The same decision when the resource's compartment is already known (from the index
+    /// written with it), without parsing the resource. Not for AuditEvents.
+    public func decideRead(
+        type: String, patients: Set<String>, permission: SMARTPermission, caredFor: Set<String>? = nil
+    ) async throws -> AccessDecision {
+        guard scopeAllows(permission, on: type) else { return .deny("scope") }
+        if type == "AuditEvent" { return .deny("audit events are read through the audit log") }
         switch principal.role {
         case .system: return .allow
         case .admin: return .deny("role")
@@ -53,9 +64,8 @@ public struct AccessControl: Sendable {
             return Self.billingTypes.contains(type) || type == "Patient" ? .allow : .deny("role")
         case .patient:
             guard let me = principal.patientID else { return .deny("no linked patient") }
-            return patients(type: type, id: id, resource: resource).contains(me) ? .allow : .deny("compartment")
+            return patients.contains(me) ? .allow : .deny("compartment")
         case .doctor:
-            let patients = patients(type: type, id: id, resource: resource)
             return try await doctorDecision(patients: patients, establishedByWrite: caredFor ?? [])
         }
     }

@@ -289,7 +289,8 @@ struct BundleProcessor: Sendable {
                 } else {
                     stored = try await store.read(type: type, id: id)
                 }
-                let (resource, record) = try await guarded.readable(stored, subtype: version == nil ? "read" : "vread")
+                let record = try await guarded.readable(stored, subtype: version == nil ? "read" : "vread")
+                let resource = try stored.resource()
                 try await transaction.appendAudit([record])
                 return responseEntry(stored, status: "200 OK", resource: resource)
             case .search(let type, let criteria):

@@ -109,7 +109,7 @@ struct FHIRController: Sendable {
                 await guarded.auditFailure("read", action: .read, type: type, id: id, error: error)
                 throw error
             }
-            let (_, record) = try await guarded.readable(stored, subtype: "read")
+            let record = try await guarded.readable(stored, subtype: "read")
             try await security.audit.record(record)
             if let noneMatch = request.headers[.ifNoneMatch], FHIRRequest.version(fromETag: noneMatch) == stored.versionID {
                 return Response(status: .notModified, headers: FHIRResponse.versionHeaders(stored))
@@ -134,7 +134,7 @@ struct FHIRController: Sendable {
                 await guarded.auditFailure("vread", action: .read, type: type, id: id, error: error)
                 throw error
             }
-            let (_, record) = try await guarded.readable(stored, subtype: "vread")
+            let record = try await guarded.readable(stored, subtype: "vread")
             try await security.audit.record(record)
             return try FHIRResponse.make(status: .ok, stored: stored, request: request)
         }

@@ -71,16 +71,21 @@ struct FHIRGuard: Sendable {
 
     // MARK: - Reads
 
-    /// The resource of a stored version when the principal may read it; otherwise audits the
-    /// denial and throws the 404 a missing resource gives.
-    func readable(_ stored: StoredResource, subtype: String, permission: SMARTPermission = .read) async throws
-        -> (resource: JSONValue, record: AuditRecord) {
-        guard let resource = try stored.resource() else {
-            throw FHIRHTTPError.notFound("\(stored.type)/\(stored.id) is not known")
+    /// The audit record of reading a stored version when the principal may read it; otherwise
+    /// audits the denial and throws the 404 a missing resource gives. A current version read
+    /// with its compartment (`compartmentPatients`) is decided without parsing it.
+    func readable(_ stored: StoredResource, subtype: String, permission: SMARTPermission = .read) async throws -> AuditRecord {
+        let patients: Set<String>
+        if let known = stored.compartmentPatients, stored.type != "AuditEvent" {
+            patients = known
+        } else {
+            guard let resource = try stored.resource() else {
+                throw FHIRHTTPError.notFound("\(stored.type)/\(stored.id) is not known")
+            }
+            patients = access.patients(type: stored.type, id: stored.id, resource: resource)
         }
         let decision = try await access.decideRead(
-            type: stored.type, id: stored.id, resource: resource, permission: permission, caredFor: stored.caredForPatients)
-        let patients = access.patients(type: stored.type, id: stored.id, resource: resource)
+            type: stored.type, patients: patients, permission: permission, caredFor: stored.caredForPatients)
         let record = record(
             subtype, action: .read, type: stored.type, id: stored.id, version: stored.versionID, patients: patients,
             decision: decision)
@@ -88,7 +93,7 @@ struct FHIRGuard: Sendable {
             try await audit.record(record)
             throw FHIRHTTPError.notFound("\(stored.type)/\(stored.id) is not known")
         }
-        return (resource, record)
+        return record
     }
 
     /// Audits a read that failed before any access decision (unknown id, deleted, bad request).

@@ -4,6 +4,11 @@ import FHIRModels
 /// patients whose compartment holds it, and the care relationships it states (plus the
 /// writing doctor's authorship of each of those patients' records).
 struct AccessIndex: Sendable {
+    /// `resource.index_version` of rows whose compartment and relationship rows were written by
+    /// this code. Rows from before (version 1) have none: their reads parse the resource to
+    /// decide access, and a later write (or reindex) brings them up to date.
+    static let version = 2
+
     let patientIDs: Set<String>
     let careRelationships: [CareRelationship]
 

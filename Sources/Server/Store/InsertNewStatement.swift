@@ -9,8 +9,9 @@ struct InsertNewStatement: PostgresPreparedStatement {
             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $8::text[], $9::text[])
                 WITH ORDINALITY AS u(type, id, content, sealed, key_id, ord)
         ), inserted AS (
-            INSERT INTO resource (type, id, version_id, last_updated, content, sealed, key_id)
-            SELECT type, id, 1, $4, content::jsonb, decode(NULLIF(sealed, ''), 'base64'), NULLIF(key_id, '')
+            INSERT INTO resource (type, id, version_id, last_updated, content, sealed, key_id, index_version)
+            SELECT type, id, 1, $4, content::jsonb, decode(NULLIF(sealed, ''), 'base64'), NULLIF(key_id, ''),
+                \(AccessIndex.version)
             FROM input ORDER BY ord
             RETURNING resource_key, type, id, content, sealed, key_id
         ), keyed AS (

@@ -30,7 +30,7 @@ public struct PostgresResourceStore: ResourceStore {
             try await client.execute(
                 ReadCurrentStatement(type: type, id: id, practitionerID: practitionerID, check: check), logger: logger)
         }
-        for try await (role, fhirUser, version, lastUpdated, deleted, content, sealed, keyID, caredFor) in rows {
+        for try await (role, fhirUser, version, lastUpdated, deleted, content, sealed, keyID, caredFor, compartment) in rows {
             // The token's check comes first: nothing about the resource reaches a dead token.
             if let check, role != check.role || fhirUser != check.fhirUser { throw TokenRejected() }
             guard let version, let lastUpdated, let deleted else { break }
@@ -40,6 +40,7 @@ public struct PostgresResourceStore: ResourceStore {
                 json: try materialize(type: type, id: id, version: version, content: content, sealed: sealed, keyID: keyID),
                 method: "GET")
             stored.caredForPatients = caredFor.map(Set.init)
+            stored.compartmentPatients = compartment.map(Set.init)
             return stored
         }
         throw StoreError(.notFound, "\(type)/\(id) is not known")

@@ -59,6 +59,7 @@ struct PostgresResourceTransaction: ResourceTransaction {
             """
             WITH updated AS (
                 UPDATE resource SET version_id = \(version), last_updated = \(now), deleted = false,
+                    index_version = \(AccessIndex.version),
                     content = \(row.content)::jsonb, sealed = decode(NULLIF(\(row.sealedBase64), ''), 'base64'),
                     key_id = NULLIF(\(row.keyID), '')
                 WHERE resource_key = \(current.key) RETURNING resource_key, content, sealed, key_id

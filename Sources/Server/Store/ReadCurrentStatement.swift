@@ -6,8 +6,10 @@ import PostgresNIO
 /// which of the resource's patients the practitioner cares for, so authorizing the read costs
 /// no second round trip.
 struct ReadCurrentStatement: PostgresPreparedStatement {
-    /// Always one row: the token check's answer (NULLs when none was asked or it failed) and the
-    /// resource's columns (NULLs when there is no such resource).
+    /// Always one row: the token check's answer (NULLs when none was asked or it failed), the
+    /// resource's columns (NULLs when there is no such resource), the practitioner's patients
+    /// among the resource's, and the resource's compartment (written with it), so that deciding
+    /// access needs neither another query nor parsing the resource.
     static let sql = """
         WITH auth AS (
             SELECT u.role, u.fhir_user FROM auth_session s JOIN app_user u ON u.id = s.user_id
@@ -23,10 +25,12 @@ struct ReadCurrentStatement: PostgresPreparedStatement {
             CASE WHEN $3::text IS NULL OR r.resource_key IS NULL THEN NULL ELSE ARRAY(
                 SELECT DISTINCT c.patient_id FROM resource_patient p
                 JOIN care_relationship c ON c.patient_id = p.patient_id AND c.practitioner_id = $3::text
-                WHERE p.resource_key = r.resource_key) END
+                WHERE p.resource_key = r.resource_key) END,
+            CASE WHEN r.resource_key IS NULL OR r.index_version < \(AccessIndex.version) THEN NULL
+                ELSE ARRAY(SELECT p.patient_id FROM resource_patient p WHERE p.resource_key = r.resource_key) END
         FROM (SELECT 1) AS one LEFT JOIN resource r ON r.type = $1 AND r.id = $2
         """
-    typealias Row = (String?, String?, Int?, Date?, Bool?, String?, String?, String?, [String]?)
+    typealias Row = (String?, String?, Int?, Date?, Bool?, String?, String?, String?, [String]?, [String]?)
 
     let type: String
     let id: String

@@ -15,6 +15,9 @@ public struct StoredResource: Sendable {
     /// For a read on behalf of a practitioner: the patients of this resource's compartment whom
     /// they care for, looked up in the same statement as the read (nil when not asked).
     public var caredForPatients: Set<String>?
+    /// The patients whose compartment holds this (current) version, from the index written with
+    /// it; nil when the read did not fetch them (history, vread).
+    public var compartmentPatients: Set<String>?
 
     public init(type: String, id: String, versionID: Int, lastUpdated: Date, deleted: Bool, json: [UInt8]?, method: String) {
         self.type = type

@@ -64,19 +64,21 @@ public struct IdentityStore: Sendable {
     }
 
     func credentials(email address: String) async throws -> Credentials? {
-        let lookup = Data(email.lookup(address))
-        let rows = try await client.query(
-            "SELECT id, password_hash, role, status, fhir_user FROM app_user WHERE email_lookup = \(lookup)", logger: logger)
-        for try await (id, hash, role, status, fhirUser) in rows.decode((String, String, String, String, String?).self) {
-            guard let role = Principal.Role(rawValue: role), let status = UserAccount.Status(rawValue: status) else { return nil }
-            return Credentials(id: id, passwordHash: hash, role: role, status: status, fhirUser: fhirUser)
-        }
-        return nil
+        let lookup: Data? = Data(email.lookup(address))
+        return try await credentials(lookup: lookup, userID: nil)
     }
 
     func credentials(userID: String) async throws -> Credentials? {
+        try await credentials(lookup: nil, userID: userID)
+    }
+
+    /// The account with this email HMAC or this id (exactly one of them is given).
+    private func credentials(lookup: Data?, userID: String?) async throws -> Credentials? {
         let rows = try await client.query(
-            "SELECT id, password_hash, role, status, fhir_user FROM app_user WHERE id = \(userID)", logger: logger)
+            """
+            SELECT id, password_hash, role, status, fhir_user FROM app_user
+            WHERE email_lookup = \(lookup) OR id = \(userID)
+            """, logger: logger)
         for try await (id, hash, role, status, fhirUser) in rows.decode((String, String, String, String, String?).self) {
             guard let role = Principal.Role(rawValue: role), let status = UserAccount.Status(rawValue: status) else { return nil }
             return Credentials(id: id, passwordHash: hash, role: role, status: status, fhirUser: fhirUser)

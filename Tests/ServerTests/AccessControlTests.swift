@@ -193,8 +193,15 @@ import Testing
                     .object(["resource": Self.observation(for: world.b.resourceID), "request": .object(["method": "POST", "url": "Observation"])]),
                 ]),
             ])
+            let createsBefore = try await AuditTrail.events(agent: world.doctor.userID, endpoint: endpoint)
+                .filter { AuditTrail.subtype($0) == "create" && AuditTrail.outcome($0) == "0" }.count
             let failed = try await client.send(.post, "/fhir", headers: doctorJSON, body: FHIRJSON.serialize(transaction))
             #expect(failed.status == .forbidden)
+            // The write's AuditEvents live in the write's transaction: rolled back with it, while
+            // the denial is recorded.
+            let afterEvents = try await AuditTrail.events(agent: world.doctor.userID, endpoint: endpoint)
+            #expect(afterEvents.filter { AuditTrail.subtype($0) == "create" && AuditTrail.outcome($0) == "0" }.count == createsBefore)
+            #expect(afterEvents.last.map { AuditTrail.outcome($0) == "4" && AuditTrail.subtype($0) == "create" } == true)
             let count = try await client.send(.get, "/fhir/Observation?subject=Patient/\(world.a.resourceID)").json["entry"]?.arrayValue?.count
             #expect(count == 2, "only the doctor's single create landed")
 

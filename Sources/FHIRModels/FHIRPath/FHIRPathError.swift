@@ -6,7 +6,7 @@ public enum FHIRPathError: Error, Sendable, Equatable {
     /// Valid FHIRPath outside the supported subset (arithmetic, date literals, most functions).
     /// Thrown when compiling, so that nothing is silently evaluated wrongly.
     case unsupported(String)
-    /// The expression cannot apply to this data: an element the type does not define, or a
-    /// function that needs one item given several.
+    /// The expression cannot apply to this data: an element the type does not define, a
+    /// function that needs one item given several, or (when compiling) an unknown type name.
     case evaluation(String)
 }

@@ -51,7 +51,7 @@ struct FHIRPathEvaluator {
                 return items.filter { FHIRPathTypes.conforms($0.typeName, to: target) }
             case .is:
                 guard items.count <= 1 else { throw .evaluation("'is' applied to more than one item") }
-                return items.map { .boolean(FHIRPathTypes.conforms($0.typeName, to: target)) }
+                return items.map { .boolean(FHIRPathTypes.conforms($0.typeName, to: target, primitiveSubtypes: true)) }
             }
         case .function(let base, let function, let arguments):
             let items = try base.map { node throws(FHIRPathError) in try evaluate(node, focus: focus, this: this) } ?? focus
@@ -154,7 +154,8 @@ struct FHIRPathEvaluator {
     }
 
     /// The items a member name selects from one item. Choice elements are matched by their base
-    /// name (`value` finds `valueQuantity`); primitives carry their `_name` objects.
+    /// name (`value` finds `valueQuantity`; `valueQuantity` itself is not an element name and
+    /// fails, as FHIRPath requires); primitives carry their `_name` objects.
     private func children(of item: FHIRPathValue, named name: String) throws(FHIRPathError) -> [FHIRPathValue] {
         guard let object = item.node.objectValue else {
             // A primitive: only its `id` and `extension` live in the `_name` object.
@@ -174,9 +175,6 @@ struct FHIRPathEvaluator {
                 return result
             }
             return Self.values(object[name], extensions: object["_" + name], type: element.types[0])
-        }
-        if let match = type.element(forJSONName: name) {
-            return Self.values(object[name], extensions: object["_" + name], type: match.type)
         }
         throw .evaluation("'\(name)' is not an element of \(typeName)")
     }

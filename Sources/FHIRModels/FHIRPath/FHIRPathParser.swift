@@ -245,6 +245,9 @@ struct FHIRPathParser {
             position += 2
             name += "." + second
         }
+        guard FHIRPathTypes.isKnown(FHIRPathTypes.canonical(name)) else {
+            throw .evaluation("unknown type at offset \(tokens[position - 1].offset)")
+        }
         return name
     }
 }

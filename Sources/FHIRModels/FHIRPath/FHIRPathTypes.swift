@@ -1,10 +1,15 @@
 /// The FHIR and FHIRPath type hierarchy, as far as `is`, `as` and `ofType` need it.
 enum FHIRPathTypes {
-    /// Specialisations among FHIR datatypes: a `code` is a `string`, an `Age` is a `Quantity`.
-    private static let parents: [String: String] = [
+    /// Specialisations of FHIR primitives. The R4 suite has `is` honour them (`gender.is(string)`
+    /// is true) but `as` and `ofType` not (`gender.as(string)` is empty).
+    private static let primitiveParents: [String: String] = [
         "code": "string", "id": "string", "markdown": "string",
         "url": "uri", "canonical": "uri", "oid": "uri", "uuid": "uri",
         "positiveInt": "integer", "unsignedInt": "integer",
+    ]
+
+    /// Specialisations among complex FHIR types: an `Age` is a `Quantity`.
+    private static let parents: [String: String] = [
         "Age": "Quantity", "Count": "Quantity", "Distance": "Quantity", "Duration": "Quantity",
         "MoneyQuantity": "Quantity", "SimpleQuantity": "Quantity",
         "DomainResource": "Resource",
@@ -23,9 +28,18 @@ enum FHIRPathTypes {
         return specifier
     }
 
+    /// Whether `canonical(specifier)` names a FHIR type or a FHIRPath system type.
+    /// Any `System.` name is accepted (the suite's `is(System.Patient)` is false, not an error).
+    static func isKnown(_ canonicalName: String) -> Bool {
+        if canonicalName.hasPrefix("System.") { return true }
+        return FHIRMetadata.type(named: canonicalName) != nil
+    }
+
     /// Whether a value of type `name` is of the canonical type `target` (itself or a supertype).
-    static func conforms(_ name: String?, to target: String) -> Bool {
+    /// `primitiveSubtypes` lets a `code` count as a `string` (for `is`).
+    static func conforms(_ name: String?, to target: String, primitiveSubtypes: Bool = false) -> Bool {
         guard var current = name else { return false }
+        if primitiveSubtypes, let parent = primitiveParents[current], parent == target { return true }
         while true {
             if current == target { return true }
             if let parent = parent(of: current) { current = parent } else { return false }

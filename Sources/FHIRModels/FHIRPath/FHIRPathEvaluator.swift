@@ -5,6 +5,7 @@ struct FHIRPathEvaluator {
     /// `%resource`: the resource the expression was evaluated on; `resolve()` finds contained
     /// resources in it.
     let resource: FHIRPathValue
+    let options: FHIRPathExpression.Options
 
     func evaluate(_ node: FHIRPathNode, focus: [FHIRPathValue], this: FHIRPathValue) throws(FHIRPathError) -> [FHIRPathValue] {
         switch node {
@@ -47,7 +48,9 @@ struct FHIRPathEvaluator {
             case .ofType:
                 return items.filter { FHIRPathTypes.conforms($0.typeName, to: target) }
             case .as:
-                guard items.count <= 1 else { throw .evaluation("'as' applied to more than one item") }
+                guard items.count <= 1 || options.contains(.castsFilter) else {
+                    throw .evaluation("'as' applied to more than one item")
+                }
                 return items.filter { FHIRPathTypes.conforms($0.typeName, to: target) }
             case .is:
                 guard items.count <= 1 else { throw .evaluation("'is' applied to more than one item") }

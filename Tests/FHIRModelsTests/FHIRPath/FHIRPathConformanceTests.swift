@@ -99,15 +99,15 @@ import Testing
         }
     }
 
-    enum Outcome { case outsideSubset, passed, failed(String) }
+    enum Outcome { case outsideSubset(String), passed, failed(String) }
 
     static func run(_ test: Case, cache: inout [String: JSONValue]) -> Outcome {
-        if test.isSpecialMode { return .outsideSubset }
+        if test.isSpecialMode { return .outsideSubset("predicate or mode attribute") }
         let compiled: FHIRPathExpression
         do {
             compiled = try FHIRPathExpression(test.expression)
-        } catch .unsupported {
-            return .outsideSubset
+        } catch .unsupported(let what) {
+            return .outsideSubset(what.components(separatedBy: " at offset").first ?? what)
         } catch {
             return test.invalid != nil ? .passed : .failed("compile: \(error)")
         }
@@ -134,14 +134,18 @@ import Testing
         var cache: [String: JSONValue] = [:]
         var attempted = 0, passed = 0
         var failures: [String: String] = [:]
+        var outside: [String: Int] = [:]
         for test in cases {
             switch Self.run(test, cache: &cache) {
-            case .outsideSubset: continue
+            case .outsideSubset(let why): outside[why, default: 0] += 1
             case .passed: attempted += 1; passed += 1
             case .failed(let why): attempted += 1; failures[test.name] = why
             }
         }
         print("FHIRPath conformance: total \(cases.count), attempted \(attempted), passed \(passed)")
+        for (why, count) in outside.sorted(by: { $0.value > $1.value }) {
+            print("  outside the subset: \(count) × \(why)")
+        }
         for (name, why) in failures.sorted(by: { $0.key < $1.key }) {
             print("  failing \(name): \(why)")
         }

@@ -109,6 +109,7 @@ import Testing
             "resourceType": .string("Encounter"), "status": .string("finished"),
             "period": .object(["start": .string("2024-02-10T10:00:00Z")]),
             "subject": .object(["reference": .string("https://example.org/fhir/Patient/p-1/_history/3")]),
+            "episodeOfCare": .array([.object(["reference": .string("EpisodeOfCare/e.1/_history/2")])]),
             "participant": .array([
                 .object(["individual": .object(["reference": .string("#pr1")])]),
                 .object(["individual": .object(["identifier": .object(["value": .string("X")])])]),
@@ -127,6 +128,7 @@ import Testing
             .reference(type: nil, id: nil, url: "#pr1"),
             .reference(type: nil, id: nil, url: "urn:uuid:0b8a4e2e-6a7b-4c8f-9d6c-1f1e2d3c4b5a"),
         ])
+        #expect(Self.values("episode-of-care", in: entries) == [.reference(type: "EpisodeOfCare", id: "e.1", url: nil)])
         #expect(Self.values("status", in: entries) == [.token(system: nil, code: "finished", display: nil)])
 
         let claim: JSONValue = .object([
@@ -137,5 +139,26 @@ import Testing
             .quantity(value: Decimal(string: "12.5")!, system: "urn:iso:std:iso:4217", code: "EUR", unit: nil)])
         #expect(SearchIndexExtractor().entries(for: .object(["resourceType": .string("NotAType")])).isEmpty)
         #expect(SearchIndexExtractor().entries(for: .string("x")).isEmpty)
+    }
+
+    /// The compiled-expression cache is shared: concurrent first uses agree with a sequential run.
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
+    func concurrentExtractionAgrees() async throws {
+        let resources = [try Self.example("patient-example.json"), try Self.example("observation-example.json"),
+                         try Self.example("encounter-example.json")]
+        let sequential = resources.map { SearchIndexExtractor().entries(for: $0) }
+        let concurrent = await withTaskGroup(of: (Int, [SearchIndexEntry]).self) { group in
+            for round in 0..<24 {
+                let index = round % resources.count
+                let resource = resources[index]
+                group.addTask { (index, SearchIndexExtractor().entries(for: resource)) }
+            }
+            var results: [(Int, [SearchIndexEntry])] = []
+            for await result in group { results.append(result) }
+            return results
+        }
+        #expect(concurrent.count == 24)
+        for (index, entries) in concurrent { #expect(entries == sequential[index]) }
+        #expect(sequential.allSatisfy { !$0.isEmpty })
     }
 }

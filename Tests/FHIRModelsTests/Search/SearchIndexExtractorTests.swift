@@ -161,4 +161,23 @@ import Testing
         for (index, entries) in concurrent { #expect(entries == sequential[index]) }
         #expect(sequential.allSatisfy { !$0.isEmpty })
     }
+
+    /// Every official example evaluates without a failing parameter and is indexed by its id.
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
+    func everyOfficialExampleIndexesWithoutFailures() throws {
+        let files = Fixtures.files(in: "hl7-examples/json", withExtension: "json")
+        try #require(files.count > 100)
+        var failures: [String] = []
+        for file in files {
+            let resource = try FHIRJSON.parse(try Data(contentsOf: file))
+            let extraction = SearchIndexExtractor().extract(resource)
+            failures += extraction.failures.map { "\(file.lastPathComponent) \($0.code): \($0.reason)" }
+            if let id = resource["id"]?.stringValue {
+                #expect(Self.values("_id", in: extraction.entries) == [.token(system: nil, code: id, display: nil)],
+                        "\(file.lastPathComponent)")
+            }
+        }
+        print("Search index: \(files.count) official examples, \(failures.count) parameter failures: \(failures)")
+        #expect(failures.count == 0, "\(failures)")
+    }
 }

@@ -36,17 +36,10 @@ extension JWTSigningKeys {
 
     /// Loads a key file, checking that only its owner can read it.
     public static func load(path: String) throws -> JWTSigningKeys {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw JWTSigningKeysError("cannot read the signing key file \(path)")
-        }
-        let mode = info.st_mode & 0o777
-        guard mode & 0o077 == 0 else {
-            throw JWTSigningKeysError(
-                "signing key file \(path) has permissions \(String(mode, radix: 8)); it must be 600 (chmod 600 \(path))")
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw JWTSigningKeysError("cannot read the signing key file \(path)")
+        let data: Data
+        switch OwnerOnlyFile.read(path, label: "signing key file") {
+        case .success(let bytes): data = bytes
+        case .failure(let problem): throw JWTSigningKeysError(problem.message)
         }
         do {
             return try JWTSigningKeys(json: Array(data))

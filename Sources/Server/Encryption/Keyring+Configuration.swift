@@ -78,18 +78,14 @@ extension Keyring {
     /// Loads a key file; refuses it unless only its owner can read it (mode 0600 or 0400).
     public static func load(keyFile url: URL) throws(EncryptionConfigurationError) -> Keyring {
         let path = url.path
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw EncryptionConfigurationError("cannot read the encryption key file \(path)")
-        }
-        let mode = info.st_mode & 0o777
-        guard mode & 0o077 == 0 else {
-            throw EncryptionConfigurationError(
-                "encryption key file \(path) has permissions \(String(mode, radix: 8)); it must be 600 (chmod 600 \(path))")
+        let data: Data
+        switch OwnerOnlyFile.read(path, label: "encryption key file") {
+        case .success(let bytes): data = bytes
+        case .failure(let problem): throw EncryptionConfigurationError(problem.message)
         }
         let file: KeyFile
         do {
-            file = try JSONDecoder().decode(KeyFile.self, from: Data(contentsOf: url))
+            file = try JSONDecoder().decode(KeyFile.self, from: data)
         } catch {
             throw EncryptionConfigurationError(
                 "encryption key file \(path) must be JSON {\"active\": id, \"keys\": {id: base64}, \"blindIndexKey\": base64}")

@@ -299,34 +299,16 @@ struct BundleProcessor: Sendable {
                         error: FHIRHTTPError(status: .forbidden, code: .forbidden, "the access token's scopes do not allow searching \(type)"),
                         record: guarded.record("search-type", action: .read, type: type, decision: .deny("scope")))
                 }
-                var criteria = criteria
-                if let me = guarded.principal.patientID, PatientCompartment.resourceTypes.contains(type) {
-                    criteria.append(.patients([me]))
-                }
+                let (criteria, compartmentDenial) = guarded.restrictedToOwnCompartment(criteria, type: type, query: nil)
                 let matches = try await transaction.find(type: type, criteria: criteria, limit: limits.maxPageSize)
-                var searchEntries: [JSONValue] = []
-                var returned = Set<String>()
-                var withheld = Set<String>()
-                var withheldCount = 0
-                for match in matches {
-                    if let resource = try match.resource() {
-                        let patients = guarded.access.patients(type: type, id: match.id, resource: resource)
-                        guard try await guarded.access.decideRead(type: type, id: match.id, resource: resource, permission: .search).isAllowed else {
-                            withheld.formUnion(patients)
-                            withheldCount += 1
-                            continue
-                        }
-                        returned.formUnion(patients)
-                        searchEntries.append(.object(["fullUrl": .string("\(base)/\(type)/\(match.id)"), "resource": resource]))
-                    }
-                }
-                var records = [guarded.record("search-type", action: .read, type: type, patients: returned)]
-                if withheldCount > 0 {
-                    records.append(guarded.record(
-                        "search-type", action: .read, type: type, patients: withheld, decision: .deny("not permitted"),
-                        description: "denied: \(withheldCount) result(s) withheld"))
-                }
+                let visible = try await guarded.visible(matches, subtype: "search-type", type: type, permission: .search, query: nil)
+                let shown = visible.shown
+                var records = visible.records
+                if let compartmentDenial { records.append(compartmentDenial) }
                 try await transaction.appendAudit(records)
+                let searchEntries: [JSONValue] = shown.map { item in
+                    .object(["fullUrl": .string("\(base)/\(type)/\(item.stored.id)"), "resource": item.resource ?? .null])
+                }
                 var result: JSONObject = ["resourceType": .string("Bundle"), "type": .string("searchset"), "total": .number(String(searchEntries.count))]
                 if !searchEntries.isEmpty { result["entry"] = .array(searchEntries) }
                 return .object(["resource": .object(result), "response": .object(["status": .string("200 OK")])])

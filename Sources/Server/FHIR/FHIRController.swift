@@ -439,67 +439,30 @@ struct FHIRController: Sendable {
                 return try await AuditEventSearch(client: security.audit.client, logger: security.audit.logger)
                     .search(request: request, items: items, count: count, guard: guarded, base: base(request), format: format)
             }
-            var criteria = try FHIRRequest.criteria(from: items)
-            var otherPatientsAsked = Set<String>()
-            if let me = guarded.principal.patientID, PatientCompartment.resourceTypes.contains(type) {
-                // A patient's searches run inside their own compartment, so pages are full; asking
-                // for someone else's is a denial, recorded as such.
-                for case .patients(let ids) in criteria { otherPatientsAsked.formUnion(ids) }
-                otherPatientsAsked.remove(me)
-                criteria.append(.patients([me]))
-            }
+            let (criteria, compartmentDenial) = guarded.restrictedToOwnCompartment(
+                try FHIRRequest.criteria(from: items), type: type, query: query)
             let found = try await store.find(type: type, criteria: criteria, limit: count)
-            var matches: [StoredResource] = []
-            var entryResources: [JSONValue] = []
-            var returnedPatients = Set<String>()
-            var withheldPatients = Set<String>()
-            var withheld = 0
-            var denial: AccessDecision = .allow
-            var breakGlassUsed = false
-            for match in found {
-                guard let resource = try match.resource() else { continue }
-                let decision = try await guarded.access.decideRead(type: type, id: match.id, resource: resource, permission: .search)
-                let patients = guarded.access.patients(type: type, id: match.id, resource: resource)
-                if decision.isAllowed {
-                    matches.append(match)
-                    entryResources.append(resource)
-                    returnedPatients.formUnion(patients)
-                    if decision == .allowByBreakGlass { breakGlassUsed = true }
-                } else {
-                    withheld += 1
-                    withheldPatients.formUnion(patients)
-                    denial = decision
-                }
-            }
-            var records = [guarded.record(
-                "search-type", action: .read, type: type, patients: returnedPatients,
-                decision: breakGlassUsed ? .allowByBreakGlass : .allow, query: query)]
-            if withheld > 0 {
-                records.append(guarded.record(
-                    "search-type", action: .read, type: type, patients: withheldPatients, decision: denial,
-                    description: "denied: \(withheld) result(s) withheld", query: query))
-            }
-            if !otherPatientsAsked.isEmpty {
-                records.append(guarded.record(
-                    "search-type", action: .read, type: type, patients: otherPatientsAsked, decision: .deny("compartment"),
-                    description: "denied: another patient's records", query: query))
-            }
+            let visible = try await guarded.visible(found, subtype: "search-type", type: type, permission: .search, query: query)
+            let shown = visible.shown
+            var records = visible.records
+            if let compartmentDenial { records.append(compartmentDenial) }
             try await security.audit.record(records)
             let base = base(request)
-            var entries: [JSONValue] = []
-            for (match, resource) in zip(matches, entryResources) {
-                entries.append(.object([
-                    "fullUrl": .string("\(base)/\(type)/\(match.id)"),
-                    "resource": resource,
+            let entries: [JSONValue] = shown.map { item in
+                .object([
+                    "fullUrl": .string("\(base)/\(type)/\(item.stored.id)"),
+                    "resource": item.resource ?? .null,
                     "search": .object(["mode": .string("match")]),
-                ]))
+                ])
             }
             var bundle: JSONObject = [
                 "resourceType": .string("Bundle"),
                 "type": .string("searchset"),
                 "link": .array([.object(["relation": .string("self"), "url": .string(base + "/" + type + (request.uri.query.map { "?" + $0 } ?? ""))])]),
             ]
-            if withheld == 0, criteria.isEmpty == false || found.count < count { bundle["total"] = .number(String(matches.count)) }
+            if shown.count == found.count, criteria.isEmpty == false || found.count < count {
+                bundle["total"] = .number(String(shown.count))
+            }
             if !entries.isEmpty { bundle["entry"] = .array(entries) }
             return FHIRResponse.make(status: .ok, resource: .object(bundle), format: format, pretty: FHIRFormat.pretty(request))
         }
@@ -566,31 +529,17 @@ struct FHIRController: Sendable {
             }
             let page = try await store.history(query)
             let base = base(request)
+            // Each version is checked on its own content; a deletion (no content) shows only to
+            // system clients, or in an instance's history the caller may read.
+            let (shown, records) = try await guarded.visible(
+                page.entries, subtype: subtype, type: auditType, id: auditID, permission: auditID == nil ? .search : .read,
+                showDeletions: guarded.principal.role == .system || auditID != nil,
+                query: request.uri.query.map { String($0.prefix(2048)) })
             var entries: [JSONValue] = []
-            var returnedPatients = Set<String>()
-            var withheldPatients = Set<String>()
-            var withheld = 0
-            var breakGlassUsed = false
-            for stored in page.entries {
-                // Each version is checked on its own content; a deletion (no content) shows
-                // only to system clients, who may read everything their scopes allow.
-                if let resource = try stored.resource() {
-                    let permission: SMARTPermission = auditID == nil ? .search : .read
-                    let decision = try await guarded.access.decideRead(type: stored.type, id: stored.id, resource: resource, permission: permission)
-                    let patients = guarded.access.patients(type: stored.type, id: stored.id, resource: resource)
-                    guard decision.isAllowed else {
-                        withheld += 1
-                        withheldPatients.formUnion(patients)
-                        continue
-                    }
-                    if decision == .allowByBreakGlass { breakGlassUsed = true }
-                    returnedPatients.formUnion(patients)
-                } else if guarded.principal.role != .system && auditID == nil {
-                    continue
-                }
+            for (stored, resource) in shown {
                 var entry = JSONObject()
                 entry["fullUrl"] = .string("\(base)/\(stored.type)/\(stored.id)")
-                if let resource = try stored.resource() { entry["resource"] = resource }
+                if let resource { entry["resource"] = resource }
                 let url = stored.method == "POST" ? stored.type : "\(stored.type)/\(stored.id)"
                 entry["request"] = .object(["method": .string(stored.method), "url": .string(url)])
                 entry["response"] = .object([
@@ -605,14 +554,6 @@ struct FHIRController: Sendable {
             var links: [JSONValue] = [.object(["relation": .string("self"), "url": .string("\(base)/\(path)?\(selfQuery.joined(separator: "&"))")])]
             if let next = page.nextBefore {
                 links.append(.object(["relation": .string("next"), "url": .string("\(base)/\(path)?\(selfQuery.joined(separator: "&"))&_cursor=\(next)")]))
-            }
-            var records = [guarded.record(
-                subtype, action: .read, type: auditType, id: auditID, patients: returnedPatients,
-                decision: breakGlassUsed ? .allowByBreakGlass : .allow, query: request.uri.query.map { String($0.prefix(2048)) })]
-            if withheld > 0 {
-                records.append(guarded.record(
-                    subtype, action: .read, type: auditType, id: auditID, patients: withheldPatients, decision: .deny("not permitted"),
-                    description: "denied: \(withheld) version(s) withheld"))
             }
             try await security.audit.record(records)
             var bundle: JSONObject = ["resourceType": .string("Bundle"), "type": .string("history"), "link": .array(links)]

@@ -106,6 +106,64 @@ struct FHIRGuard: Sendable {
         try? await audit.record(failure)
     }
 
+    // MARK: - Searches and histories
+
+    /// What a search or history may show of `items`, each with its parsed resource (nil for a
+    /// deletion, shown only when `showDeletions`), and its audit records: one for what was shown,
+    /// and a denial naming the withheld results' patients when any were left out.
+    func visible(
+        _ items: [StoredResource], subtype: String, type: String?, id: String? = nil, permission: SMARTPermission,
+        showDeletions: Bool = false, query: String?
+    ) async throws -> (shown: [(stored: StoredResource, resource: JSONValue?)], records: [AuditRecord]) {
+        var shown: [(stored: StoredResource, resource: JSONValue?)] = []
+        var returnedPatients = Set<String>()
+        var withheldPatients = Set<String>()
+        var withheld = 0
+        var denial: AccessDecision = .allow
+        var breakGlassUsed = false
+        for stored in items {
+            guard let resource = try stored.resource() else {
+                if showDeletions { shown.append((stored, nil)) }
+                continue
+            }
+            let decision = try await access.decideRead(type: stored.type, id: stored.id, resource: resource, permission: permission)
+            let patients = access.patients(type: stored.type, id: stored.id, resource: resource)
+            if decision.isAllowed {
+                shown.append((stored, resource))
+                returnedPatients.formUnion(patients)
+                if decision == .allowByBreakGlass { breakGlassUsed = true }
+            } else {
+                withheld += 1
+                withheldPatients.formUnion(patients)
+                denial = decision
+            }
+        }
+        var records = [record(
+            subtype, action: .read, type: type, id: id, patients: returnedPatients,
+            decision: breakGlassUsed ? .allowByBreakGlass : .allow, query: query)]
+        if withheld > 0 {
+            records.append(record(
+                subtype, action: .read, type: type, id: id, patients: withheldPatients, decision: denial,
+                description: "denied: \(withheld) result(s) withheld", query: query))
+        }
+        return (shown, records)
+    }
+
+    /// A patient's searches run inside their own compartment (so pages are full); asking for
+    /// another patient's records is a denial, whose audit record is returned.
+    func restrictedToOwnCompartment(
+        _ criteria: [SearchCriterion], type: String, query: String?
+    ) -> (criteria: [SearchCriterion], denial: AuditRecord?) {
+        guard let me = principal.patientID, PatientCompartment.resourceTypes.contains(type) else { return (criteria, nil) }
+        var others = Set<String>()
+        for case .patients(let ids) in criteria { others.formUnion(ids) }
+        others.remove(me)
+        let denial = others.isEmpty ? nil : record(
+            "search-type", action: .read, type: type, patients: others, decision: .deny("compartment"),
+            description: "denied: another patient's records", query: query)
+        return (criteria + [.patients([me])], denial)
+    }
+
     // MARK: - Writes
 
     /// Decides a write; a denial is audited and thrown as 403.

@@ -59,6 +59,15 @@ struct SearchSQL {
             if case .compartment(let patients) = condition, patients.count == 1 { return (.compartment(patient: patients[0]), nil, index) }
         }
         guard query.targets.count == 1 else { return nil }
+        // A bounded date range or a string prefix is usually narrower than a code: leave the
+        // choice to the planner then.
+        let narrower = query.targets[0].conditions.contains { condition in
+            switch condition {
+            case .dateRange, .string: return true
+            case .date(_, let tests): return tests.allSatisfy { $0.prefix == .eq }
+            default: return false
+            }
+        }
         var best: (driver: Driver, target: Int?, index: Int)? = nil
         for (index, condition) in query.targets[0].conditions.enumerated() {
             switch condition {
@@ -66,7 +75,7 @@ struct SearchSQL {
                 if case .reference(let param, _) = condition {
                     return (.reference(param: param, id: targets[0].id!, types: targets[0].types), 0, index)
                 }
-            case .token(let hashes, false) where best == nil:
+            case .token(let hashes, false) where best == nil && !narrower:
                 let all = hashes.codes.map { ("code", $0) } + hashes.systemCodes.map { ("system_code", $0) }
                     + hashes.systems.map { ("system", $0) }
                 if all.count == 1 { best = (.token(column: all[0].0, hash: all[0].1), 0, index) }

@@ -24,16 +24,16 @@ struct SearchChainingTests {
         let otherFamily = try #require(Synthea.strings(keeling, "name.family").first?.prefix(4).lowercased())
 
         /// Whether the resource at `reference` satisfies `predicate`.
-        func target(_ reference: String, _ predicate: (JSONValue) -> Bool) -> Bool {
+        @Sendable func target(_ reference: String, _ predicate: (JSONValue) -> Bool) -> Bool {
             data.resource(reference).map(predicate) ?? false
         }
-        func via(_ resource: JSONValue, _ path: String, _ predicate: (JSONValue) -> Bool) -> Bool {
+        @Sendable func via(_ resource: JSONValue, _ path: String, _ predicate: (JSONValue) -> Bool) -> Bool {
             Synthea.referenceTargets(resource, path).contains { target($0, predicate) }
         }
-        let familyMatches: (JSONValue) -> Bool = {
+        let familyMatches: @Sendable (JSONValue) -> Bool = {
             $0["resourceType"] == "Patient" && Synthea.startsWith(Synthea.strings($0, "name.family"), familyPrefix)
         }
-        let nameMatches: (JSONValue) -> Bool = { $0["resourceType"] == "Patient" && Synthea.startsWith(Synthea.nameParts($0), given) }
+        let nameMatches: @Sendable (JSONValue) -> Bool = { $0["resourceType"] == "Patient" && Synthea.startsWith(Synthea.nameParts($0), given) }
         let oneLevel = Synthea.references(observations.filter { via($0, "subject", familyMatches) })
         let byName = Synthea.references(observations.filter { via($0, "subject", nameMatches) })
         let twoLevels = Synthea.references(observations.filter { via($0, "encounter") { via($0, "subject", familyMatches) } })
@@ -46,7 +46,7 @@ struct SearchChainingTests {
             return patients.count > 1
         }, "one Practitioner should see two of the patients")
         let practitionerFamily = try #require(Synthea.strings(shared, "name.family").first)
-        let practitionerMatches: (JSONValue) -> Bool = {
+        let practitionerMatches: @Sendable (JSONValue) -> Bool = {
             $0["resourceType"] == "Practitioner" && Synthea.startsWith(Synthea.nameParts($0), practitionerFamily)
         }
         let viaPractitioner = Synthea.references(observations.filter { via($0, "encounter") { via($0, "participant.individual", practitionerMatches) } })
@@ -89,7 +89,7 @@ struct SearchChainingTests {
         let patients = data.patients
         // A LOINC code some of the patients have and some do not.
         let codes = Set(observations.flatMap { Synthea.codings($0, "code").compactMap(\.code) }).sorted()
-        func holders(_ code: String) -> Set<String> {
+        @Sendable func holders(_ code: String) -> Set<String> {
             Set(observations.filter { Synthea.hasCoding($0, "code", system: "http://loinc.org", code: code) }.flatMap { Synthea.referenceTargets($0, "subject") })
         }
         let code = try #require(codes.first { let count = holders($0).count; return count > 1 && count < patients.count })

@@ -101,7 +101,7 @@ struct SearchErrorTests {
             #"O'Brien_%\x"#, "OXBrienZZ", "O'Brien", "O'Brien; DROP TABLE resource;--", "100% Pure", "100 Pure", "a_b", "aXb", #"a\b"#,
             #"back\\slash"#, "quote\"d", "semi;colon", "dash--dash", "$1 dollar",
         ]
-        func expected(_ predicate: (String) -> Bool) -> Set<String> {
+        @Sendable func expected(_ predicate: (String) -> Bool) -> Set<String> {
             Set(families.enumerated().filter { predicate($0.element) }.map { "Patient/m\($0.offset)" })
         }
         try await TestApp.run { client in

@@ -19,7 +19,7 @@ struct SearchModifierTests {
     func stringModifiersFoldAccentsAndCaseExceptExact() async throws {
         let families = ["Müller", "Muller", "MÜLLERSON", "Mueller", "Schmüll", "Ångström", "angstrom-Berg"]
         let patients = families.enumerated().map { Self.patient("accent-\($0.offset)", family: $0.element) }
-        func expected(_ predicate: (String) -> Bool) -> Set<String> {
+        @Sendable func expected(_ predicate: (String) -> Bool) -> Set<String> {
             Set(families.enumerated().filter { predicate($0.element) }.map { "Patient/accent-\($0.offset)" })
         }
         try await TestApp.run { client in
@@ -61,7 +61,7 @@ struct SearchModifierTests {
             "subject": ["identifier": ["system": "http://example.org/mrn", "value": "MRN-0042"]],
         ]
         let allObservations = observations + [orphan, byIdentifier]
-        func expected(_ resources: [JSONValue], _ predicate: (JSONValue) -> Bool) -> Set<String> {
+        @Sendable func expected(_ resources: [JSONValue], _ predicate: (JSONValue) -> Bool) -> Set<String> {
             Synthea.references(resources.filter(predicate))
         }
 
@@ -144,7 +144,7 @@ struct SearchModifierTests {
         let given = try #require(Synthea.strings(keeling, "name.given").first)
         let familyInitial = String(family.prefix(1))
         let givenInitial = String(given.prefix(1))
-        func expected(_ predicate: (JSONValue) -> Bool) -> Set<String> { Synthea.references(patients.filter(predicate)) }
+        @Sendable func expected(_ predicate: (JSONValue) -> Bool) -> Set<String> { Synthea.references(patients.filter(predicate)) }
         let either = expected { Synthea.startsWith(Synthea.nameParts($0), familyInitial) || Synthea.startsWith(Synthea.nameParts($0), givenInitial) }
         let both = expected { Synthea.startsWith(Synthea.nameParts($0), familyInitial) && Synthea.startsWith(Synthea.nameParts($0), givenInitial) }
         try #require(both.count < either.count, "the data should tell OR from AND")

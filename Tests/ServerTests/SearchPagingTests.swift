@@ -137,7 +137,8 @@ struct SearchPagingTests {
             #expect(counted.status == .ok)
             let countBundle = try counted.json
             #expect(countBundle["total"] == .number(String(heights.count)))
-            #expect((countBundle["entry"]?.arrayValue ?? []).isEmpty)
+            let countEntries = countBundle["entry"]?.arrayValue ?? []
+            #expect(countEntries.isEmpty)
 
             // _summary=true: summary elements only, marked SUBSETTED.
             let summary = try await Synthea.expectMatches(client, Synthea.path("Patient", [("_summary", "true")]), Synthea.references(patients))

@@ -19,7 +19,7 @@ struct SearchParameterTypeTests {
     func stringParametersAreCaseInsensitivePrefixesOverEveryNamePart() async throws {
         let data = try Synthea.load()
         let patients = data.patients
-        func expected(_ predicate: (JSONValue) -> Bool) -> Set<String> { Synthea.references(patients.filter(predicate)) }
+        @Sendable func expected(_ predicate: (JSONValue) -> Bool) -> Set<String> { Synthea.references(patients.filter(predicate)) }
         let keeling = try Self.patient(data, 0)
         let rodriguez = try Self.patient(data, 2)
         let wyman = try Self.patient(data, 4)
@@ -85,7 +85,7 @@ struct SearchParameterTypeTests {
             "valueQuantity": ["value": 180, "unit": "cm", "system": "http://unitsofmeasure.org", "code": "cm"],
         ]
         let all = observations + [systemless]
-        func expected(_ predicate: (JSONValue) -> Bool) -> Set<String> { Synthea.references(all.filter(predicate)) }
+        @Sendable func expected(_ predicate: (JSONValue) -> Bool) -> Set<String> { Synthea.references(all.filter(predicate)) }
 
         try await TestApp.run { client in
             try await data.post(to: client)
@@ -164,7 +164,7 @@ struct SearchParameterTypeTests {
         let effective = observations.compactMap { obs in
             obs["effectiveDateTime"]?.stringValue.flatMap(Synthea.dateRange).map { (Synthea.reference(of: obs), $0) }
         }
-        let ranges = effective.map(\.1).sorted { $0.low < $1.low }
+        let ranges = effective.map { $0.1 }.sorted { $0.low < $1.low }
         let middle = ranges[ranges.count / 2].low
         var day: String?
         var candidate = floor(middle / 86_400) * 86_400
@@ -182,41 +182,42 @@ struct SearchParameterTypeTests {
         for prefix in ["eq", "ne", "gt", "lt", "ge", "le", "sa", "eb"] {
             observationQueries.append((
                 "\(prefix)\(observationDay)",
-                Set(effective.filter { daySearch.matches(prefix, target: $0.1) }.map(\.0))))
+                Set(effective.filter { daySearch.matches(prefix, target: $0.1) }.map { $0.0 })))
         }
         // Full precision with a zone: an observation's own instant.
         let instantText = try #require(observations.compactMap { $0["effectiveDateTime"]?.stringValue }.sorted()[observations.count / 3])
         let instant = try #require(Synthea.dateRange(instantText))
         for prefix in ["eq", "gt", "le"] {
-            observationQueries.append(("\(prefix)\(instantText)", Set(effective.filter { instant.matches(prefix, target: $0.1) }.map(\.0))))
+            observationQueries.append(("\(prefix)\(instantText)", Set(effective.filter { instant.matches(prefix, target: $0.1) }.map { $0.0 })))
         }
 
         // Encounter periods: a quiet day (no period within 14 h of it) splits them.
         let periods = encounters.compactMap { enc in enc["period"].flatMap(Synthea.periodRange).map { (Synthea.reference(of: enc), $0) } }
-        let sortedPeriods = periods.map(\.1).sorted { $0.low < $1.low }
+        let sortedPeriods = periods.map { $0.1 }.sorted { $0.low < $1.low }
         let quiet = Synthea.quietDay(from: sortedPeriods[sortedPeriods.count / 2].low, avoiding: sortedPeriods)
         let quietRange = try #require(Synthea.dateRange(quiet))
         var encounterQueries: [(String, Set<String>)] = []
         for prefix in ["gt", "lt", "ge", "le", "sa", "eb", "ne"] {
-            encounterQueries.append(("\(prefix)\(quiet)", Set(periods.filter { quietRange.matches(prefix, target: $0.1) }.map(\.0))))
+            encounterQueries.append(("\(prefix)\(quiet)", Set(periods.filter { quietRange.matches(prefix, target: $0.1) }.map { $0.0 })))
         }
 
+        let (births, observationChecks, encounterChecks) = (birthQueries, observationQueries, encounterQueries)
         try await TestApp.run { client in
             try await data.post(to: client)
-            for (value, expected) in birthQueries {
+            for (value, expected) in births {
                 try await Synthea.expectMatches(client, Synthea.path("Patient", [("birthdate", value)]), expected)
             }
-            for (value, expected) in observationQueries {
+            for (value, expected) in observationChecks {
                 try await Synthea.expectMatches(client, Synthea.path("Observation", [("date", value)]), expected)
             }
-            for (value, expected) in encounterQueries {
+            for (value, expected) in encounterChecks {
                 try await Synthea.expectMatches(client, Synthea.path("Encounter", [("date", value)]), expected)
             }
             // Repetition is AND: a two-sided range.
             let from = try #require(Synthea.dateRange(String(instantText.prefix(4))))
             let between = effective.filter { from.matches("ge", target: $0.1) && instant.matches("lt", target: $0.1) }
             try await Synthea.expectMatches(
-                client, Synthea.path("Observation", [("date", "ge\(instantText.prefix(4))"), ("date", "lt\(instantText)")]), Set(between.map(\.0)))
+                client, Synthea.path("Observation", [("date", "ge\(instantText.prefix(4))"), ("date", "lt\(instantText)")]), Set(between.map { $0.0 }))
 
             // ap: the server chooses the width, but the same day is in and decades away are out.
             let approximate = try await Synthea.search(client, Synthea.path("Patient", [("birthdate", "ap\(keelingBirth)")]))
@@ -283,11 +284,11 @@ struct SearchParameterTypeTests {
             guard let quantity = obs["valueQuantity"], let value = Synthea.decimal(quantity["value"]) else { return nil }
             return (Synthea.reference(of: obs), value, quantity["system"]?.stringValue, quantity["code"]?.stringValue, quantity["unit"]?.stringValue)
         }
-        let values = Set(quantities.map(\.1))
+        let values = Set(quantities.map { $0.1 })
         // A threshold of 100 must not coincide with a stored value, or gt/ge would differ only by it.
         try #require(!values.contains(100))
-        func expected(_ predicate: ((String, Decimal, String?, String?, String?)) -> Bool) -> Set<String> {
-            Set(quantities.filter(predicate).map(\.0))
+        @Sendable func expected(_ predicate: ((String, Decimal, String?, String?, String?)) -> Bool) -> Set<String> {
+            Set(quantities.filter(predicate).map { $0.0 })
         }
         // An mmol/L value from the data, searched at its own precision.
         let mmol = try #require(observations.first { $0["valueQuantity"]?["code"] == "mmol/L" }?["valueQuantity"])
@@ -309,7 +310,7 @@ struct SearchParameterTypeTests {
                 "prediction": [["probabilityDecimal": .number(probability)]],
             ]
         }
-        func risks(_ predicate: (Decimal) -> Bool) -> Set<String> {
+        @Sendable func risks(_ predicate: (Decimal) -> Bool) -> Set<String> {
             Set(assessments.filter { Synthea.decimal($0["prediction"]?[0]?["probabilityDecimal"]).map(predicate) ?? false }
                 .map(Synthea.reference(of:)))
         }
@@ -339,7 +340,7 @@ struct SearchParameterTypeTests {
                 expected { $0.1 >= window.low && $0.1 < window.high && $0.3 == "mg/dL" }, allowEmpty: true)
             // Components (the blood pressure panels).
             try await Synthea.expectMatches(
-                client, Synthea.path("Observation", [("component-value-quantity", "gt120")]), Set(components.filter { $0.1 > 120 }.map(\.0)))
+                client, Synthea.path("Observation", [("component-value-quantity", "gt120")]), Set(components.filter { $0.1 > 120 }.map { $0.0 }))
 
             // Numbers.
             try await Synthea.expectMatches(client, Synthea.path("RiskAssessment", [("probability", "gt0.5")]), risks { $0 > Decimal(string: "0.5")! })
@@ -366,7 +367,7 @@ struct SearchParameterTypeTests {
         let valueSets: [JSONValue] = urls.enumerated().map { index, url in
             ["resourceType": "ValueSet", "id": .string("vs-\(index)"), "status": "active", "url": .string(url)]
         }
-        func expected(_ predicate: (String) -> Bool) -> Set<String> {
+        @Sendable func expected(_ predicate: (String) -> Bool) -> Set<String> {
             Set(urls.enumerated().filter { predicate($0.element) }.map { "ValueSet/vs-\($0.offset)" })
         }
         let profile = "http://example.org/fhir/StructureDefinition/test-patient"

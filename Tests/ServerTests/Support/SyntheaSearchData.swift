@@ -67,7 +67,8 @@ struct SyntheaSearchData: Sendable {
             let fullURL = try #require(entry["fullUrl"]?.stringValue)
             let target = try #require(targets[fullURL])
             let id = String(target.split(separator: "/")[1])
-            var resource = try #require(resolvingReferences(try #require(entry["resource"]), targets).objectValue)
+            let original = try #require(entry["resource"])
+            var resource = try #require(resolvingReferences(original, targets).objectValue)
             resource["id"] = .string(id)
             resources.append(.object(resource))
             rewritten.append(.object([
@@ -291,7 +292,9 @@ struct SyntheaSearchData: Sendable {
         guard let start = components.date else { return nil }
         let low = start.timeIntervalSince1970 - Double(offset) + fraction
         if fractionDigits > 0 { return DateRange(low: low, high: low + pow(10, -Double(fractionDigits))) }
-        guard let end = Calendar(identifier: .gregorian).date(byAdding: unit, value: 1, to: start) else { return nil }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC") ?? calendar.timeZone
+        guard let end = calendar.date(byAdding: unit, value: 1, to: start) else { return nil }
         return DateRange(low: low, high: end.timeIntervalSince1970 - Double(offset))
     }
 

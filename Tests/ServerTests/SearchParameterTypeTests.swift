@@ -292,7 +292,9 @@ struct SearchParameterTypeTests {
         }
         // An mmol/L value from the data, searched at its own precision.
         let mmol = try #require(observations.first { $0["valueQuantity"]?["code"] == "mmol/L" }?["valueQuantity"])
-        let mmolLexical = try #require(mmol["value"]?.numberLexical)
+        let mmolValue = try #require(mmol["value"]?.numberLexical)
+        // Rounded to one decimal: "5.4" stands for [5.35, 5.45).
+        let mmolLexical = String(format: "%.1f", Double(mmolValue) ?? 0)
         let window = try #require(Synthea.implicitRange(mmolLexical))
         try #require(!values.contains(window.low) && !values.contains(window.high))
         let components: [(String, Decimal)] = observations.flatMap { obs in
@@ -330,6 +332,19 @@ struct SearchParameterTypeTests {
             let inWindow = expected { $0.1 >= window.low && $0.1 < window.high && $0.2 == ucum && $0.3 == "mmol/L" }
             try await Synthea.expectMatches(client, Synthea.path("Observation", [("value-quantity", "\(mmolLexical)|\(ucum)|mmol/L")]), inWindow)
             try await Synthea.expectMatches(client, Synthea.path("Observation", [("value-quantity", "eq\(mmolLexical)|\(ucum)|mmol/L")]), inWindow)
+            // ap: everything within the precision window is in; values twice as large or half as small are out.
+            let approximate = try await Synthea.search(client, Synthea.path("Observation", [("value-quantity", "ap\(mmolLexical)|\(ucum)|mmol/L")]))
+            let center = Synthea.decimal(.number(mmolLexical)) ?? 0
+            #expect(inWindow.isSubset(of: approximate.matchSet))
+            #expect(approximate.matchSet.isDisjoint(with: expected { $0.3 == "mmol/L" && ($0.1 > center * 2 || $0.1 * 2 < center) }))
+            // Full precision: lt and gt split at an exact stored value.
+            let exact = Synthea.decimal(.number(mmolValue)) ?? 0
+            try await Synthea.expectMatches(
+                client, Synthea.path("Observation", [("value-quantity", "gt\(mmolValue)|\(ucum)|mmol/L")]),
+                expected { $0.1 > exact && $0.2 == ucum && $0.3 == "mmol/L" })
+            try await Synthea.expectMatches(
+                client, Synthea.path("Observation", [("value-quantity", "le\(mmolValue)|\(ucum)|mmol/L")]),
+                expected { $0.1 <= exact && $0.2 == ucum && $0.3 == "mmol/L" })
             // `||code` matches the code or the unit, whatever the system.
             try await Synthea.expectMatches(
                 client, Synthea.path("Observation", [("value-quantity", "\(mmolLexical)||mmol/L")]),

@@ -46,6 +46,11 @@ struct SearchPagingTests {
                 let idB = String(later.split(separator: "/")[1])
                 #expect(a > b || (a == b && idA < idB), "\(earlier) before \(later) breaks -date,_id")
             }
+            // Newest write first, the sort that took Medplum 51 s: the server's own timestamps, non-increasing.
+            pages = try await Synthea.expectMatches(
+                client, Synthea.path("Observation", [("patient", patientID), ("_sort", "-_lastUpdated"), ("_count", "10")]), Synthea.references(own))
+            let updated = pages.matches.map { $0["meta"]?["lastUpdated"]?.stringValue.flatMap(Synthea.dateRange)?.low ?? 0 }
+            #expect(updated == updated.sorted(by: >))
             // Every page but the last is full.
             for bundle in pages.bundles.dropLast() {
                 #expect(bundle["entry"]?.arrayValue?.count == 7)

@@ -219,6 +219,12 @@ struct SearchParameterTypeTests {
             try await Synthea.expectMatches(
                 client, Synthea.path("Observation", [("date", "ge\(instantText.prefix(4))"), ("date", "lt\(instantText)")]), Set(between.map { $0.0 }))
 
+            // _lastUpdated: everything was written today.
+            let yesterday = Synthea.day(Date().timeIntervalSince1970, plusDays: -1)
+            let tomorrow = Synthea.day(Date().timeIntervalSince1970, plusDays: 1)
+            try await Synthea.expectMatches(client, Synthea.path("Patient", [("_lastUpdated", "gt\(yesterday)")]), Synthea.references(patients))
+            try await Synthea.expectMatches(client, Synthea.path("Patient", [("_lastUpdated", "lt\(yesterday)")]), [], allowEmpty: true)
+            try await Synthea.expectMatches(client, Synthea.path("Patient", [("_lastUpdated", "ge\(tomorrow)")]), [], allowEmpty: true)
             // ap: the server chooses the width, but the same day is in and decades away are out.
             let approximate = try await Synthea.search(client, Synthea.path("Patient", [("birthdate", "ap\(keelingBirth)")]))
             let birthYear = Int(year) ?? 0

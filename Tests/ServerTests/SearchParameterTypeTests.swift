@@ -219,9 +219,9 @@ struct SearchParameterTypeTests {
             try await Synthea.expectMatches(
                 client, Synthea.path("Observation", [("date", "ge\(instantText.prefix(4))"), ("date", "lt\(instantText)")]), Set(between.map { $0.0 }))
 
-            // _lastUpdated: everything was written today.
-            let yesterday = Synthea.day(Date().timeIntervalSince1970, plusDays: -1)
-            let tomorrow = Synthea.day(Date().timeIntervalSince1970, plusDays: 1)
+            // _lastUpdated: everything was written just now; days two away are clear of any zone a server assumes.
+            let yesterday = Synthea.day(Date().timeIntervalSince1970, plusDays: -2)
+            let tomorrow = Synthea.day(Date().timeIntervalSince1970, plusDays: 2)
             try await Synthea.expectMatches(client, Synthea.path("Patient", [("_lastUpdated", "gt\(yesterday)")]), Synthea.references(patients))
             try await Synthea.expectMatches(client, Synthea.path("Patient", [("_lastUpdated", "lt\(yesterday)")]), [], allowEmpty: true)
             try await Synthea.expectMatches(client, Synthea.path("Patient", [("_lastUpdated", "ge\(tomorrow)")]), [], allowEmpty: true)
@@ -245,7 +245,7 @@ struct SearchParameterTypeTests {
         let patientID = data.patientIDs[2]
         let ofPatient = Synthea.references(observations.filter { Synthea.referenceTargets($0, "subject").contains("Patient/\(patientID)") })
         let encounter = try #require(encounters.filter { Synthea.referenceTargets($0, "subject").contains("Patient/\(patientID)") }
-            .map(Synthea.reference(of:)).sorted().first)
+            .map(Synthea.reference(of:)).sorted().first { encounter in observations.contains { Synthea.referenceTargets($0, "encounter").contains(encounter) } })
         let ofEncounter = Synthea.references(observations.filter { Synthea.referenceTargets($0, "encounter").contains(encounter) })
         let practitioner = try #require(data.resources("Practitioner").map(Synthea.reference(of:)).sorted().first)
         let practitionerID = String(practitioner.dropFirst("Practitioner/".count))
@@ -297,7 +297,11 @@ struct SearchParameterTypeTests {
             Set(quantities.filter(predicate).map { $0.0 })
         }
         // An mmol/L value from the data, searched at its own precision.
-        let mmol = try #require(observations.first { $0["valueQuantity"]?["code"] == "mmol/L" }?["valueQuantity"])
+        // The median mmol/L value, so that values lie on both sides of it.
+        let mmolQuantities = observations.compactMap { $0["valueQuantity"] }.filter { $0["code"] == "mmol/L" }
+            .sorted { (Synthea.decimal($0["value"]) ?? 0) < (Synthea.decimal($1["value"]) ?? 0) }
+        try #require(mmolQuantities.count >= 3)
+        let mmol = mmolQuantities[mmolQuantities.count / 2]
         let mmolValue = try #require(mmol["value"]?.numberLexical)
         // Rounded to one decimal: "5.4" stands for [5.35, 5.45).
         let mmolLexical = String(format: "%.1f", Double(mmolValue) ?? 0)

@@ -435,6 +435,16 @@ struct SyntheaSearchData: Sendable {
         return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
     }
 
+    /// A literal as a search value: `\`, `,`, `$` and `|` escaped with `\` (R4 search, "Escaping Search Parameters").
+    static func escaped(_ value: String) -> String {
+        var result = ""
+        for character in value {
+            if "\\,$|".contains(character) { result.append("\\") }
+            result.append(character)
+        }
+        return result
+    }
+
     /// A search path: `/fhir/Type?query`.
     static func path(_ type: String, _ pairs: [(String, String)]) -> String {
         pairs.isEmpty ? "/fhir/\(type)" : "/fhir/\(type)?\(query(pairs))"

@@ -131,6 +131,9 @@ struct SearchPagingTests {
             for bundle in accurate.bundles {
                 #expect(bundle["total"] == .number(String(heights.count)), "total \(String(describing: bundle["total"])) ≠ \(heights.count)")
             }
+            // A _count above the server's maximum is capped, never an error, and paging still reaches every match.
+            let huge = try await Synthea.expectMatches(client, path + "&_count=100000", heights)
+            #expect(huge.bundles.allSatisfy { ($0["entry"]?.arrayValue?.count ?? 0) <= 100_000 })
             // none: no total at all.
             let none = try await Synthea.expectMatches(client, path + "&_total=none", heights)
             #expect(none.bundles.allSatisfy { $0["total"] == nil })

@@ -31,15 +31,17 @@ CREATE TABLE search_string (
 CREATE INDEX search_string_value ON search_string (param, normalized) INCLUDE (resource_key);
 CREATE INDEX search_string_resource ON search_string (resource_key, param) INCLUDE (normalized);
 
--- Dates as the span they cover: inclusive low, exclusive high.
+-- Dates as the span they cover: inclusive low, exclusive high. `long` marks spans over three days
+-- (partial dates, open periods): every other row has low > high - 3 days, which turns "ends after
+-- X" into a bounded range on `low`, so date ranges are index range scans on (param, long, low).
 CREATE TABLE search_date (
     resource_key bigint      NOT NULL,
     param        bigint      NOT NULL,
     low          timestamptz NOT NULL,
-    high         timestamptz NOT NULL
+    high         timestamptz NOT NULL,
+    long         boolean     NOT NULL GENERATED ALWAYS AS (high - low > interval '3 days') STORED
 );
-CREATE INDEX search_date_low ON search_date (param, low) INCLUDE (high, resource_key);
-CREATE INDEX search_date_high ON search_date (param, high) INCLUDE (low, resource_key);
+CREATE INDEX search_date_value ON search_date (param, long, low) INCLUDE (high, resource_key);
 CREATE INDEX search_date_resource ON search_date (resource_key, param) INCLUDE (low, high);
 
 -- References: a local target as (type, id); an absolute or other URL in `url`.
@@ -50,7 +52,8 @@ CREATE TABLE search_reference (
     target_id    text COLLATE "C",
     url          text COLLATE "C"
 );
-CREATE INDEX search_reference_target ON search_reference (param, target_id, target_type) INCLUDE (resource_key);
+-- resource_key as a key column: one target's referrers come out in key order (paging).
+CREATE INDEX search_reference_target ON search_reference (param, target_id, resource_key) INCLUDE (target_type);
 CREATE INDEX search_reference_url ON search_reference (param, url) INCLUDE (resource_key) WHERE url IS NOT NULL;
 CREATE INDEX search_reference_resource ON search_reference (resource_key, param) INCLUDE (target_type, target_id);
 

@@ -46,14 +46,15 @@ import Testing
     }
 
     @Test func datePrefixesAndPartialDatesBecomeRanges() throws {
-        let query = try parse("Patient", [("birthdate", "ge1970-05"), ("birthdate", "lt1971")])
-        guard case .date(_, let first) = query.targets[0].conditions[0],
-              case .date(_, let second) = query.targets[0].conditions[1] else { Issue.record("not date conditions"); return }
-        #expect(first[0].prefix == .ge)
+        let query = try parse("Patient", [("birthdate", "ge1970-05"), ("birthdate", "lt1971"), ("death-date", "1980,1990")])
+        // Repeated single dates of one parameter become one range on the same index row.
+        guard case .dateRange(_, let tests) = query.targets[0].conditions[0] else { Issue.record("not a date range"); return }
+        #expect(tests.map(\.prefix) == [.ge, .lt])
         // 1970-05 without a zone covers May 1970 widened by 14 hours either side.
-        #expect(first[0].low == ISO8601DateFormatter().date(from: "1970-04-30T10:00:00Z"))
-        #expect(first[0].high == ISO8601DateFormatter().date(from: "1970-06-01T14:00:00Z"))
-        #expect(second[0].prefix == .lt)
+        #expect(tests[0].low == ISO8601DateFormatter().date(from: "1970-04-30T10:00:00Z"))
+        #expect(tests[0].high == ISO8601DateFormatter().date(from: "1970-06-01T14:00:00Z"))
+        guard case .date(_, let alternatives) = query.targets[0].conditions[1] else { Issue.record("not a date"); return }
+        #expect(alternatives.count == 2)
     }
 
     @Test func numbersCarryTheirImpliedPrecision() throws {

@@ -12,6 +12,9 @@ indirect enum SearchCondition: Sendable {
     /// Folded-string matches in `search_string` for `param` (strings, and token `:text`).
     case string(param: Int64, [StringMatch])
     case date(param: Int64, [DateTest])
+    /// Repeated single-value date tests of one parameter (`date=ge2015&date=lt2016`), to hold on
+    /// the same index row, so the range is one bounded index scan.
+    case dateRange(param: Int64, [DateTest])
     case number(param: Int64, [NumberTest])
     case quantity(param: Int64, [QuantityTest])
     case reference(param: Int64, [ReferenceTarget])

@@ -93,6 +93,9 @@ struct SearchQueryParser {
                 }
             }
         }
+        for index in query.targets.indices {
+            query.targets[index].conditions = Self.mergingDateRanges(query.targets[index].conditions)
+        }
         if let sortText { query.sort = try sortKeys(sortText, types: types) }
         if let cursorText {
             guard let cursor = SearchCursor(token: cursorText, sortKeys: query.sort.count) else {
@@ -101,6 +104,28 @@ struct SearchQueryParser {
             query.cursor = cursor
         }
         return query
+    }
+
+    /// `date=ge2015&date=lt2016` as one range on one index row. For a parameter with one value
+    /// per resource (most dates) that is the same as testing each row on its own; for a
+    /// multi-valued one it asks one value to satisfy both (HAPI FHIR does the same).
+    static func mergingDateRanges(_ conditions: [SearchCondition]) -> [SearchCondition] {
+        var singles: [Int64: [SearchCondition.DateTest]] = [:]
+        for case .date(let param, let tests) in conditions where tests.count == 1 && tests[0].prefix != .ne {
+            singles[param, default: []].append(tests[0])
+        }
+        let merged = singles.filter { $0.value.count > 1 }
+        guard !merged.isEmpty else { return conditions }
+        var result: [SearchCondition] = []
+        var emitted = Set<Int64>()
+        for condition in conditions {
+            if case .date(let param, let tests) = condition, tests.count == 1, let all = merged[param], tests[0].prefix != .ne {
+                if emitted.insert(param).inserted { result.append(.dateRange(param: param, all)) }
+                continue
+            }
+            result.append(condition)
+        }
+        return result
     }
 
     /// The definition a key (without modifier or chain) names for a type.

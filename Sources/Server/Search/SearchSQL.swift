@@ -45,9 +45,76 @@ struct SearchSQL {
         return parts.joined(separator: " AND ")
     }
 
+    /// A condition whose index returns matches in `resource_key` order (an equality on a key
+    /// that has `resource_key` next in the index): with the default order, the page is read
+    /// straight off that index and stops after `count + 1` rows, however many resources match.
+    private enum Driver {
+        case token(column: String, hash: Int64)
+        case reference(param: Int64, id: String, types: [String])
+        case compartment(patient: String)
+    }
+
+    private static func driver(for query: SearchQuery) -> (driver: Driver, target: Int?, index: Int)? {
+        for (index, condition) in query.common.enumerated() {
+            if case .compartment(let patients) = condition, patients.count == 1 { return (.compartment(patient: patients[0]), nil, index) }
+        }
+        guard query.targets.count == 1 else { return nil }
+        var best: (driver: Driver, target: Int?, index: Int)? = nil
+        for (index, condition) in query.targets[0].conditions.enumerated() {
+            switch condition {
+            case .reference(_, let targets) where targets.count == 1 && targets[0].id != nil && targets[0].url == nil:
+                if case .reference(let param, _) = condition {
+                    return (.reference(param: param, id: targets[0].id!, types: targets[0].types), 0, index)
+                }
+            case .token(let hashes, false) where best == nil:
+                let all = hashes.codes.map { ("code", $0) } + hashes.systemCodes.map { ("system_code", $0) }
+                    + hashes.systems.map { ("system", $0) }
+                if all.count == 1 { best = (.token(column: all[0].0, hash: all[0].1), 0, index) }
+            case .compartment(let patients) where patients.count == 1:
+                return (.compartment(patient: patients[0]), 0, index)
+            default:
+                continue
+            }
+        }
+        return best
+    }
+
+    /// The page read in key order off a driver's index (see `Driver`).
+    private mutating func drivenPageStatement(_ query: SearchQuery, driver: Driver, target: Int?, index: Int) -> String {
+        var rest = query
+        if let target { rest.targets[target].conditions.remove(at: index) } else { rest.common.remove(at: index) }
+        let filter = whereClause(rest)
+        let source: String
+        switch driver {
+        case .token(let column, let hash):
+            source = "search_token d WHERE d.\(column) = \(bind(hash))"
+        case .reference(let param, let id, let types):
+            source = "search_reference d WHERE d.param = \(bind(param)) AND d.target_id = \(bind(id))"
+                + (types.isEmpty ? "" : " AND d.target_type = ANY(\(bind(types))::text[])")
+        case .compartment(let patient):
+            source = "resource_patient d WHERE d.patient_id = \(bind(patient))"
+        }
+        let after = query.cursor.map { " AND d.resource_key > \(bind($0.key))" } ?? ""
+        let limit = bind(Int64(query.count + 1))
+        return """
+            WITH page AS (
+                SELECT DISTINCT d.resource_key FROM \(source)\(after)
+                AND EXISTS (SELECT 1 FROM resource r WHERE r.resource_key = d.resource_key AND \(filter))
+                ORDER BY d.resource_key
+                LIMIT \(limit)
+            )
+            SELECT \(Self.columns)
+            FROM page JOIN resource r ON r.resource_key = page.resource_key
+            ORDER BY page.resource_key
+            """
+    }
+
     /// One page of matches: `count + 1` rows (the extra one says there is a next page), each
     /// with its sort values as text for the next cursor.
     mutating func pageStatement(_ query: SearchQuery) -> String {
+        if query.sort.isEmpty, let (driver, target, index) = Self.driver(for: query) {
+            return drivenPageStatement(query, driver: driver, target: target, index: index)
+        }
         let filter = whereClause(query)
         var sortColumns: [String] = []
         var order: [String] = []
@@ -167,9 +234,12 @@ struct SearchSQL {
             return "\(r).resource_key IN (SELECT resource_key FROM search_string WHERE param = \(bind(param)) "
                 + "AND (\(tests.joined(separator: " OR "))))"
         case .date(let param, let tests):
-            let predicates = tests.map { rangePredicate($0) }
+            let predicates = tests.map { datePredicate([$0]) }
             return "\(r).resource_key IN (SELECT resource_key FROM search_date WHERE param = \(bind(param)) "
                 + "AND (\(predicates.joined(separator: " OR "))))"
+        case .dateRange(let param, let tests):
+            return "\(r).resource_key IN (SELECT resource_key FROM search_date WHERE param = \(bind(param)) "
+                + "AND \(datePredicate(tests)))"
         case .number(let param, let tests):
             let predicates = tests.map { numberPredicate($0, column: "value") }
             return "\(r).resource_key IN (SELECT resource_key FROM search_number WHERE param = \(bind(param)) "
@@ -232,6 +302,29 @@ struct SearchSQL {
                 + "ARRAY(SELECT decode(h, 'base64') FROM unnest(\(bind(hashes))::text[]) AS h)))"
         }
     }
+
+    /// Rows of `search_date` satisfying every test. Short rows (at most three days wide: instants,
+    /// days) also get a lower bound on `low` implied by "ends after X", so the index scan on
+    /// `(param, long, low)` is bounded on both sides; the few long rows are tested as they are.
+    private mutating func datePredicate(_ tests: [SearchCondition.DateTest]) -> String {
+        let predicates = tests.map { rangePredicate($0) }
+        var bounds: [String] = []
+        for test in tests {
+            let after: Date?
+            switch test.prefix {
+            case .gt: after = test.high
+            case .ge, .ap: after = test.low
+            default: after = nil
+            }
+            if let after { bounds.append("low > \(bind(after.addingTimeInterval(-Self.shortSpan)))") }
+        }
+        let short = (["NOT long"] + bounds + predicates).joined(separator: " AND ")
+        let long = (["long"] + predicates).joined(separator: " AND ")
+        return "((\(short)) OR (\(long)))"
+    }
+
+    /// The widest span `search_date.long` calls short (migration 0004).
+    static let shortSpan: TimeInterval = 3 * 86_400
 
     /// R4 3.1.1.4.6: a date value is a range [low, high); so is the query's value.
     private mutating func rangePredicate(_ test: SearchCondition.DateTest) -> String {

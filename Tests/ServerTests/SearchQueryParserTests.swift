@@ -15,7 +15,7 @@ import Testing
     @Test func badValuesAreClientErrorsNamingTheParameter() throws {
         for (key, value) in [
             ("birthdate", "1970-13-45"), ("birthdate", "xx1970"), ("birthdate", ""), ("_count", "-1"),
-            ("_total", "maybe"), ("gender:foo", "male"), ("_sort", "gender"), ("subject", "Patient/bad id"),
+            ("_total", "maybe"), ("gender:foo", "male"), ("_sort", "_content"), ("subject", "Patient/bad id"),
             ("value-quantity", "abc"), ("_has:Observation:patient", "x"), ("_cursor", "not-a-cursor"),
         ] {
             let type = key == "value-quantity" || key == "subject" ? "Observation" : "Patient"

@@ -228,14 +228,16 @@ public enum EmbeddedMigrations {
                 -- No foreign keys: resources are never removed, and the checks would tax every write.
 
                 -- Tokens as hashes (SearchTokenHash): (type, param, system, code), (type, param, code) and
-                -- (type, param, system). Replaces the identifier-only table of migration 0001.
+                -- (type, param, system), plus the code itself for sorting. Replaces the identifier-only table of migration 0001.
                 DROP TABLE search_token;
                 CREATE TABLE search_token (
                     resource_key bigint NOT NULL,
                     param        bigint NOT NULL,
                     system_code  bigint NOT NULL,
                     code         bigint NOT NULL,
-                    system       bigint NOT NULL
+                    system       bigint NOT NULL,
+                    -- The code as written, for _sort only (searches use the hashes).
+                    value        text   NOT NULL COLLATE "C"
                 );
                 CREATE INDEX search_token_code ON search_token (code, resource_key);
                 CREATE INDEX search_token_system_code ON search_token (system_code, resource_key);

@@ -19,8 +19,8 @@ indirect enum SearchCondition: Sendable {
     case quantity(param: Int64, [QuantityTest])
     case reference(param: Int64, [ReferenceTarget])
     case uri(param: Int64, [URIMatch])
-    /// `:missing`: `missing` true means no row of the parameter in `table`.
-    case missing(table: String, param: Int64, missing: Bool)
+    /// `:missing`: `missing` true means no index row of the parameter in any of `rows`.
+    case missing([IndexRows], missing: Bool)
     /// `subject:Patient.name=x`: some reference of `param` points at a resource satisfying the
     /// condition for its type.
     case chain(param: Int64, targets: [ChainTarget])
@@ -33,6 +33,12 @@ indirect enum SearchCondition: Sendable {
     case blind(param: String, hashes: [String])
     /// Never matches (a value that can match nothing, such as a reference to another server).
     case none
+
+    /// The index rows of one parameter: a table and the parameter's key.
+    struct IndexRows: Sendable {
+        var table: String
+        var param: Int64
+    }
 
     /// One type a chained reference may point to, and the condition on it.
     struct ChainTarget: Sendable {

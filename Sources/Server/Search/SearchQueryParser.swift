@@ -31,6 +31,10 @@ struct SearchQueryParser {
         var sortText: String? = nil
         var cursorText: String? = nil
         for (key, value) in items {
+            // PostgreSQL text cannot hold NUL; no FHIR value contains one.
+            guard !key.contains("\u{0}"), !value.contains("\u{0}") else {
+                throw bad("a search parameter contains a NUL character", key.replacingOccurrences(of: "\u{0}", with: ""))
+            }
             let base = key.split(separator: ":", maxSplits: 1).first.map(String.init) ?? key
             switch base {
             case "_format", "_pretty", "_type", "_contained", "_containedType": continue
@@ -190,7 +194,12 @@ struct SearchQueryParser {
         if modifier == "missing" {
             guard value == "true" || value == "false" else { throw bad(":missing must be true or false", key) }
             guard let table = Self.table(for: definition.kind) else { return nil }
-            return .missing(table: table, param: param, missing: value == "true")
+            var rows = [SearchCondition.IndexRows(table: table, param: param)]
+            if definition.kind == .reference {
+                // A logical reference (identifier only) is a value too.
+                rows.append(.init(table: "search_token", param: SearchIndexKey.param(type: type, code: code + ":identifier")))
+            }
+            return .missing(rows, missing: value == "true")
         }
         let values = Self.splitValues(value)
         guard !values.isEmpty, !values.contains(where: \.isEmpty) else { throw bad("the parameter needs a value", key) }
@@ -437,8 +446,9 @@ struct SearchQueryParser {
         return .init(number: number, system: parts[1].isEmpty ? nil : parts[1], code: parts[2].isEmpty ? nil : parts[2])
     }
 
+    /// A FHIR decimal, optionally with an exponent: `-1.5`, `2e3`; not `1e`, `.5` or `1.`.
     static func decimal(_ text: String) -> Decimal? {
-        guard !text.isEmpty, text.utf8.allSatisfy({ "0123456789.-+eE".utf8.contains($0) }),
+        guard text.wholeMatch(of: /[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?/) != nil,
               let value = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")) else { return nil }
         return value
     }
@@ -489,7 +499,7 @@ struct SearchQueryParser {
                 var table: (String, String, String)? = nil
                 var params: [Int64] = []
                 for type in types {
-                    guard let definition = SearchParameterDefinitions.byCode(for: type)[code] else { continue }
+                    guard let definition = SearchParameterDefinitions.byCode(for: type)[code], definition.expression != nil else { continue }
                     let columns: (String, String, String)?
                     switch definition.kind {
                     case .date: columns = ("search_date", "low", "high")
@@ -497,11 +507,13 @@ struct SearchQueryParser {
                     case .number: columns = ("search_number", "value", "value")
                     case .quantity: columns = ("search_quantity", "value", "value")
                     case .uri: columns = ("search_uri", "value", "value")
+                    case .token: columns = ("search_token", "value", "value")
+                    case .reference: columns = ("search_reference", "target_id", "target_id")
                     default: columns = nil
                     }
                     guard let columns, table == nil || table! == columns else {
                         throw FHIRHTTPError.badRequest(
-                            "_sort supports date, string, number, quantity and uri parameters, _id and _lastUpdated",
+                            "_sort supports parameters of type date, string, number, quantity, uri, token and reference (one type per key), _id and _lastUpdated",
                             code: .notSupported, expression: "_sort")
                     }
                     table = columns

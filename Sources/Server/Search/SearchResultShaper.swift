@@ -12,10 +12,11 @@ struct SearchResultShaper {
         let keep: (String) -> Bool
         if let elements {
             let wanted = Set(elements)
+            // Mandatory elements always stay (R4 3.1.1.5.9), so the result is still valid.
             keep = { key in
                 if wanted.contains(key) { return true }
-                guard let element = Self.element(key, in: info), element.isChoice else { return false }
-                return wanted.contains(element.name)
+                guard let element = Self.element(key, in: info) else { return false }
+                return element.min > 0 || (element.isChoice && wanted.contains(element.name))
             }
         } else {
             switch summary {

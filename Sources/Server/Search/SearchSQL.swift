@@ -124,7 +124,7 @@ struct SearchSQL {
         if query.sort.isEmpty, let (driver, target, index) = Self.driver(for: query) {
             return drivenPageStatement(query, driver: driver, target: target, index: index)
         }
-        let filter = whereClause(query)
+        let (filter, seed) = seeded(query)
         var sortColumns: [String] = []
         var order: [String] = []
         var keyset: [(expression: String, cast: String, descending: Bool)] = []
@@ -137,7 +137,11 @@ struct SearchSQL {
                 let column = key.descending ? descending : ascending
                 expression = "(SELECT \(key.descending ? "max" : "min")(x.\(column)) FROM \(table) x "
                     + "WHERE x.resource_key = r.resource_key AND x.param = ANY(\(bind(params))::bigint[]))"
-                cast = table == "search_date" ? "timestamptz" : (table == "search_string" || table == "search_uri" ? "text" : "numeric")
+                switch table {
+                case "search_date": cast = "timestamptz"
+                case "search_number", "search_quantity": cast = "numeric"
+                default: cast = "text"
+                }
             }
             sortColumns.append("\(expression) AS s\(index)")
             order.append("q.s\(index) \(key.descending ? "DESC" : "ASC") NULLS LAST")
@@ -154,7 +158,7 @@ struct SearchSQL {
         let sortText = (0..<query.sort.count).map { ", page.s\($0)::text" }.joined()
         // Keys and sort values first, the page's rows (and their content) only for the page.
         return """
-            WITH page AS (
+            WITH \(seed.map { "seed AS MATERIALIZED (\($0)), " } ?? "")page AS (
                 SELECT q.resource_key\(sortNames)
                 FROM (SELECT r.resource_key\(sortSelect) FROM resource r WHERE \(filter)) q
                 \(after)
@@ -165,6 +169,44 @@ struct SearchSQL {
             FROM page JOIN resource r ON r.resource_key = page.resource_key
             ORDER BY \(order.joined(separator: ", ").replacingOccurrences(of: "q.", with: "page."))
             """
+    }
+
+    /// The filter, with its most selective index condition taken out as a seed: a materialized
+    /// set of keys the page starts from. Without it the planner may walk every resource of the
+    /// type in key order and test each, which grows with the table (the search cliff).
+    private mutating func seeded(_ query: SearchQuery) -> (filter: String, seed: String?) {
+        guard !query.anyType, query.targets.count == 1, let index = Self.seedIndex(query.targets[0].conditions) else {
+            return (whereClause(query), nil)
+        }
+        var rest = query
+        let chosen = rest.targets[0].conditions.remove(at: index)
+        let text = condition(chosen, alias: "r")
+        let prefix = "r.resource_key IN ("
+        guard text.hasPrefix(prefix), text.hasSuffix(")") else { return (whereClause(query), nil) }
+        let seed = String(text.dropFirst(prefix.count).dropLast())
+        return (whereClause(rest) + " AND r.resource_key IN (SELECT resource_key FROM seed)", seed)
+    }
+
+    /// The condition likely to match fewest rows: one patient's or one target's references, a
+    /// bounded date, a string prefix, then a token.
+    static func seedIndex(_ conditions: [SearchCondition]) -> Int? {
+        func rank(_ condition: SearchCondition) -> Int? {
+            switch condition {
+            case .reference(_, let targets) where targets.allSatisfy({ $0.id != nil || $0.url != nil }): return 0
+            case .compartment: return 1
+            case .dateRange, .string: return 2
+            case .date(_, let tests) where tests.allSatisfy({ $0.prefix == .eq }): return 2
+            case .token(_, false): return 3
+            case .blind: return 0
+            default: return nil
+            }
+        }
+        var best: (index: Int, rank: Int)? = nil
+        for (index, condition) in conditions.enumerated() {
+            guard let value = rank(condition) else { continue }
+            if best == nil || value < best!.rank { best = (index, value) }
+        }
+        return best?.index
     }
 
     /// Rows strictly after the cursor in the order `(keys…, resource_key)`; missing values sort last.
@@ -286,10 +328,12 @@ struct SearchSQL {
             }
             return "\(r).resource_key IN (SELECT resource_key FROM search_uri WHERE param = \(bind(param)) "
                 + "AND (\(tests.joined(separator: " OR "))))"
-        case .missing(let table, let param, let missing):
-            precondition(SearchIndexRows.tables.contains(table), "index table names come from the code, not the request")
-            return "\(missing ? "NOT " : "")EXISTS (SELECT 1 FROM \(table) m WHERE m.resource_key = \(r).resource_key "
-                + "AND m.param = \(bind(param)))"
+        case .missing(let rows, let missing):
+            let exists = rows.map { row -> String in
+                precondition(SearchIndexRows.tables.contains(row.table), "index table names come from the code, not the request")
+                return "EXISTS (SELECT 1 FROM \(row.table) m WHERE m.resource_key = \(r).resource_key AND m.param = \(bind(row.param)))"
+            }
+            return "\(missing ? "NOT " : "")(\(exists.joined(separator: " OR ")))"
         case .chain(let param, let targets):
             let f = alias("f"), c = alias("c")
             let branches = targets.map { target -> String in

@@ -37,7 +37,7 @@ struct InsertNewStatement: PostgresPreparedStatement {
             JOIN keyed ON keyed.ord = c.ord
             ON CONFLICT DO NOTHING
         )\(SearchIndexRows.insertCTEs(first: 16)), audit AS (
-        \(AuditRows.insertSQL(first: 46))
+        \(AuditRows.insertSQL(first: 16 + SearchIndexRows.parameterCount))
         )
         SELECT count(*) FROM keyed
         """
@@ -69,7 +69,7 @@ struct InsertNewStatement: PostgresPreparedStatement {
     var audit = AuditRows()
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 45 + AuditRows.parameterCount)
+        var bindings = PostgresBindings(capacity: 15 + SearchIndexRows.parameterCount + AuditRows.parameterCount)
         bindings.append(types)
         bindings.append(ids)
         bindings.append(contents)
@@ -86,7 +86,6 @@ struct InsertNewStatement: PostgresPreparedStatement {
         bindings.append(carePatients)
         bindings.append(careKinds)
         index.appendBindings(to: &bindings)
-        index.appendURIBindings(to: &bindings)
         audit.appendBindings(to: &bindings)
         return bindings
     }

@@ -15,12 +15,12 @@ struct SearchIndexRows: Sendable {
     /// 2: compartment and care-relationship rows only; 1: neither.
     static let version = 3
     /// The number of bound parameters `appendBindings` adds.
-    static let parameterCount = 27
+    static let parameterCount = 31
 
     private static let extractor = SearchIndexExtractor()
 
     var tokenOrdinals: [Int64] = [], tokenParams: [Int64] = [], tokenSystemCodes: [Int64] = [],
-        tokenCodes: [Int64] = [], tokenSystems: [Int64] = []
+        tokenCodes: [Int64] = [], tokenSystems: [Int64] = [], tokenValues: [String] = []
     var stringOrdinals: [Int64] = [], stringParams: [Int64] = [], stringNormalized: [String] = [], stringExact: [String] = []
     var dateOrdinals: [Int64] = [], dateParams: [Int64] = [], dateLows: [Date] = [], dateHighs: [Date] = []
     var referenceOrdinals: [Int64] = [], referenceParams: [Int64] = [], referenceTypes: [String] = [],
@@ -92,6 +92,7 @@ struct SearchIndexRows: Sendable {
         tokenSystemCodes.append(SearchTokenHash.systemCode(type: type, param: param, system: system ?? "", code: code))
         tokenCodes.append(SearchTokenHash.code(type: type, param: param, code: code))
         tokenSystems.append(SearchTokenHash.system(type: type, param: param, system: system ?? ""))
+        tokenValues.append(code)
     }
 
     private mutating func appendString(type: String, param: String, normalized: String, exact: String, ord: Int64) {
@@ -117,7 +118,7 @@ struct SearchIndexRows: Sendable {
 
     func appendBindings(to bindings: inout PostgresBindings) {
         bindings.append(tokenOrdinals); bindings.append(tokenParams); bindings.append(tokenSystemCodes)
-        bindings.append(tokenCodes); bindings.append(tokenSystems)
+        bindings.append(tokenCodes); bindings.append(tokenSystems); bindings.append(tokenValues)
         bindings.append(stringOrdinals); bindings.append(stringParams); bindings.append(stringNormalized); bindings.append(stringExact)
         bindings.append(dateOrdinals); bindings.append(dateParams); bindings.append(dateLows); bindings.append(dateHighs)
         bindings.append(referenceOrdinals); bindings.append(referenceParams); bindings.append(referenceTypes)
@@ -125,56 +126,61 @@ struct SearchIndexRows: Sendable {
         bindings.append(numberOrdinals); bindings.append(numberParams); bindings.append(numberValues)
         bindings.append(quantityOrdinals); bindings.append(quantityParams); bindings.append(quantityValues)
         bindings.append(quantitySystems); bindings.append(quantityCodes); bindings.append(quantityUnits)
-        // 27 so far; the uri columns follow.
-    }
-
-    func appendURIBindings(to bindings: inout PostgresBindings) {
         bindings.append(uriOrdinals); bindings.append(uriParams); bindings.append(uriValues)
     }
 
     /// The CTEs (each preceded by a comma) inserting the rows bound from `$first` on, in the
-    /// order of `appendBindings` then `appendURIBindings` (30 parameters). Needs a CTE
+    /// order of `appendBindings` (`parameterCount` parameters). Needs a CTE
     /// `keyed (resource_key, ord)` before them.
     static func insertCTEs(first: Int) -> String {
-        let p = (0..<30).map { "$\(first + $0)" }
+        var next = first
+        func p(_ type: String) -> String {
+            defer { next += 1 }
+            return "$\(next)::\(type)[]"
+        }
+        let token = "unnest(\(p("bigint")), \(p("bigint")), \(p("bigint")), \(p("bigint")), \(p("bigint")), \(p("text")))"
+        let string = "unnest(\(p("bigint")), \(p("bigint")), \(p("text")), \(p("text")))"
+        let date = "unnest(\(p("bigint")), \(p("bigint")), \(p("timestamptz")), \(p("timestamptz")))"
+        let reference = "unnest(\(p("bigint")), \(p("bigint")), \(p("text")), \(p("text")), \(p("text")))"
+        let number = "unnest(\(p("bigint")), \(p("bigint")), \(p("text")))"
+        let quantity = "unnest(\(p("bigint")), \(p("bigint")), \(p("text")), \(p("text")), \(p("text")), \(p("text")))"
+        let uri = "unnest(\(p("bigint")), \(p("bigint")), \(p("text")))"
+        precondition(next - first == parameterCount, "insertCTEs and appendBindings disagree")
         return """
             , index_token AS (
-                INSERT INTO search_token (resource_key, param, system_code, code, system)
-                SELECT keyed.resource_key, t.param, t.system_code, t.code, t.system
-                FROM unnest(\(p[0])::bigint[], \(p[1])::bigint[], \(p[2])::bigint[], \(p[3])::bigint[], \(p[4])::bigint[])
-                    AS t(ord, param, system_code, code, system)
+                INSERT INTO search_token (resource_key, param, system_code, code, system, value)
+                SELECT keyed.resource_key, t.param, t.system_code, t.code, t.system, t.value
+                FROM \(token) AS t(ord, param, system_code, code, system, value)
                 JOIN keyed ON keyed.ord = t.ord
             ), index_string AS (
                 INSERT INTO search_string (resource_key, param, normalized, exact)
                 SELECT keyed.resource_key, s.param, s.normalized, s.exact
-                FROM unnest(\(p[5])::bigint[], \(p[6])::bigint[], \(p[7])::text[], \(p[8])::text[]) AS s(ord, param, normalized, exact)
+                FROM \(string) AS s(ord, param, normalized, exact)
                 JOIN keyed ON keyed.ord = s.ord
             ), index_date AS (
                 INSERT INTO search_date (resource_key, param, low, high)
                 SELECT keyed.resource_key, d.param, d.low, d.high
-                FROM unnest(\(p[9])::bigint[], \(p[10])::bigint[], \(p[11])::timestamptz[], \(p[12])::timestamptz[]) AS d(ord, param, low, high)
+                FROM \(date) AS d(ord, param, low, high)
                 JOIN keyed ON keyed.ord = d.ord
             ), index_reference AS (
                 INSERT INTO search_reference (resource_key, param, target_type, target_id, url)
                 SELECT keyed.resource_key, f.param, NULLIF(f.target_type, ''), NULLIF(f.target_id, ''), NULLIF(f.url, '')
-                FROM unnest(\(p[13])::bigint[], \(p[14])::bigint[], \(p[15])::text[], \(p[16])::text[], \(p[17])::text[])
-                    AS f(ord, param, target_type, target_id, url)
+                FROM \(reference) AS f(ord, param, target_type, target_id, url)
                 JOIN keyed ON keyed.ord = f.ord
             ), index_number AS (
                 INSERT INTO search_number (resource_key, param, value)
                 SELECT keyed.resource_key, n.param, n.value::numeric
-                FROM unnest(\(p[18])::bigint[], \(p[19])::bigint[], \(p[20])::text[]) AS n(ord, param, value)
+                FROM \(number) AS n(ord, param, value)
                 JOIN keyed ON keyed.ord = n.ord
             ), index_quantity AS (
                 INSERT INTO search_quantity (resource_key, param, value, system, code, unit)
                 SELECT keyed.resource_key, q.param, q.value::numeric, NULLIF(q.system, ''), NULLIF(q.code, ''), NULLIF(q.unit, '')
-                FROM unnest(\(p[21])::bigint[], \(p[22])::bigint[], \(p[23])::text[], \(p[24])::text[], \(p[25])::text[], \(p[26])::text[])
-                    AS q(ord, param, value, system, code, unit)
+                FROM \(quantity) AS q(ord, param, value, system, code, unit)
                 JOIN keyed ON keyed.ord = q.ord
             ), index_uri AS (
                 INSERT INTO search_uri (resource_key, param, value)
                 SELECT keyed.resource_key, u.param, u.value
-                FROM unnest(\(p[27])::bigint[], \(p[28])::bigint[], \(p[29])::text[]) AS u(ord, param, value)
+                FROM \(uri) AS u(ord, param, value)
                 JOIN keyed ON keyed.ord = u.ord
             )
             """
@@ -203,10 +209,9 @@ extension SearchIndexRows {
     /// Replaces every index row of `keys` (the batch's resources in ordinal order) with these
     /// rows, in one statement: updates, deletions (no rows) and the reindexer use it.
     func replace(keys: [Int64], on connection: PostgresConnection, logger: Logger) async throws {
-        var bindings = PostgresBindings(capacity: 31)
+        var bindings = PostgresBindings(capacity: 1 + Self.parameterCount)
         bindings.append(keys)
         appendBindings(to: &bindings)
-        appendURIBindings(to: &bindings)
         try await connection.query(PostgresQuery(unsafeSQL: Self.replaceSQL, binds: bindings), logger: logger)
     }
 

@@ -308,10 +308,14 @@ public actor EmbeddedPostgres: Service {
             ("unix_socket_permissions", "0700"),
             ("ssl", "off"),
             ("max_connections", "100"),
-            ("shared_buffers", quoted("128MB")),
+            ("shared_buffers", quoted("512MB")),
             ("work_mem", quoted("16MB")),
-            ("maintenance_work_mem", quoted("128MB")),
-            ("effective_cache_size", quoted("1GB")),
+            ("maintenance_work_mem", quoted("256MB")),
+            ("effective_cache_size", quoted("4GB")),
+            // Search is short index lookups: SSD page costs, and no JIT compiling (tens of ms)
+            // for queries the planner merely estimates as large.
+            ("random_page_cost", "1.1"),
+            ("jit", "off"),
             ("max_wal_size", quoted("2GB")),
             ("checkpoint_completion_target", "0.9"),
             ("timezone", quoted("UTC")),

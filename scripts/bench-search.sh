@@ -92,20 +92,24 @@ if [ "$have" -lt "$large" ]; then
 fi
 
 settle() { psql "$dburl" -qc "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null; }
+# What the database holds after a load (rows in `resource` should match what was posted).
+stored() {
+  psql "$dburl" -Atc "SELECT format('database: %s rows in resource, %s', count(*), pg_size_pretty(pg_database_size(current_database()))) FROM resource"
+}
 
 status=0
 $helper load --base "$base" --gen "$data" --state "$work/load.json" --upto "$small" --clients "$clients"
 settle
 loaded_small=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['resources'])" "$work/load.json")
 $helper sample --gen "$data" --state "$work/load.json" --out "$work/sample.json"
-echo "small: $loaded_small resources"
+echo "small: $loaded_small resources posted; $(stored)"
 $helper queries --base "$base" --sample "$work/sample.json" --out "$work/small.json" --label small \
   --resources "$loaded_small" --iterations "$iterations" "${query_opts[@]}"
 
 $helper load --base "$base" --gen "$data" --state "$work/load.json" --upto "$large" --clients "$clients"
 settle
 loaded_large=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['resources'])" "$work/load.json")
-echo "large: $loaded_large resources"
+echo "large: $loaded_large resources posted; $(stored)"
 $helper queries --base "$base" --sample "$work/sample.json" --out "$work/large.json" --label large \
   --resources "$loaded_large" --iterations "$iterations" "${query_opts[@]}"
 

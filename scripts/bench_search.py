@@ -137,6 +137,17 @@ def path_of(url):
     return parts.path + ("?" + parts.query if parts.query else "")
 
 
+def patient_ids(body):
+    """Server ids of the Patients a transaction created, in entry order: the server assigns new ids
+    on POST, so the ids in the generated files are not the ones to query."""
+    try:
+        entries = json.loads(body).get("entry", [])
+    except (ValueError, AttributeError):
+        return []
+    return [loc.split("/")[1] for loc in ((e.get("response") or {}).get("location", "") for e in entries)
+            if loc.startswith("Patient/")]
+
+
 # -- load ---------------------------------------------------------------------------------------
 
 def cmd_load(args):
@@ -152,6 +163,7 @@ def cmd_load(args):
     work = queue.Queue(maxsize=args.clients * 4)
     errors = []
     done = {"resources": 0, "bundles": 0}
+    patients = state.setdefault("patients", {})  # clone file -> server ids of its Patients, in order
     lock = threading.Lock()
 
     def worker():
@@ -174,6 +186,7 @@ def cmd_load(args):
                 else:
                     done["resources"] += n
                     done["bundles"] += 1
+                    patients[name] = patient_ids(body)
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(args.clients)]
     for t in threads:
@@ -254,9 +267,14 @@ def cmd_sample(args):
     for path in files:
         with open(path, encoding="utf-8") as f:
             bundle = json.load(f)
+        server_ids = iter(state.get("patients", {}).get(os.path.basename(path), []))
         ids = {}
         for e in bundle["entry"]:
             r = e["resource"]
+            if r["resourceType"] == "Patient":
+                r["id"] = next(server_ids, None)
+                if r["id"] is None:
+                    sys.exit("sample: no server id for a Patient of %s" % path)
             ids[e["fullUrl"]] = r.get("id")
         for e in bundle["entry"]:
             r = e["resource"]
@@ -343,7 +361,7 @@ def cmd_sample(args):
         {"name": "(base) Patient by _id", "baseline": True, "paths": ["/fhir/Patient?_id=%s" % p["id"] for p in chosen]},
         {"name": "(base) Observation by patient", "baseline": True, "paths": [
             "/fhir/Observation?patient=%s" % p["id"] for p in chosen]},
-        {"name": "(base) Patient read", "baseline": True, "paths": ["/fhir/Patient/%s" % p["id"] for p in chosen]},
+        {"name": "(base) Patient read", "baseline": True, "read": True, "paths": ["/fhir/Patient/%s" % p["id"] for p in chosen]},
     ]
     out = {"clones": len(files), "patients": len(patients), "median_observations": median,
            "common_loinc": common[:5], "queries": queries}
@@ -416,6 +434,7 @@ def cmd_queries(args):
         headers["Prefer"] = "handling=strict"
     client = Client(args.base, tokens, headers)
     results = []
+    load_start = [round(x, 2) for x in os.getloadavg()]
     only = set(args.only.split(",")) if args.only else None
     for query in sample["queries"]:
         if only and not any(o.lower() in query["name"].lower() for o in only):
@@ -425,15 +444,18 @@ def cmd_queries(args):
         res = {"name": query["name"], "goal": query.get("goal", "search"), "baseline": query.get("baseline", False),
                "failures": [], "statuses": {}}
         count = args.everything_count if query.get("goal") == "everything" else args.count
+        if query.get("read"):
+            count = None
         paths = [with_count(p, count) for p in query["paths"]] if not query.get("deep") else []
         if query.get("deep"):
             paths, reached, failures = deep_paths(client, query["paths"], args.deep_page, 5, args.count)
             res["pages_reached"] = reached
             res["failures"].extend(failures)
         if not paths:
-            res["failures"].append({"status": None, "path": "", "diagnostics": "no query values"})
+            if not res["failures"]:
+                res["failures"].append({"status": None, "path": "", "diagnostics": "no query values"})
             results.append(res)
-            print("  %-38s no values" % query["name"], file=sys.stderr)
+            print("  %-38s FAIL %s" % (query["name"], res["failures"][0]["status"] or "no values"), file=sys.stderr)
             continue
         for i in range(args.warmup):
             client.request("GET", paths[i % len(paths)])
@@ -469,6 +491,7 @@ def cmd_queries(args):
         print("  %-38s p50 %8s  p99 %8s  matches %6s  %s" % (
             query["name"], fmt(res["p50"]), fmt(res["p99"]), res["mean_matches"], status), file=sys.stderr)
     out = {"label": args.label, "resources": args.resources, "iterations": args.iterations,
+           "loadavg_start": load_start, "loadavg_end": [round(x, 2) for x in os.getloadavg()],
            "count": args.count, "strict": not args.lenient, "reconnects": client.reconnects, "queries": results}
     with open(args.out, "w") as f:
         json.dump(out, f, indent=1, ensure_ascii=False)
@@ -527,6 +550,11 @@ def cmd_report(args):
              "Prefer: handling=strict" if small.get("strict") else "lenient"))
     print("Goals at large: p50 <= %g ms, p99 <= %g ms ($everything p50 <= %g ms), p50 large/small <= %g"
           % (args.p50, args.p99, args.everything_p50, args.ratio))
+    for phase in (small, large):
+        if phase.get("loadavg_start"):
+            print("Machine load average (1/5/15 min) during the %s run: %s at start, %s at end (2 cores shared: "
+                  "above ~1.5 the figures are inflated by other work)"
+                  % (phase.get("label"), phase["loadavg_start"], phase["loadavg_end"]))
     head = "%-38s %9s %9s %9s %9s %7s  %s" % ("query", "p50 S", "p99 S", "p50 L", "p99 L", "ratio", "goals")
     print(head)
     print("-" * len(head))
@@ -538,6 +566,8 @@ def cmd_report(args):
         else:
             missed = [k for k, ok in r["goals"].items() if not ok]
             verdict = "ok" if not missed else "MISS " + ",".join(missed)
+        if any(r[z]["ok"] and r[z]["empty_results"] == r[z]["ok"] for z in ("small", "large")):
+            verdict += " (no matches: values wrong?)"
         print("%-38s %9s %9s %9s %9s %7s  %s" % (
             r["query"], fmt(r["small"]["p50_ms"]), fmt(r["small"]["p99_ms"]), fmt(r["large"]["p50_ms"]),
             fmt(r["large"]["p99_ms"]), fmt(r["ratio_p50"]), verdict))

@@ -23,6 +23,9 @@
 #   --lenient        do not send Prefer: handling=strict (unknown parameters then give 200)
 #   --everything-count N  _count on $everything (default 50; 0 = none, the server's default)
 #   --deep-page N    page to reach by following next links (default 20)
+#   --explain MS     after the timed runs, repeat the queries a few times at the large size with
+#                    auto_explain (ANALYZE, BUFFERS) logging every statement over MS ms, into
+#                    <out>-explain.log: the EXPLAIN for queries that miss their goals
 # A quick run: scripts/bench-search.sh --small 2000 --large 20000 --iterations 50
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +36,7 @@ clients=4
 out=bench-search.json
 data=""
 keep=0
+explain_ms=""
 query_opts=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -46,6 +50,7 @@ while [ $# -gt 0 ]; do
     --lenient) query_opts+=(--lenient); shift ;;
     --everything-count) query_opts+=(--everything-count "$2"); shift 2 ;;
     --deep-page) query_opts+=(--deep-page "$2"); shift 2 ;;
+    --explain) explain_ms="$2"; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -64,16 +69,25 @@ port=$((20000 + RANDOM % 20000))
 MEDREC_BENCH_CLIENT_ID=$(awk '/^client_id:/ {print $2}' "$work/client.txt")
 MEDREC_BENCH_CLIENT_SECRET=$(awk '/^client_secret:/ {print $2}' "$work/client.txt")
 export MEDREC_BENCH_CLIENT_ID MEDREC_BENCH_CLIENT_SECRET
-"$bin" serve --data-dir "$work/data" --port "$port" >"$work/server.log" 2>&1 &
-server=$!
-cleanup() {
+server=""
+start_server() {
+  "$bin" serve --data-dir "$work/data" --port "$port" >"$work/server.log" 2>&1 &
+  server=$!
+  for _ in $(seq 1 120); do grep -q "listening on" "$work/server.log" && break; sleep 0.5; done
+  grep -q "listening on" "$work/server.log" || { cat "$work/server.log"; exit 1; }
+}
+stop_server() {
+  [ -n "$server" ] || return 0
   kill -TERM "$server" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
+  server=""
+}
+cleanup() {
+  stop_server
   if [ "$keep" = 1 ]; then echo "kept $work (server stopped; its database is in $work/data)" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-for _ in $(seq 1 120); do grep -q "listening on" "$work/server.log" && break; sleep 0.5; done
-grep -q "listening on" "$work/server.log" || { cat "$work/server.log"; exit 1; }
+start_server
 base="http://127.0.0.1:$port"
 dburl=$("$bin" db url --data-dir "$work/data")
 echo "server: $base   database: $("$bin" db url --without-password --data-dir "$work/data")"
@@ -112,6 +126,29 @@ loaded_large=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['
 echo "large: $loaded_large resources posted; $(stored)"
 $helper queries --base "$base" --sample "$work/sample.json" --out "$work/large.json" --label large \
   --resources "$loaded_large" --iterations "$iterations" "${query_opts[@]}"
+
+# Plans of the large run's slow statements: a separate, untimed pass with auto_explain on (it costs
+# time, so the timed runs above go without it). Plans show constants inline (filters on ids, codes,
+# names of the synthetic data set): keep this off for real data.
+if [ -n "$explain_ms" ]; then
+  psql "$dburl" -q -v ON_ERROR_STOP=1 -c "LOAD 'auto_explain'" \
+    -c "ALTER SYSTEM SET session_preload_libraries = 'auto_explain'" \
+    -c "ALTER SYSTEM SET auto_explain.log_min_duration = '${explain_ms}ms'" \
+    -c "ALTER SYSTEM SET auto_explain.log_analyze = on" -c "ALTER SYSTEM SET auto_explain.log_buffers = on" \
+    >/dev/null
+  # PostgreSQL 16+ would also log the bound values of every statement; 15 has no such setting.
+  psql "$dburl" -q -c "LOAD 'auto_explain'" -c "ALTER SYSTEM SET auto_explain.log_parameter_max_length = 0" >/dev/null 2>&1 || true
+  stop_server
+  start_server  # new connections load auto_explain
+  pglog="$(cat "$work/data/postgres.location" 2>/dev/null || echo "$work/data/postgres")/postgres.log"
+  from=$(($(wc -c < "$pglog") + 1))
+  $helper queries --base "$base" --sample "$work/sample.json" --out "$work/explain-run.json" --label explain \
+    --resources "$loaded_large" --iterations 3 --warmup 0 --no-baseline "${query_opts[@]}" 2>/dev/null
+  explain_out="${out%.json}-explain.log"
+  tail -c +"$from" "$pglog" > "$explain_out"
+  psql "$dburl" -q -c "ALTER SYSTEM RESET session_preload_libraries" >/dev/null
+  echo "plans of statements over ${explain_ms} ms during an untimed pass at the large size: $explain_out ($(grep -c 'duration:' "$explain_out" || true) plans)"
+fi
 
 $helper report --small "$work/small.json" --large "$work/large.json" --load-state "$work/load.json" --out "$out" || status=$?
 echo "table written to $out"

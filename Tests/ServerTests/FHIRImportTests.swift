@@ -101,7 +101,7 @@ struct FHIRImportTests {
             #expect(second.status == .ok)
             let statuses = try #require(try second.json["entry"]?.arrayValue).map { $0["response"]?["status"]?.stringValue ?? "" }
             #expect(statuses.filter { $0 == "200 OK" }.count == conditionalEntries)
-            let patients = try await client.send(.get, "/fhir/Patient").json
+            let patients = try await client.send(.get, "/fhir/Patient?_total=accurate").json
             #expect(patients["total"] == .number("1"))
         }
     }

@@ -117,9 +117,18 @@ extension SearchIndexExtractor {
             return reference(target, declaredType: nil, keep: text).map { [$0] } ?? []
         }
         guard node.objectValue != nil, node["resourceType"] == nil else { return [] }
-        // Identifier-only (logical) references point at nothing that can be indexed.
-        guard let text = node["reference"]?.stringValue else { return [] }
-        return reference(text, declaredType: node["type"]?.stringValue, keep: nil).map { [$0] } ?? []
+        // A logical reference's identifier is indexed as a token of the reference parameter,
+        // for the `:identifier` modifier.
+        var result: [SearchIndexValue] = []
+        if let identifier = node["identifier"], identifier.objectValue != nil,
+           let value = identifier["value"]?.stringValue, !value.isEmpty {
+            result.append(.token(system: identifier["system"]?.stringValue, code: value, display: nil))
+        }
+        if let text = node["reference"]?.stringValue,
+           let target = reference(text, declaredType: node["type"]?.stringValue, keep: nil) {
+            result.append(target)
+        }
+        return result
     }
 
     /// `Type/id` (optionally `/_history/v`) relative or at the end of an absolute URL; other

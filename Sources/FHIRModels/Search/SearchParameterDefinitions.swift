@@ -21,6 +21,23 @@ public enum SearchParameterDefinitions {
         parameters(for: resourceType).first { $0.code == code }
     }
 
+    /// The parameters of `resourceType` (common ones included) by code, built once per process.
+    public static func byCode(for resourceType: String) -> [String: SearchParameterDefinition] {
+        byTypeAndCode[resourceType] ?? [:]
+    }
+
+    private static let byTypeAndCode: [String: [String: SearchParameterDefinition]] = {
+        var result: [String: [String: SearchParameterDefinition]] = [:]
+        for type in FHIRMetadata.resourceTypeNames {
+            var byCode: [String: SearchParameterDefinition] = [:]
+            for definition in parameters(for: type) where byCode[definition.code] == nil {
+                byCode[definition.code] = definition
+            }
+            result[type] = byCode
+        }
+        return result
+    }()
+
     /// Every entry: one per parameter and base resource type, sorted by type then code.
     public static var all: [SearchParameterDefinition] { catalog.all }
 

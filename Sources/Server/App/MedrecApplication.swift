@@ -38,7 +38,7 @@ public enum MedrecApplication {
             router: router,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "medrec"),
             // Services stop in reverse order: the server, then the client, then (e.g.) the embedded cluster.
-            services: servicesStoppedAfterClient + [client, availability],
+            services: servicesStoppedAfterClient + [client, availability, ReindexService(reindexer: Reindexer(store: store), logger: logger)],
             onServerRunning: onServerRunning,
             logger: logger
         )

@@ -11,17 +11,19 @@ struct BundleProcessor: Sendable {
     let base: String
     /// Every entry is authorized on its own and audited; one forbidden entry fails a transaction.
     let guarded: FHIRGuard
+    /// Parses conditional criteria and searches (strictly: nothing is silently ignored).
+    let parser: SearchQueryParser
 
     /// One parsed `Bundle.entry.request`.
     struct Entry: Sendable {
         enum Action: Sendable {
-            case create(type: String, ifNoneExist: [SearchCriterion]?)
+            case create(type: String, ifNoneExist: SearchQuery?)
             case update(type: String, id: String, ifMatch: Int?)
-            case conditionalUpdate(type: String, criteria: [SearchCriterion])
+            case conditionalUpdate(type: String, criteria: SearchQuery)
             case delete(type: String, id: String)
-            case conditionalDelete(type: String, criteria: [SearchCriterion])
+            case conditionalDelete(type: String, criteria: SearchQuery)
             case read(type: String, id: String, version: Int?)
-            case search(type: String, criteria: [SearchCriterion])
+            case search(type: String, items: [(key: String, value: String)])
         }
 
         let index: Int
@@ -84,14 +86,17 @@ struct BundleProcessor: Sendable {
             if segments.count > 1, !FHIRRequest.isValidID(segments[1]) {
                 throw FHIRHTTPError.badRequest("request.url has an invalid id", expression: "\(expression).request.url")
             }
-            let criteria = try query.map { try FHIRRequest.criteria(from: FHIRRequest.queryItems($0)) }
+            let items = query.map { FHIRRequest.queryItems($0) }
+            let criteria = try items.map { try FHIRController.conditionalQuery(parser: parser, type: type, items: $0) }
             let fullURL = entry["fullUrl"]?.stringValue
             var resource = entry["resource"]
             let action: Entry.Action
             switch (method, segments.count) {
             case ("POST", 1):
                 let ifNoneExist = try request["ifNoneExist"]?.stringValue.map {
-                    try FHIRRequest.criteria(from: FHIRRequest.queryItems(($0.split(separator: "?", maxSplits: 1).last ?? Substring($0))))
+                    try FHIRController.conditionalQuery(
+                        parser: parser, type: type,
+                        items: FHIRRequest.queryItems(($0.split(separator: "?", maxSplits: 1).last ?? Substring($0))))
                 }
                 action = .create(type: type, ifNoneExist: ifNoneExist)
             case ("PUT", 2):
@@ -111,7 +116,7 @@ struct BundleProcessor: Sendable {
                 }
                 action = .read(type: type, id: segments[1], version: version)
             case ("GET", 1):
-                action = .search(type: type, criteria: criteria ?? [])
+                action = .search(type: type, items: items ?? [])
             default:
                 throw FHIRHTTPError.badRequest("this method and URL are not supported in a Bundle entry", code: .notSupported, expression: "\(expression).request")
             }
@@ -164,8 +169,8 @@ struct BundleProcessor: Sendable {
             do {
                 switch entry.action {
                 case .create(let type, let ifNoneExist):
-                    if let ifNoneExist, !ifNoneExist.isEmpty {
-                        let matches = try await transaction.find(type: type, criteria: ifNoneExist, limit: 2)
+                    if let ifNoneExist {
+                        let matches = try await transaction.find(ifNoneExist)
                         if matches.count > 1 { throw StoreError(.multipleMatches, "ifNoneExist matched more than one resource") }
                         if let match = matches.first {
                             // Naming the match tells its id: only to someone who may read it.
@@ -278,7 +283,7 @@ struct BundleProcessor: Sendable {
                 _ = try await FHIRController.delete(type: type, id: id, in: transaction, guard: guarded)
                 return .object(["response": .object(["status": .string("204 No Content")])])
             case .conditionalDelete(let type, let criteria):
-                let matches = try await transaction.find(type: type, criteria: criteria, limit: 2)
+                let matches = try await transaction.find(criteria)
                 if matches.count > 1 { throw StoreError(.multipleMatches, "the conditional delete matched more than one resource") }
                 if let match = matches.first { _ = try await FHIRController.delete(type: type, id: match.id, in: transaction, guard: guarded) }
                 return .object(["response": .object(["status": .string("204 No Content")])])
@@ -293,14 +298,16 @@ struct BundleProcessor: Sendable {
                 let resource = try stored.resource()
                 try await transaction.appendAudit([record])
                 return responseEntry(stored, status: "200 OK", resource: resource)
-            case .search(let type, let criteria):
+            case .search(let type, let items):
                 guard guarded.access.scopeAllows(.search, on: type) else {
                     throw FHIRGuard.Denied(
                         error: FHIRHTTPError(status: .forbidden, code: .forbidden, "the access token's scopes do not allow searching \(type)"),
                         record: guarded.record("search-type", action: .read, type: type, decision: .deny("scope")))
                 }
-                let (criteria, compartmentDenial) = guarded.restrictedToOwnCompartment(criteria, type: type, query: nil)
-                let matches = try await transaction.find(type: type, criteria: criteria, limit: limits.maxPageSize)
+                var query = try parser.parse(types: [type], items: items)
+                let compartmentDenial = guarded.restrictToOwnCompartment(
+                    &query, items: items, compartment: nil, subtype: "search-type", type: type, queryText: nil)
+                let matches = try await transaction.find(query)
                 let visible = try await guarded.visible(matches, subtype: "search-type", type: type, permission: .search, query: nil)
                 let shown = visible.shown
                 var records = visible.records
@@ -309,7 +316,7 @@ struct BundleProcessor: Sendable {
                 let searchEntries: [JSONValue] = shown.map { item in
                     .object(["fullUrl": .string("\(base)/\(type)/\(item.stored.id)"), "resource": item.resource ?? .null])
                 }
-                var result: JSONObject = ["resourceType": .string("Bundle"), "type": .string("searchset"), "total": .number(String(searchEntries.count))]
+                var result: JSONObject = ["resourceType": .string("Bundle"), "type": .string("searchset")]
                 if !searchEntries.isEmpty { result["entry"] = .array(searchEntries) }
                 return .object(["resource": .object(result), "response": .object(["status": .string("200 OK")])])
             }
@@ -378,8 +385,9 @@ struct BundleProcessor: Sendable {
         if let cached = cache[reference] { return cached }
         let type = String(reference[..<question])
         guard FHIRMetadata.resource(named: type) != nil else { return nil }
-        let criteria = try FHIRRequest.criteria(from: FHIRRequest.queryItems(reference[reference.index(after: question)...]))
-        let matches = try await transaction.find(type: type, criteria: criteria, limit: 2)
+        let criteria = try FHIRController.conditionalQuery(
+            parser: parser, type: type, items: FHIRRequest.queryItems(reference[reference.index(after: question)...]))
+        let matches = try await transaction.find(criteria)
         guard matches.count == 1 else {
             throw FHIRHTTPError(
                 status: .preconditionFailed, code: matches.isEmpty ? .notFound : .duplicate,

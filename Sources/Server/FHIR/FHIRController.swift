@@ -34,8 +34,10 @@ struct FHIRController: Sendable {
     func addRoutes(to group: RouterGroup<Context>) {
         group.get("metadata") { request, _ in try self.capabilities(request) }
         group.post("", use: bundle)
+        group.get("", use: systemSearch)
         group.get("_history", use: systemHistory)
         group.get("{type}", use: search)
+        group.post("{type}/_search", use: searchPost)
         group.post("{type}", use: create)
         group.put("{type}", use: conditionalUpdate)
         group.delete("{type}", use: conditionalDelete)
@@ -45,11 +47,12 @@ struct FHIRController: Sendable {
         group.patch("{type}/{id}", use: patch)
         group.delete("{type}/{id}", use: delete)
         group.get("{type}/{id}/_history", use: instanceHistory)
+        group.get("{type}/{id}/{target}", use: compartmentSearch)
         group.get("{type}/{id}/_history/{version}", use: vread)
     }
 
     /// Runs a handler and turns store/parse errors into FHIR errors.
-    private func handle(_ body: () async throws -> Response) async throws -> Response {
+    func handle(_ body: () async throws -> Response) async throws -> Response {
         do {
             return try await body()
         } catch {
@@ -75,7 +78,9 @@ struct FHIRController: Sendable {
         try await handle {
             let format = try FHIRFormat.response(for: request)
             let bundle = try await self.request.resourceBody(request)
-            let processor = BundleProcessor(store: store, limits: limits, base: base(request), guarded: try await guarded(request, context))
+            let processor = BundleProcessor(
+                store: store, limits: limits, base: base(request), guarded: try await guarded(request, context),
+                parser: searchParser(request, strict: true))
             let response = try await processor.process(bundle)
             return FHIRResponse.make(status: .ok, resource: response, format: format, pretty: FHIRFormat.pretty(request))
         }
@@ -148,14 +153,14 @@ struct FHIRController: Sendable {
             _ = try FHIRFormat.response(for: request)
             let resource = try await self.request.resourceBody(request)
             try FHIRRequest.requireType(resource, type)
-            let conditional: [SearchCriterion]? = try request.headers[.ifNoneExist].map { header in
+            let conditional: SearchQuery? = try request.headers[.ifNoneExist].map { header in
                 let query = header.split(separator: "?", maxSplits: 1).last ?? Substring(header)
-                return try FHIRRequest.criteria(from: FHIRRequest.queryItems(query))
+                return try conditionalQuery(request, type: type, items: FHIRRequest.queryItems(query))
             }
             let guarded = try await guarded(request, context)
             let author = guarded.author
             let outcome: (stored: StoredResource, created: Bool) = try await guarded.auditingDenials {
-                if let conditional, !conditional.isEmpty {
+                if let conditional {
                     // The search and the create must see the same state: one transaction.
                     return try await store.transaction(author: author) { transaction in
                         try await Self.create(type: type, resource: resource, ifNoneExist: conditional, in: transaction, guard: guarded)
@@ -181,11 +186,11 @@ struct FHIRController: Sendable {
 
     /// Creates, or for a conditional create returns the one existing match (412 for several).
     static func create(
-        type: String, resource: JSONValue, ifNoneExist: [SearchCriterion]?, id: String? = nil,
+        type: String, resource: JSONValue, ifNoneExist: SearchQuery?, id: String? = nil,
         in transaction: any ResourceTransaction, guard guarded: FHIRGuard
     ) async throws -> (stored: StoredResource, created: Bool) {
-        if let ifNoneExist, !ifNoneExist.isEmpty {
-            let matches = try await transaction.find(type: type, criteria: ifNoneExist, limit: 2)
+        if let ifNoneExist {
+            let matches = try await transaction.find(ifNoneExist)
             if matches.count > 1 { throw StoreError(.multipleMatches, "If-None-Exist matched more than one resource") }
             if let match = matches.first {
                 // Answering with the match tells its id: only to someone who may read it.
@@ -260,7 +265,7 @@ struct FHIRController: Sendable {
         try await handle {
             let type = try self.request.resourceType(context)
             _ = try FHIRFormat.response(for: request)
-            let criteria = try conditionalCriteria(request)
+            let criteria = try conditionalCriteria(request, type: type)
             let resource = try await self.request.resourceBody(request)
             try FHIRRequest.requireType(resource, type)
             let guarded = try await guarded(request, context)
@@ -306,9 +311,9 @@ struct FHIRController: Sendable {
     }
 
     static func conditionalUpdate(
-        type: String, resource: JSONValue, criteria: [SearchCriterion], in transaction: any ResourceTransaction, guard guarded: FHIRGuard
+        type: String, resource: JSONValue, criteria: SearchQuery, in transaction: any ResourceTransaction, guard guarded: FHIRGuard
     ) async throws -> (StoredResource, created: Bool) {
-        let matches = try await transaction.find(type: type, criteria: criteria, limit: 2)
+        let matches = try await transaction.find(criteria)
         if matches.count > 1 { throw StoreError(.multipleMatches, "the conditional update matched more than one resource") }
         let bodyID = resource["id"]?.stringValue
         if let match = matches.first {
@@ -389,11 +394,11 @@ struct FHIRController: Sendable {
     @Sendable func conditionalDelete(_ request: Request, context: Context) async throws -> Response {
         try await handle {
             let type = try self.request.resourceType(context)
-            let criteria = try conditionalCriteria(request)
+            let criteria = try conditionalCriteria(request, type: type)
             let guarded = try await guarded(request, context)
             try await guarded.auditingDenials {
                 try await store.transaction(author: guarded.author) { transaction in
-                    let matches = try await transaction.find(type: type, criteria: criteria, limit: 2)
+                    let matches = try await transaction.find(criteria)
                     if matches.count > 1 { throw StoreError(.multipleMatches, "the conditional delete matched more than one resource") }
                     if let match = matches.first { _ = try await Self.delete(type: type, id: match.id, in: transaction, guard: guarded) }
                 }
@@ -402,70 +407,8 @@ struct FHIRController: Sendable {
         }
     }
 
-    private func conditionalCriteria(_ request: Request) throws -> [SearchCriterion] {
-        let items = request.uri.queryParameters
-            .filter { $0.key != "_format" && $0.key != "_pretty" }
-            .map { (key: String($0.key), value: String($0.value)) }
-        guard !items.isEmpty else {
-            throw FHIRHTTPError.badRequest("a conditional interaction needs search criteria in the URL")
-        }
-        return try FHIRRequest.criteria(from: items)
-    }
-
-    // MARK: - Search (the conditional subset until the search engine lands)
-
-    @Sendable func search(_ request: Request, context: Context) async throws -> Response {
-        try await handle {
-            let type = try self.request.resourceType(context)
-            let format = try FHIRFormat.response(for: request)
-            var count = 50
-            var items: [(key: String, value: String)] = []
-            for (key, value) in request.uri.queryParameters {
-                switch key {
-                case "_format", "_pretty": continue
-                case "_count":
-                    guard let parsed = Int(value), parsed >= 0 else { throw FHIRHTTPError.badRequest("_count must be a non-negative integer") }
-                    count = min(parsed, limits.maxPageSize)
-                default: items.append((String(key), String(value)))
-                }
-            }
-            let guarded = try await guarded(request, context)
-            let query = request.uri.query.map { String($0.prefix(2048)) }
-            guard guarded.access.scopeAllows(.search, on: type) else {
-                try await security.audit.record(guarded.record("search-type", action: .read, type: type, decision: .deny("scope"), query: query))
-                throw FHIRHTTPError(status: .forbidden, code: .forbidden, "the access token's scopes do not allow searching \(type)")
-            }
-            if type == "AuditEvent" {
-                return try await AuditEventSearch(client: security.audit.client, logger: security.audit.logger)
-                    .search(request: request, items: items, count: count, guard: guarded, base: base(request), format: format)
-            }
-            let (criteria, compartmentDenial) = guarded.restrictedToOwnCompartment(
-                try FHIRRequest.criteria(from: items), type: type, query: query)
-            let found = try await store.find(type: type, criteria: criteria, limit: count)
-            let visible = try await guarded.visible(found, subtype: "search-type", type: type, permission: .search, query: query)
-            let shown = visible.shown
-            var records = visible.records
-            if let compartmentDenial { records.append(compartmentDenial) }
-            try await security.audit.record(records)
-            let base = base(request)
-            let entries: [JSONValue] = shown.map { item in
-                .object([
-                    "fullUrl": .string("\(base)/\(type)/\(item.stored.id)"),
-                    "resource": item.resource ?? .null,
-                    "search": .object(["mode": .string("match")]),
-                ])
-            }
-            var bundle: JSONObject = [
-                "resourceType": .string("Bundle"),
-                "type": .string("searchset"),
-                "link": .array([.object(["relation": .string("self"), "url": .string(base + "/" + type + (request.uri.query.map { "?" + $0 } ?? ""))])]),
-            ]
-            if shown.count == found.count, criteria.isEmpty == false || found.count < count {
-                bundle["total"] = .number(String(shown.count))
-            }
-            if !entries.isEmpty { bundle["entry"] = .array(entries) }
-            return FHIRResponse.make(status: .ok, resource: .object(bundle), format: format, pretty: FHIRFormat.pretty(request))
-        }
+    private func conditionalCriteria(_ request: Request, type: String) throws -> SearchQuery {
+        try conditionalQuery(request, type: type, items: Self.items(request.uri.queryParameters))
     }
 
     // MARK: - History

@@ -149,19 +149,31 @@ struct FHIRGuard: Sendable {
         return (shown, records)
     }
 
-    /// A patient's searches run inside their own compartment (so pages are full); asking for
-    /// another patient's records is a denial, whose audit record is returned.
-    func restrictedToOwnCompartment(
-        _ criteria: [SearchCriterion], type: String, query: String?
-    ) -> (criteria: [SearchCriterion], denial: AuditRecord?) {
-        guard let me = principal.patientID, PatientCompartment.resourceTypes.contains(type) else { return (criteria, nil) }
+    /// A patient's searches run inside their own compartment, in SQL (so pages are full);
+    /// asking for another patient's records (`patient=`/`subject=`, or their compartment) is a
+    /// denial, whose audit record is returned.
+    func restrictToOwnCompartment(
+        _ query: inout SearchQuery, items: [(key: String, value: String)], compartment: String?, subtype: String,
+        type: String?, queryText: String?
+    ) -> AuditRecord? {
+        guard let me = principal.patientID else { return nil }
         var others = Set<String>()
-        for case .patients(let ids) in criteria { others.formUnion(ids) }
+        for (key, value) in items {
+            let code = key.split(separator: ":").first.map(String.init) ?? key
+            guard code == "patient" || code == "subject" else { continue }
+            for token in value.split(separator: ",").map(String.init) {
+                if let id = token.contains("/") ? PatientCompartment.patientID(fromReference: token) : token { others.insert(id) }
+            }
+        }
+        if let compartment { others.insert(compartment) }
         others.remove(me)
-        let denial = others.isEmpty ? nil : record(
-            "search-type", action: .read, type: type, patients: others, decision: .deny("compartment"),
-            description: "denied: another patient's records", query: query)
-        return (criteria + [.patients([me])], denial)
+        if query.anyType || query.types.contains(where: PatientCompartment.resourceTypes.contains) {
+            query.common.append(.compartment(patients: [me]))
+        }
+        guard !others.isEmpty else { return nil }
+        return record(
+            subtype, action: .read, type: type, patients: others, decision: .deny("compartment"),
+            description: "denied: another patient's records", query: queryText)
     }
 
     // MARK: - Writes

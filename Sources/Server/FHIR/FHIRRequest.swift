@@ -104,57 +104,10 @@ struct FHIRRequest {
         return Int(text)
     }
 
-    /// Parses conditional criteria (`_id`, `identifier`) from query items, refusing anything else.
-    /// `patient`/`subject` match through the patient compartment index.
-    static func criteria(from items: [(key: String, value: String)]) throws -> [SearchCriterion] {
-        var criteria: [SearchCriterion] = []
-        for (key, value) in items {
-            switch key {
-            case "_id":
-                let ids = value.split(separator: ",").map(String.init)
-                guard !ids.isEmpty, ids.allSatisfy(isValidID) else {
-                    throw FHIRHTTPError.badRequest("_id must be a comma-separated list of FHIR ids", expression: "_id")
-                }
-                criteria.append(.ids(ids))
-            case "identifier":
-                var values: [(system: String?, value: String)] = []
-                for token in splitUnescaped(value, on: ",") {
-                    let parts = splitUnescaped(token, on: "|")
-                    switch parts.count {
-                    case 1 where !parts[0].isEmpty: values.append((nil, unescape(parts[0])))
-                    case 2 where !parts[1].isEmpty: values.append((unescape(parts[0]), unescape(parts[1])))
-                    default:
-                        throw FHIRHTTPError.badRequest("identifier must be [system|]value with a value", expression: "identifier")
-                    }
-                }
-                guard !values.isEmpty else {
-                    throw FHIRHTTPError.badRequest("identifier needs a value", expression: "identifier")
-                }
-                criteria.append(.identifier(values))
-            case "patient", "subject":
-                // The patient compartment (CompartmentDefinition/patient) until the search engine
-                // indexes every reference parameter: `Patient/123`, `123`, or a full URL.
-                var ids: [String] = []
-                for token in value.split(separator: ",", omittingEmptySubsequences: false) {
-                    let text = String(token)
-                    let id = text.contains("/") ? PatientCompartment.patientID(fromReference: text) : text
-                    guard let id, isValidID(id) else {
-                        throw FHIRHTTPError.badRequest("\(key) must name Patient ids or Patient references", expression: key)
-                    }
-                    ids.append(id)
-                }
-                criteria.append(.patients(ids))
-            case "email", "phone":
-                let values = value.split(separator: ",").map { unescape(String($0)) }.filter { !$0.isEmpty }
-                guard !values.isEmpty else { throw FHIRHTTPError.badRequest("\(key) needs a value", expression: key) }
-                criteria.append(.sealedContact(param: key, values: values))
-            default:
-                throw FHIRHTTPError.badRequest(
-                    "search parameter is not supported here: only _id, identifier, patient, subject, email and phone", code: .notSupported,
-                    expression: String(key.prefix(64)))
-            }
-        }
-        return criteria
+    /// `Prefer: handling=strict`: unknown search parameters are errors rather than ignored.
+    static func strictHandling(_ request: Request) -> Bool {
+        guard let prefer = request.headers[.prefer] else { return false }
+        return prefer.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces).lowercased() == "handling=strict" }
     }
 
     /// Query items from a query string such as `identifier=a|b&_id=x` (If-None-Exist, conditional URLs).
@@ -164,46 +117,8 @@ struct FHIRRequest {
             guard let key = parts.first, !key.isEmpty else { return nil }
             let rawValue = parts.count > 1 ? String(parts[1]) : ""
             let value = rawValue.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? rawValue
-            return (String(key), value)
+            let name = String(key).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(key)
+            return (name, value)
         }
-    }
-
-    private static func splitUnescaped(_ text: String, on separator: Character) -> [String] {
-        var parts: [String] = []
-        var current = ""
-        var escaped = false
-        for character in text {
-            if escaped {
-                current.append("\\")
-                current.append(character)
-                escaped = false
-            } else if character == "\\" {
-                escaped = true
-            } else if character == separator {
-                parts.append(current)
-                current = ""
-            } else {
-                current.append(character)
-            }
-        }
-        if escaped { current.append("\\") }
-        parts.append(current)
-        return parts
-    }
-
-    private static func unescape(_ text: String) -> String {
-        var result = ""
-        var escaped = false
-        for character in text {
-            if escaped {
-                result.append(character)
-                escaped = false
-            } else if character == "\\" {
-                escaped = true
-            } else {
-                result.append(character)
-            }
-        }
-        return result
     }
 }

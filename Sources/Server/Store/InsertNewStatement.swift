@@ -1,17 +1,17 @@
 import Foundation
 import PostgresNIO
 
-/// Inserts new resources with their history and token rows in one statement (data-modifying
+/// Inserts new resources with their history, search index, compartment and audit rows in one statement (data-modifying
 /// CTEs), prepared once per connection. Used by plain creates and by transaction Bundles.
 struct InsertNewStatement: PostgresPreparedStatement {
     static let sql = """
         WITH input AS (
-            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $8::text[], $9::text[])
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $5::text[], $6::text[])
                 WITH ORDINALITY AS u(type, id, content, sealed, key_id, ord)
         ), inserted AS (
             INSERT INTO resource (type, id, version_id, last_updated, content, sealed, key_id, index_version)
             SELECT type, id, 1, $4, content::jsonb, decode(NULLIF(sealed, ''), 'base64'), NULLIF(key_id, ''),
-                \(AccessIndex.version)
+                \(SearchIndexRows.version)
             FROM input ORDER BY ord
             RETURNING resource_key, type, id, content, sealed, key_id
         ), keyed AS (
@@ -20,29 +20,24 @@ struct InsertNewStatement: PostgresPreparedStatement {
         ), history AS (
             INSERT INTO resource_history (resource_key, type, id, version_id, last_updated, deleted, method, content, sealed, key_id)
             SELECT resource_key, type, id, 1, $4, false, 'POST', content, sealed, key_id FROM keyed ORDER BY ord
-        ), tokens AS (
-            INSERT INTO search_token (resource_key, system_code, code)
-            SELECT keyed.resource_key, t.system_code, t.code
-            FROM unnest($5::bigint[], $6::bigint[], $7::bigint[]) AS t(ord, system_code, code)
-            JOIN keyed ON keyed.ord = t.ord
         ), blind AS (
             INSERT INTO blind_index (resource_key, param, hash)
             SELECT keyed.resource_key, b.param, decode(b.hash, 'base64')
-            FROM unnest($10::bigint[], $11::text[], $12::text[]) AS b(ord, param, hash)
+            FROM unnest($7::bigint[], $8::text[], $9::text[]) AS b(ord, param, hash)
             JOIN keyed ON keyed.ord = b.ord
         ), patients AS (
             INSERT INTO resource_patient (resource_key, patient_id)
             SELECT keyed.resource_key, p.patient_id
-            FROM unnest($13::bigint[], $14::text[]) AS p(ord, patient_id)
+            FROM unnest($10::bigint[], $11::text[]) AS p(ord, patient_id)
             JOIN keyed ON keyed.ord = p.ord
         ), care AS (
             INSERT INTO care_relationship (practitioner_id, patient_id, kind, resource_key)
             SELECT c.practitioner_id, c.patient_id, c.kind, keyed.resource_key
-            FROM unnest($15::bigint[], $16::text[], $17::text[], $18::text[]) AS c(ord, practitioner_id, patient_id, kind)
+            FROM unnest($12::bigint[], $13::text[], $14::text[], $15::text[]) AS c(ord, practitioner_id, patient_id, kind)
             JOIN keyed ON keyed.ord = c.ord
             ON CONFLICT DO NOTHING
-        ), audit AS (
-        \(AuditRows.insertSQL(first: 19))
+        )\(SearchIndexRows.insertCTEs(first: 16)), audit AS (
+        \(AuditRows.insertSQL(first: 46))
         )
         SELECT count(*) FROM keyed
         """
@@ -52,9 +47,8 @@ struct InsertNewStatement: PostgresPreparedStatement {
     var ids: [String] = []
     var contents: [String] = []
     var lastUpdated: Date
-    var tokenOrdinals: [Int64] = []
-    var systemCodes: [Int64] = []
-    var codes: [Int64] = []
+    /// Search index rows of every parameter (migration 0004).
+    var index = SearchIndexRows()
     /// Base64 of each resource's sealed elements, "" when nothing was sealed.
     var sealed: [String] = []
     /// The sealing key of each resource, "" when nothing was sealed.
@@ -75,14 +69,11 @@ struct InsertNewStatement: PostgresPreparedStatement {
     var audit = AuditRows()
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 18 + AuditRows.parameterCount)
+        var bindings = PostgresBindings(capacity: 45 + AuditRows.parameterCount)
         bindings.append(types)
         bindings.append(ids)
         bindings.append(contents)
         bindings.append(lastUpdated)
-        bindings.append(tokenOrdinals)
-        bindings.append(systemCodes)
-        bindings.append(codes)
         bindings.append(sealed)
         bindings.append(keyIDs)
         bindings.append(blindOrdinals)
@@ -94,6 +85,8 @@ struct InsertNewStatement: PostgresPreparedStatement {
         bindings.append(carePractitioners)
         bindings.append(carePatients)
         bindings.append(careKinds)
+        index.appendBindings(to: &bindings)
+        index.appendURIBindings(to: &bindings)
         audit.appendBindings(to: &bindings)
         return bindings
     }

@@ -4,7 +4,7 @@ import Logging
 import PostgresNIO
 
 /// `ResourceStore` over PostgreSQL: current rows in `resource`, every version in
-/// `resource_history`, token rows in `search_token`, all written in one transaction.
+/// `resource_history`, search index rows (`SearchIndexRows`), all written in one transaction.
 public struct PostgresResourceStore: ResourceStore {
     let client: PostgresClient
     let logger: Logger
@@ -115,12 +115,6 @@ public struct PostgresResourceStore: ResourceStore {
         return HistoryPage(entries: entries, nextBefore: nil)
     }
 
-    public func find(type: String, criteria: [SearchCriterion], limit: Int) async throws -> [StoredResource] {
-        try await run {
-            try await find(on: .client(client), type: type, criteria: criteria, limit: limit)
-        }
-    }
-
     public func create(_ items: [NewResource], context: WriteContext) async throws -> [StoredResource] {
         try await run { try await insertNew(items, on: .client(client), context: context) }
     }
@@ -137,7 +131,6 @@ public struct PostgresResourceStore: ResourceStore {
         statement.ids.reserveCapacity(items.count)
         statement.contents.reserveCapacity(items.count)
         var stored: [StoredResource] = []
-        let tokens = TokenExtractor()
         for (index, item) in items.enumerated() {
             let prepared = try prepare(type: item.type, id: item.id, version: 1, lastUpdated: now, resource: item.resource)
             let json = FHIRJSON.serialize(prepared)
@@ -153,11 +146,7 @@ public struct PostgresResourceStore: ResourceStore {
                 statement.blindParams.append(entry.param)
                 statement.blindHashes.append(Data(entry.hash).base64EncodedString())
             }
-            for row in tokens.rows(type: item.type, resource: sealed.plain) {
-                statement.tokenOrdinals.append(Int64(index + 1))
-                statement.systemCodes.append(row.systemCode)
-                statement.codes.append(row.code)
-            }
+            statement.index.append(type: item.type, resource: sealed.plain, ordinal: index + 1)
             let access = AccessIndex(type: item.type, id: item.id, resource: prepared, author: context.authorPractitionerID)
             for patient in access.patientIDs {
                 statement.patientOrdinals.append(Int64(index + 1))
@@ -244,75 +233,6 @@ public struct PostgresResourceStore: ResourceStore {
             case .connection(let connection): return try await connection.query(query, logger: logger)
             }
         }
-    }
-
-    func find(
-        on executor: Executor, type: String, criteria: [SearchCriterion], limit: Int
-    ) async throws -> [StoredResource] {
-        var ids: [String]? = nil
-        var patients: [String]? = nil
-        var systemCodes: [Int64]? = nil
-        var codes: [Int64]? = nil
-        var blindParam: String? = nil
-        var blindHashes: [String]? = nil
-        for criterion in criteria {
-            switch criterion {
-            case .ids(let list):
-                ids = ids.map { Array(Set($0).intersection(list)) } ?? list
-            case .patients(let list):
-                patients = patients.map { Array(Set($0).intersection(list)) } ?? list
-            case .sealedContact(let param, let values):
-                guard blindParam == nil else {
-                    throw StoreError(.badRequest, "only one email or phone parameter is supported")
-                }
-                guard let blindIndex, let sealer, sealer.policy.paths(for: type).contains("telecom") else {
-                    throw StoreError(.badRequest, "\(param) search is supported only where telecom is sealed (Patient, Practitioner, RelatedPerson, Person)")
-                }
-                blindParam = param
-                blindHashes = values.map {
-                    Data(blindIndex.hash(param: param, value: $0, as: param == "phone" ? .phone : .text)).base64EncodedString()
-                }
-            case .identifier(let values):
-                guard systemCodes == nil, codes == nil else {
-                    throw StoreError(.badRequest, "only one identifier parameter is supported")
-                }
-                var withSystem: [Int64] = []
-                var withoutSystem: [Int64] = []
-                for value in values {
-                    if let system = value.system {
-                        withSystem.append(SearchTokenHash.systemCode(type: type, param: "identifier", system: system, code: value.value))
-                    } else {
-                        withoutSystem.append(SearchTokenHash.code(type: type, param: "identifier", code: value.value))
-                    }
-                }
-                systemCodes = withSystem
-                codes = withoutSystem
-            }
-        }
-        let rows = try await executor.query(
-            """
-            SELECT r.id, r.version_id, r.last_updated, r.content::text, encode(r.sealed, 'base64'), r.key_id FROM resource r
-            WHERE r.type = \(type) AND NOT r.deleted
-            AND (\(ids)::text[] IS NULL OR r.id = ANY(\(ids)::text[]))
-            AND (\(patients)::text[] IS NULL OR EXISTS (
-                SELECT 1 FROM resource_patient p WHERE p.resource_key = r.resource_key AND p.patient_id = ANY(\(patients)::text[])))
-            AND (\(systemCodes)::bigint[] IS NULL OR EXISTS (
-                SELECT 1 FROM search_token t WHERE t.resource_key = r.resource_key
-                AND (t.system_code = ANY(\(systemCodes)::bigint[]) OR t.code = ANY(\(codes)::bigint[]))))
-            AND (\(blindHashes)::text[] IS NULL OR EXISTS (
-                SELECT 1 FROM blind_index b WHERE b.resource_key = r.resource_key AND b.param = \(blindParam ?? "")
-                AND b.hash = ANY(ARRAY(SELECT decode(h, 'base64') FROM unnest(\(blindHashes)::text[]) AS h))))
-            ORDER BY r.resource_key LIMIT \(limit)
-            """, logger: logger)
-        var result: [StoredResource] = []
-        for try await (id, version, lastUpdated, content, sealed, keyID)
-            in rows.decode((String, Int, Date, String?, String?, String?).self) {
-            result.append(StoredResource(
-                type: type, id: id, versionID: version, lastUpdated: lastUpdated, deleted: false,
-                json: try materialize(type: type, id: id, version: version, content: content, sealed: sealed, keyID: keyID),
-                method: "GET"))
-        }
-        return result
     }
 
     /// A resource as its row stores it: the clear part as JSON text, the sealed part as base64

@@ -11,7 +11,6 @@ struct PostgresResourceTransaction: ResourceTransaction {
     /// The practitioner whose doctor account writes in this transaction (author care relationships).
     let author: String?
     private var logger: Logger { store.logger }
-    private let tokens = TokenExtractor()
 
     init(connection: PostgresConnection, store: PostgresResourceStore, author: String?) {
         self.connection = connection
@@ -59,7 +58,7 @@ struct PostgresResourceTransaction: ResourceTransaction {
             """
             WITH updated AS (
                 UPDATE resource SET version_id = \(version), last_updated = \(now), deleted = false,
-                    index_version = \(AccessIndex.version),
+                    index_version = \(SearchIndexRows.version),
                     content = \(row.content)::jsonb, sealed = decode(NULLIF(\(row.sealedBase64), ''), 'base64'),
                     key_id = NULLIF(\(row.keyID), '')
                 WHERE resource_key = \(current.key) RETURNING resource_key, content, sealed, key_id
@@ -67,8 +66,9 @@ struct PostgresResourceTransaction: ResourceTransaction {
             INSERT INTO resource_history (resource_key, type, id, version_id, last_updated, deleted, method, content, sealed, key_id)
             SELECT resource_key, \(type), \(id), \(version), \(now), false, \(method), content, sealed, key_id FROM updated
             """, logger: logger)
-        try await connection.query("DELETE FROM search_token WHERE resource_key = \(current.key)", logger: logger)
-        try await insertTokens(tokens.rows(type: type, resource: row.plain).map { (current.key, $0) })
+        var index = SearchIndexRows()
+        index.append(type: type, resource: row.plain, ordinal: 1)
+        try await index.replace(keys: [current.key], on: connection, logger: logger)
         try await replaceBlindIndex(key: current.key, entries: store.blindEntries(type: type, resource: prepared))
         // Authorship comes from creating a resource, not from editing one.
         try await replaceAccessIndex(key: current.key, AccessIndex(type: type, id: id, resource: prepared, author: nil))
@@ -91,7 +91,7 @@ struct PostgresResourceTransaction: ResourceTransaction {
             INSERT INTO resource_history (resource_key, type, id, version_id, last_updated, deleted, method)
             SELECT resource_key, \(type), \(id), \(version), \(now), true, 'DELETE' FROM updated
             """, logger: logger)
-        try await connection.query("DELETE FROM search_token WHERE resource_key = \(current.key)", logger: logger)
+        try await SearchIndexRows().replace(keys: [current.key], on: connection, logger: logger)
         try await replaceBlindIndex(key: current.key, entries: [])
         // A deleted resource is in no compartment and makes no relationship.
         try await connection.query("DELETE FROM resource_patient WHERE resource_key = \(current.key)", logger: logger)
@@ -117,8 +117,8 @@ struct PostgresResourceTransaction: ResourceTransaction {
         return nil
     }
 
-    func find(type: String, criteria: [SearchCriterion], limit: Int) async throws -> [StoredResource] {
-        try await store.find(on: .connection(connection), type: type, criteria: criteria, limit: limit)
+    func find(_ query: SearchQuery) async throws -> [StoredResource] {
+        try await store.search(query, on: .connection(connection)).entries
     }
 
     private func lockCurrent(type: String, id: String) async throws -> (key: Int64, version: Int, deleted: Bool)? {
@@ -165,18 +165,6 @@ struct PostgresResourceTransaction: ResourceTransaction {
             INSERT INTO care_relationship (practitioner_id, patient_id, kind, resource_key)
             SELECT pr, pa, k, \(key) FROM unnest(\(practitioners)::text[], \(carePatients)::text[], \(kinds)::text[]) AS u(pr, pa, k)
             ON CONFLICT DO NOTHING
-            """, logger: logger)
-    }
-
-    private func insertTokens(_ rows: [(key: Int64, row: TokenExtractor.Row)]) async throws {
-        guard !rows.isEmpty else { return }
-        let keys = rows.map(\.key)
-        let systemCodes = rows.map(\.row.systemCode)
-        let codes = rows.map(\.row.code)
-        try await connection.query(
-            """
-            INSERT INTO search_token (resource_key, system_code, code)
-            SELECT * FROM unnest(\(keys)::bigint[], \(systemCodes)::bigint[], \(codes)::bigint[])
             """, logger: logger)
     }
 }

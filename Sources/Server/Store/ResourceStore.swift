@@ -9,8 +9,12 @@ public protocol ResourceStore: Sendable {
     func read(type: String, id: String, caredForBy practitionerID: String?, check: TokenCheck?) async throws -> StoredResource
     func vread(type: String, id: String, version: Int) async throws -> StoredResource
     func history(_ query: HistoryQuery) async throws -> HistoryPage
-    /// Resources of `type` matching all `criteria` (the conditional-interaction subset of search).
-    func find(type: String, criteria: [SearchCriterion], limit: Int) async throws -> [StoredResource]
+    /// One page of a search (`SearchQuery`): matches in order and the next page's cursor.
+    func search(_ query: SearchQuery) async throws -> SearchPage
+    /// How many resources match (`estimate`: the planner's guess, without counting).
+    func count(_ query: SearchQuery, estimate: Bool) async throws -> Int
+    /// `_include` / `_revinclude` of a page's resources.
+    func included(_ includes: [SearchQuery.Include], reverse: Bool, from sources: [StoredResource], limit: Int) async throws -> [StoredResource]
     /// Creates resources whose ids are fixed, atomically, without a multi-statement transaction;
     /// the context's AuditEvents land in the same statement.
     func create(_ items: [NewResource], context: WriteContext) async throws -> [StoredResource]
@@ -63,7 +67,9 @@ public protocol ResourceTransaction: Sendable {
     func delete(type: String, id: String) async throws -> StoredResource?
     /// Reads the current version, locking it until the transaction ends.
     func readForUpdate(type: String, id: String) async throws -> StoredResource?
-    func find(type: String, criteria: [SearchCriterion], limit: Int) async throws -> [StoredResource]
+    /// The first `query.count` matches of a search, seeing this transaction's writes
+    /// (conditional interactions and conditional references).
+    func find(_ query: SearchQuery) async throws -> [StoredResource]
     /// Stores AuditEvents in this transaction: they commit with its writes, or not at all.
     func appendAudit(_ records: [AuditRecord]) async throws
 }
@@ -78,47 +84,6 @@ public struct NewResource: Sendable {
         self.type = type
         self.id = id
         self.resource = resource
-    }
-}
-
-/// The subset of search that conditional interactions use until the search engine lands.
-public enum SearchCriterion: Sendable, Hashable {
-    /// `_id=a,b`
-    case ids([String])
-    /// `identifier=[system|]value,...`: any of the values; `system` nil means any system.
-    case identifier([(system: String?, value: String)])
-    /// `email=…` or `phone=…` (any of the values), matched exactly through the blind index,
-    /// since those elements are sealed.
-    case sealedContact(param: String, values: [String])
-    /// `patient=…`/`subject=…`: resources in any of these patients' compartments.
-    case patients([String])
-
-    public static func == (lhs: SearchCriterion, rhs: SearchCriterion) -> Bool {
-        switch (lhs, rhs) {
-        case (.ids(let a), .ids(let b)): return a == b
-        case (.patients(let a), .patients(let b)): return a == b
-        case (.sealedContact(let p, let a), .sealedContact(let q, let b)): return p == q && a == b
-        case (.identifier(let a), .identifier(let b)):
-            return a.count == b.count && zip(a, b).allSatisfy { $0.system == $1.system && $0.value == $1.value }
-        default: return false
-        }
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        switch self {
-        case .ids(let ids): hasher.combine(ids)
-        case .patients(let ids):
-            hasher.combine("patients")
-            hasher.combine(ids)
-        case .sealedContact(let param, let values):
-            hasher.combine(param)
-            hasher.combine(values)
-        case .identifier(let values):
-            for value in values {
-                hasher.combine(value.system)
-                hasher.combine(value.value)
-            }
-        }
     }
 }
 

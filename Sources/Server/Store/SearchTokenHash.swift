@@ -27,3 +27,10 @@ enum SearchTokenHash {
         hash(type, param, code)
     }
 }
+
+extension SearchTokenHash {
+    /// Hash of (type, param, system) for `system|` searches (any code in a system).
+    static func system(type: String, param: String, system: String) -> Int64 {
+        hash(type, param, system, "")  // the empty code keeps it apart from code-only hashes
+    }
+}

@@ -18,6 +18,8 @@ public struct StoredResource: Sendable {
     /// The patients whose compartment holds this (current) version, from the index written with
     /// it; nil when the read did not fetch them (history, vread).
     public var compartmentPatients: Set<String>?
+    /// The row's surrogate key (`resource.resource_key`) when a search read it: includes start from it.
+    public var key: Int64?
 
     public init(type: String, id: String, versionID: Int, lastUpdated: Date, deleted: Bool, json: [UInt8]?, method: String) {
         self.type = type

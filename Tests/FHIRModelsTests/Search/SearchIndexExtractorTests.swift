@@ -124,8 +124,10 @@ import Testing
         #expect(Self.values("subject", in: entries) == [
             .reference(type: "Patient", id: "p-1", url: "https://example.org/fhir/Patient/p-1/_history/3")])
         #expect(Self.values("patient", in: entries) == Self.values("subject", in: entries))
+        // A logical (identifier-only) reference is indexed as a token, for `participant:identifier`.
         #expect(Self.values("participant", in: entries) == [
             .reference(type: nil, id: nil, url: "#pr1"),
+            .token(system: nil, code: "X", display: nil),
             .reference(type: nil, id: nil, url: "urn:uuid:0b8a4e2e-6a7b-4c8f-9d6c-1f1e2d3c4b5a"),
         ])
         #expect(Self.values("episode-of-care", in: entries) == [.reference(type: "EpisodeOfCare", id: "e.1", url: nil)])

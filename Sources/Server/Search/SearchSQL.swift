@@ -1,0 +1,288 @@
+import FHIRModels
+import Foundation
+import PostgresNIO
+
+/// Compiles a `SearchQuery` to SQL over the index tables of migration 0004. Each AND-ed
+/// condition is one semi-join (`resource_key IN (SELECT …)`) against an index range on
+/// `(param, value)`, values OR-ed inside; chains and `_has` nest the same way through
+/// `search_reference`. Every value is a bound parameter: nothing from the request is spliced
+/// into the SQL text.
+struct SearchSQL {
+    private(set) var bindings = PostgresBindings()
+    private var parameterCount = 0
+    private var aliasCount = 0
+
+    /// The selected columns of a resource row, as `StoredRow` decodes them.
+    static let columns =
+        "r.resource_key, r.type, r.id, r.version_id, r.last_updated, r.content::text, encode(r.sealed, 'base64'), r.key_id"
+
+    mutating func bind<Value: PostgresNonThrowingEncodable>(_ value: Value) -> String {
+        bindings.append(value)
+        parameterCount += 1
+        return "$\(parameterCount)"
+    }
+
+    private mutating func alias(_ prefix: String) -> String {
+        aliasCount += 1
+        return "\(prefix)\(aliasCount)"
+    }
+
+    // MARK: - Statements
+
+    /// `WHERE` text selecting the query's matches among current resources `r`.
+    mutating func whereClause(_ query: SearchQuery) -> String {
+        var parts = ["NOT r.deleted"]
+        if !query.anyType {
+            let perType = query.targets.map { target -> String in
+                let conditions = target.conditions.map { condition($0, alias: "r") }
+                var terms: [String] = ["r.type = \(bind(target.type))"]
+                terms.append(contentsOf: conditions)
+                return "(\(terms.joined(separator: " AND ")))"
+            }
+            parts.append(perType.count == 1 ? perType[0] : "(" + perType.joined(separator: " OR ") + ")")
+        }
+        parts += query.common.map { condition($0, alias: "r") }
+        return parts.joined(separator: " AND ")
+    }
+
+    /// One page of matches: `count + 1` rows (the extra one says there is a next page), each
+    /// with its sort values as text for the next cursor.
+    mutating func pageStatement(_ query: SearchQuery) -> String {
+        let filter = whereClause(query)
+        var sortColumns: [String] = []
+        var order: [String] = []
+        var keyset: [(expression: String, cast: String, descending: Bool)] = []
+        for (index, key) in query.sort.enumerated() {
+            let expression: String, cast: String
+            switch key.source {
+            case .lastUpdated: (expression, cast) = ("r.last_updated", "timestamptz")
+            case .id: (expression, cast) = ("r.id", "text")
+            case .index(let table, let ascending, let descending, let params):
+                let column = key.descending ? descending : ascending
+                expression = "(SELECT \(key.descending ? "max" : "min")(x.\(column)) FROM \(table) x "
+                    + "WHERE x.resource_key = r.resource_key AND x.param = ANY(\(bind(params))::bigint[]))"
+                cast = table == "search_date" ? "timestamptz" : (table == "search_string" || table == "search_uri" ? "text" : "numeric")
+            }
+            sortColumns.append("\(expression) AS s\(index)")
+            order.append("q.s\(index) \(key.descending ? "DESC" : "ASC") NULLS LAST")
+            keyset.append(("q.s\(index)", cast, key.descending))
+        }
+        order.append("q.resource_key")
+        var after = ""
+        if let cursor = query.cursor {
+            after = "WHERE " + keysetPredicate(keyset, cursor: cursor)
+        }
+        let limit = bind(Int64(query.count + 1))
+        let sortSelect = sortColumns.isEmpty ? "" : ", " + sortColumns.joined(separator: ", ")
+        let sortNames = (0..<query.sort.count).map { ", q.s\($0)" }.joined()
+        let sortText = (0..<query.sort.count).map { ", page.s\($0)::text" }.joined()
+        // Keys and sort values first, the page's rows (and their content) only for the page.
+        return """
+            WITH page AS (
+                SELECT q.resource_key\(sortNames)
+                FROM (SELECT r.resource_key\(sortSelect) FROM resource r WHERE \(filter)) q
+                \(after)
+                ORDER BY \(order.joined(separator: ", "))
+                LIMIT \(limit)
+            )
+            SELECT \(Self.columns)\(sortText)
+            FROM page JOIN resource r ON r.resource_key = page.resource_key
+            ORDER BY \(order.joined(separator: ", ").replacingOccurrences(of: "q.", with: "page."))
+            """
+    }
+
+    /// Rows strictly after the cursor in the order `(keys…, resource_key)`; missing values sort last.
+    private mutating func keysetPredicate(_ keys: [(expression: String, cast: String, descending: Bool)], cursor: SearchCursor) -> String {
+        var alternatives: [String] = []
+        var equal: [String] = []
+        for (index, key) in keys.enumerated() {
+            let value = index < cursor.values.count ? cursor.values[index] : nil
+            if let value {
+                let bound = "\(bind(value))::\(key.cast)"
+                let beyond = key.descending ? "\(key.expression) < \(bound)" : "\(key.expression) > \(bound)"
+                var terms: [String] = equal
+                terms.append("(\(beyond) OR \(key.expression) IS NULL)")
+                alternatives.append("(\(terms.joined(separator: " AND ")))")
+                equal.append("\(key.expression) = \(bound)")
+            } else {
+                equal.append("\(key.expression) IS NULL")
+            }
+        }
+        var last: [String] = equal
+        last.append("q.resource_key > \(bind(cursor.key))")
+        alternatives.append("(\(last.joined(separator: " AND ")))")
+        return alternatives.joined(separator: " OR ")
+    }
+
+    mutating func countStatement(_ query: SearchQuery) -> String {
+        "SELECT count(*) FROM resource r WHERE \(whereClause(query))"
+    }
+
+    mutating func estimateStatement(_ query: SearchQuery) -> String {
+        "EXPLAIN (FORMAT JSON) SELECT 1 FROM resource r WHERE \(whereClause(query))"
+    }
+
+    // MARK: - Conditions
+
+    mutating func condition(_ condition: SearchCondition, alias r: String) -> String {
+        switch condition {
+        case .none:
+            return "false"
+        case .ids(let ids, let negated):
+            return "\(negated ? "NOT " : "")(\(r).id = ANY(\(bind(ids))::text[]))"
+        case .lastUpdated(let tests):
+            return "(" + tests.map { instantPredicate($0, column: "\(r).last_updated") }.joined(separator: " OR ") + ")"
+        case .token(let hashes, let negated):
+            if negated {
+                var alternatives: [String] = []
+                if !hashes.codes.isEmpty { alternatives.append("t.code = ANY(\(bind(hashes.codes))::bigint[])") }
+                if !hashes.systemCodes.isEmpty { alternatives.append("t.system_code = ANY(\(bind(hashes.systemCodes))::bigint[])") }
+                if !hashes.systems.isEmpty { alternatives.append("t.system = ANY(\(bind(hashes.systems))::bigint[])") }
+                return "NOT EXISTS (SELECT 1 FROM search_token t WHERE t.resource_key = \(r).resource_key AND t.param = "
+                    + "\(bind(hashes.param)) AND (\(alternatives.joined(separator: " OR "))))"
+            }
+            var selects: [String] = []
+            if !hashes.codes.isEmpty {
+                selects.append("SELECT resource_key FROM search_token WHERE code = ANY(\(bind(hashes.codes))::bigint[])")
+            }
+            if !hashes.systemCodes.isEmpty {
+                selects.append("SELECT resource_key FROM search_token WHERE system_code = ANY(\(bind(hashes.systemCodes))::bigint[])")
+            }
+            if !hashes.systems.isEmpty {
+                selects.append("SELECT resource_key FROM search_token WHERE system = ANY(\(bind(hashes.systems))::bigint[])")
+            }
+            return "\(r).resource_key IN (\(selects.joined(separator: " UNION ALL ")))"
+        case .string(let param, let matches):
+            let tests = matches.map { match -> String in
+                switch match.kind {
+                case .startsWith:
+                    return "(normalized >= \(bind(match.value)) AND normalized < \(bind(match.value + "\u{10FFFF}")))"
+                case .exact:
+                    return "(normalized = \(bind(SearchIndexValue.normalizedString(match.value)))"
+                        + " AND exact = \(bind(match.value)))"
+                case .contains:
+                    return "normalized LIKE \(bind("%" + Self.likeEscaped(match.value) + "%")) ESCAPE '\\'"
+                }
+            }
+            return "\(r).resource_key IN (SELECT resource_key FROM search_string WHERE param = \(bind(param)) "
+                + "AND (\(tests.joined(separator: " OR "))))"
+        case .date(let param, let tests):
+            let predicates = tests.map { rangePredicate($0) }
+            return "\(r).resource_key IN (SELECT resource_key FROM search_date WHERE param = \(bind(param)) "
+                + "AND (\(predicates.joined(separator: " OR "))))"
+        case .number(let param, let tests):
+            let predicates = tests.map { numberPredicate($0, column: "value") }
+            return "\(r).resource_key IN (SELECT resource_key FROM search_number WHERE param = \(bind(param)) "
+                + "AND (\(predicates.joined(separator: " OR "))))"
+        case .quantity(let param, let tests):
+            let predicates = tests.map { test -> String in
+                var parts = [numberPredicate(test.number, column: "value")]
+                if let system = test.system { parts.append("system = \(bind(system))") }
+                if let code = test.code {
+                    let bound = bind(code)
+                    parts.append(test.system == nil ? "(code = \(bound) OR unit = \(bound))" : "code = \(bound)")
+                }
+                return "(" + parts.joined(separator: " AND ") + ")"
+            }
+            return "\(r).resource_key IN (SELECT resource_key FROM search_quantity WHERE param = \(bind(param)) "
+                + "AND (\(predicates.joined(separator: " OR "))))"
+        case .reference(let param, let targets):
+            let predicates = targets.map { target -> String in
+                if let url = target.url, target.id == nil { return "url = \(bind(url))" }
+                guard let id = target.id else { return "false" }
+                var local = "target_id = \(bind(id))"
+                if !target.types.isEmpty { local += " AND target_type = ANY(\(bind(target.types))::text[])" }
+                if let url = target.url { return "((\(local)) OR url = \(bind(url)))" }
+                return "(\(local))"
+            }
+            return "\(r).resource_key IN (SELECT resource_key FROM search_reference WHERE param = \(bind(param)) "
+                + "AND (\(predicates.joined(separator: " OR "))))"
+        case .uri(let param, let matches):
+            let tests = matches.map { match -> String in
+                switch match.kind {
+                case .exact: return "value = \(bind(match.value))"
+                case .below: return "(value >= \(bind(match.value)) AND value < \(bind(match.value + "\u{10FFFF}")))"
+                case .above: return "starts_with(\(bind(match.value))::text, value)"
+                }
+            }
+            return "\(r).resource_key IN (SELECT resource_key FROM search_uri WHERE param = \(bind(param)) "
+                + "AND (\(tests.joined(separator: " OR "))))"
+        case .missing(let table, let param, let missing):
+            precondition(SearchIndexRows.tables.contains(table), "index table names come from the code, not the request")
+            return "\(missing ? "NOT " : "")EXISTS (SELECT 1 FROM \(table) m WHERE m.resource_key = \(r).resource_key "
+                + "AND m.param = \(bind(param)))"
+        case .chain(let param, let targets):
+            let f = alias("f"), c = alias("c")
+            let branches = targets.map { target -> String in
+                "(\(c).type = \(bind(target.type)) AND \(self.condition(target.condition, alias: c)))"
+            }
+            return "\(r).resource_key IN (SELECT \(f).resource_key FROM search_reference \(f) "
+                + "JOIN resource \(c) ON \(c).type = \(f).target_type AND \(c).id = \(f).target_id "
+                + "WHERE \(f).param = \(bind(param)) AND NOT \(c).deleted AND (\(branches.joined(separator: " OR "))))"
+        case .reverseChain(let sourceType, let param, let inner):
+            let f = alias("f"), s = alias("s")
+            return "\(r).id IN (SELECT \(f).target_id FROM search_reference \(f) "
+                + "JOIN resource \(s) ON \(s).resource_key = \(f).resource_key "
+                + "WHERE \(f).param = \(bind(param)) AND \(f).target_type = \(r).type AND \(s).type = \(bind(sourceType)) "
+                + "AND NOT \(s).deleted AND \(self.condition(inner, alias: s)))"
+        case .compartment(let patients):
+            return "\(r).resource_key IN (SELECT resource_key FROM resource_patient WHERE patient_id = ANY(\(bind(patients))::text[]))"
+        case .blind(let param, let hashes):
+            return "\(r).resource_key IN (SELECT resource_key FROM blind_index WHERE param = \(bind(param)) AND hash = ANY("
+                + "ARRAY(SELECT decode(h, 'base64') FROM unnest(\(bind(hashes))::text[]) AS h)))"
+        }
+    }
+
+    /// R4 3.1.1.4.6: a date value is a range [low, high); so is the query's value.
+    private mutating func rangePredicate(_ test: SearchCondition.DateTest) -> String {
+        let low = bind(test.low), high = bind(test.high)
+        switch test.prefix {
+        case .eq: return "(low >= \(low) AND high <= \(high))"
+        case .ne: return "NOT (low >= \(low) AND high <= \(high))"
+        case .gt: return "high > \(high)"
+        case .lt: return "low < \(low)"
+        case .ge: return "high > \(low)"
+        case .le: return "low < \(high)"
+        case .sa: return "low >= \(high)"
+        case .eb: return "high <= \(low)"
+        case .ap: return "(low < \(high) AND high > \(low))"
+        }
+    }
+
+    /// `_lastUpdated`: the row's instant against the query's range.
+    private mutating func instantPredicate(_ test: SearchCondition.DateTest, column: String) -> String {
+        let low = bind(test.low), high = bind(test.high)
+        switch test.prefix {
+        case .eq, .ap: return "(\(column) >= \(low) AND \(column) < \(high))"
+        case .ne: return "NOT (\(column) >= \(low) AND \(column) < \(high))"
+        case .gt, .sa: return "\(column) >= \(high)"
+        case .lt, .eb: return "\(column) < \(low)"
+        case .ge: return "\(column) >= \(low)"
+        case .le: return "\(column) < \(high)"
+        }
+    }
+
+    /// R4 3.1.1.4.5: `eq` (and `ap`, widened) is the value's implied precision range.
+    private mutating func numberPredicate(_ test: SearchCondition.NumberTest, column: String) -> String {
+        switch test.prefix {
+        case .eq, .ap:
+            return "(\(column) >= \(bind(test.low.description))::numeric AND \(column) < \(bind(test.high.description))::numeric)"
+        case .ne:
+            return "NOT (\(column) >= \(bind(test.low.description))::numeric AND \(column) < \(bind(test.high.description))::numeric)"
+        case .gt, .sa: return "\(column) > \(bind(test.value.description))::numeric"
+        case .lt, .eb: return "\(column) < \(bind(test.value.description))::numeric"
+        case .ge: return "\(column) >= \(bind(test.value.description))::numeric"
+        case .le: return "\(column) <= \(bind(test.value.description))::numeric"
+        }
+    }
+
+    /// `%`, `_` and `\` match literally in a LIKE pattern.
+    static func likeEscaped(_ text: String) -> String {
+        var result = ""
+        for character in text {
+            if character == "%" || character == "_" || character == "\\" { result.append("\\") }
+            result.append(character)
+        }
+        return result
+    }
+}

@@ -1,0 +1,218 @@
+import FHIRModels
+import Foundation
+import Logging
+import PostgresNIO
+
+/// A batch of resources' search index rows (migration 0004), column by column, ready to be
+/// bound as arrays and inserted with `unnest` in the same statement as the resources. Each row
+/// names its resource by ordinal (1-based position in the batch); the statement maps ordinals
+/// to resource keys through a CTE named `keyed (resource_key, ord)`.
+///
+/// Extraction runs on the clear content only: sealed elements are never indexed here (email and
+/// phone are searchable through the blind index instead).
+struct SearchIndexRows: Sendable {
+    /// `resource.index_version` of rows indexed by this code. 3: every R4 parameter (issue 6);
+    /// 2: compartment and care-relationship rows only; 1: neither.
+    static let version = 3
+    /// The number of bound parameters `appendBindings` adds.
+    static let parameterCount = 27
+
+    private static let extractor = SearchIndexExtractor()
+
+    var tokenOrdinals: [Int64] = [], tokenParams: [Int64] = [], tokenSystemCodes: [Int64] = [],
+        tokenCodes: [Int64] = [], tokenSystems: [Int64] = []
+    var stringOrdinals: [Int64] = [], stringParams: [Int64] = [], stringNormalized: [String] = [], stringExact: [String] = []
+    var dateOrdinals: [Int64] = [], dateParams: [Int64] = [], dateLows: [Date] = [], dateHighs: [Date] = []
+    var referenceOrdinals: [Int64] = [], referenceParams: [Int64] = [], referenceTypes: [String] = [],
+        referenceIDs: [String] = [], referenceURLs: [String] = []
+    var numberOrdinals: [Int64] = [], numberParams: [Int64] = [], numberValues: [String] = []
+    var quantityOrdinals: [Int64] = [], quantityParams: [Int64] = [], quantityValues: [String] = [],
+        quantitySystems: [String] = [], quantityCodes: [String] = [], quantityUnits: [String] = []
+    var uriOrdinals: [Int64] = [], uriParams: [Int64] = [], uriValues: [String] = []
+
+    var isEmpty: Bool {
+        tokenOrdinals.isEmpty && stringOrdinals.isEmpty && dateOrdinals.isEmpty && referenceOrdinals.isEmpty
+            && numberOrdinals.isEmpty && quantityOrdinals.isEmpty && uriOrdinals.isEmpty
+    }
+
+    /// Adds the rows of `resource` (its clear content), the `ordinal`-th of the batch.
+    mutating func append(type: String, resource: JSONValue, ordinal: Int) {
+        let ord = Int64(ordinal)
+        let definitions = SearchParameterDefinitions.byCode(for: type)
+        for entry in Self.extractor.entries(for: resource) {
+            append(entry.value, type: type, code: entry.code, isReference: definitions[entry.code]?.kind == .reference, ord: ord)
+        }
+        appendIdentifierTypes(type: type, resource: resource, ord: ord)
+    }
+
+    private mutating func append(_ value: SearchIndexValue, type: String, code: String, isReference: Bool, ord: Int64) {
+        switch value {
+        case .token(let system, let value?, _) where isReference:
+            // A logical reference's identifier, for `param:identifier`.
+            appendToken(type: type, param: code + ":identifier", system: system, code: value, ord: ord)
+        case .token(let system, let tokenCode, let display):
+            if let tokenCode { appendToken(type: type, param: code, system: system, code: tokenCode, ord: ord) }
+            if let display, !display.isEmpty {
+                appendString(type: type, param: code + ":text", normalized: SearchIndexValue.normalizedString(display), exact: display, ord: ord)
+            }
+        case .string(let normalized, let exact):
+            appendString(type: type, param: code, normalized: normalized, exact: exact, ord: ord)
+        case .date(let low, let high):
+            dateOrdinals.append(ord)
+            dateParams.append(SearchIndexKey.param(type: type, code: code))
+            dateLows.append(low)
+            dateHighs.append(high)
+        case .reference(let targetType, let id, let url):
+            referenceOrdinals.append(ord)
+            referenceParams.append(SearchIndexKey.param(type: type, code: code))
+            referenceTypes.append(targetType ?? "")
+            referenceIDs.append(id ?? "")
+            referenceURLs.append(url ?? "")
+        case .number(let number):
+            numberOrdinals.append(ord)
+            numberParams.append(SearchIndexKey.param(type: type, code: code))
+            numberValues.append(number.description)
+        case .quantity(let number, let system, let unitCode, let unit):
+            quantityOrdinals.append(ord)
+            quantityParams.append(SearchIndexKey.param(type: type, code: code))
+            quantityValues.append(number.description)
+            quantitySystems.append(system ?? "")
+            quantityCodes.append(unitCode ?? "")
+            quantityUnits.append(unit ?? "")
+        case .uri(let text):
+            uriOrdinals.append(ord)
+            uriParams.append(SearchIndexKey.param(type: type, code: code))
+            uriValues.append(text)
+        }
+    }
+
+    private mutating func appendToken(type: String, param: String, system: String?, code: String, ord: Int64) {
+        tokenOrdinals.append(ord)
+        tokenParams.append(SearchIndexKey.param(type: type, code: param))
+        tokenSystemCodes.append(SearchTokenHash.systemCode(type: type, param: param, system: system ?? "", code: code))
+        tokenCodes.append(SearchTokenHash.code(type: type, param: param, code: code))
+        tokenSystems.append(SearchTokenHash.system(type: type, param: param, system: system ?? ""))
+    }
+
+    private mutating func appendString(type: String, param: String, normalized: String, exact: String, ord: Int64) {
+        stringOrdinals.append(ord)
+        stringParams.append(SearchIndexKey.param(type: type, code: param))
+        stringNormalized.append(normalized)
+        stringExact.append(exact)
+    }
+
+    /// `identifier:of-type=system|code|value`: each identifier's type codings with its value.
+    private mutating func appendIdentifierTypes(type: String, resource: JSONValue, ord: Int64) {
+        guard let identifiers = resource["identifier"] else { return }
+        for identifier in identifiers.arrayValue ?? [identifiers] {
+            guard let value = identifier["value"]?.stringValue,
+                  let codings = identifier["type"]?["coding"]?.arrayValue else { continue }
+            for coding in codings {
+                guard let typeCode = coding["code"]?.stringValue else { continue }
+                let system = coding["system"]?.stringValue ?? ""
+                appendToken(type: type, param: "identifier:of-type", system: system, code: typeCode + "|" + value, ord: ord)
+            }
+        }
+    }
+
+    func appendBindings(to bindings: inout PostgresBindings) {
+        bindings.append(tokenOrdinals); bindings.append(tokenParams); bindings.append(tokenSystemCodes)
+        bindings.append(tokenCodes); bindings.append(tokenSystems)
+        bindings.append(stringOrdinals); bindings.append(stringParams); bindings.append(stringNormalized); bindings.append(stringExact)
+        bindings.append(dateOrdinals); bindings.append(dateParams); bindings.append(dateLows); bindings.append(dateHighs)
+        bindings.append(referenceOrdinals); bindings.append(referenceParams); bindings.append(referenceTypes)
+        bindings.append(referenceIDs); bindings.append(referenceURLs)
+        bindings.append(numberOrdinals); bindings.append(numberParams); bindings.append(numberValues)
+        bindings.append(quantityOrdinals); bindings.append(quantityParams); bindings.append(quantityValues)
+        bindings.append(quantitySystems); bindings.append(quantityCodes); bindings.append(quantityUnits)
+        // 27 so far; the uri columns follow.
+    }
+
+    func appendURIBindings(to bindings: inout PostgresBindings) {
+        bindings.append(uriOrdinals); bindings.append(uriParams); bindings.append(uriValues)
+    }
+
+    /// The CTEs (each preceded by a comma) inserting the rows bound from `$first` on, in the
+    /// order of `appendBindings` then `appendURIBindings` (30 parameters). Needs a CTE
+    /// `keyed (resource_key, ord)` before them.
+    static func insertCTEs(first: Int) -> String {
+        let p = (0..<30).map { "$\(first + $0)" }
+        return """
+            , index_token AS (
+                INSERT INTO search_token (resource_key, param, system_code, code, system)
+                SELECT keyed.resource_key, t.param, t.system_code, t.code, t.system
+                FROM unnest(\(p[0])::bigint[], \(p[1])::bigint[], \(p[2])::bigint[], \(p[3])::bigint[], \(p[4])::bigint[])
+                    AS t(ord, param, system_code, code, system)
+                JOIN keyed ON keyed.ord = t.ord
+            ), index_string AS (
+                INSERT INTO search_string (resource_key, param, normalized, exact)
+                SELECT keyed.resource_key, s.param, s.normalized, s.exact
+                FROM unnest(\(p[5])::bigint[], \(p[6])::bigint[], \(p[7])::text[], \(p[8])::text[]) AS s(ord, param, normalized, exact)
+                JOIN keyed ON keyed.ord = s.ord
+            ), index_date AS (
+                INSERT INTO search_date (resource_key, param, low, high)
+                SELECT keyed.resource_key, d.param, d.low, d.high
+                FROM unnest(\(p[9])::bigint[], \(p[10])::bigint[], \(p[11])::timestamptz[], \(p[12])::timestamptz[]) AS d(ord, param, low, high)
+                JOIN keyed ON keyed.ord = d.ord
+            ), index_reference AS (
+                INSERT INTO search_reference (resource_key, param, target_type, target_id, url)
+                SELECT keyed.resource_key, f.param, NULLIF(f.target_type, ''), NULLIF(f.target_id, ''), NULLIF(f.url, '')
+                FROM unnest(\(p[13])::bigint[], \(p[14])::bigint[], \(p[15])::text[], \(p[16])::text[], \(p[17])::text[])
+                    AS f(ord, param, target_type, target_id, url)
+                JOIN keyed ON keyed.ord = f.ord
+            ), index_number AS (
+                INSERT INTO search_number (resource_key, param, value)
+                SELECT keyed.resource_key, n.param, n.value::numeric
+                FROM unnest(\(p[18])::bigint[], \(p[19])::bigint[], \(p[20])::text[]) AS n(ord, param, value)
+                JOIN keyed ON keyed.ord = n.ord
+            ), index_quantity AS (
+                INSERT INTO search_quantity (resource_key, param, value, system, code, unit)
+                SELECT keyed.resource_key, q.param, q.value::numeric, NULLIF(q.system, ''), NULLIF(q.code, ''), NULLIF(q.unit, '')
+                FROM unnest(\(p[21])::bigint[], \(p[22])::bigint[], \(p[23])::text[], \(p[24])::text[], \(p[25])::text[], \(p[26])::text[])
+                    AS q(ord, param, value, system, code, unit)
+                JOIN keyed ON keyed.ord = q.ord
+            ), index_uri AS (
+                INSERT INTO search_uri (resource_key, param, value)
+                SELECT keyed.resource_key, u.param, u.value
+                FROM unnest(\(p[27])::bigint[], \(p[28])::bigint[], \(p[29])::text[]) AS u(ord, param, value)
+                JOIN keyed ON keyed.ord = u.ord
+            )
+            """
+    }
+
+    /// The index tables, for deleting a resource's rows.
+    static let tables = [
+        "search_token", "search_string", "search_date", "search_reference", "search_number", "search_quantity", "search_uri",
+    ]
+
+    /// CTEs (each preceded by a comma) deleting every index row of the resource keys bound at `$keys`.
+    static func deleteCTEs(keys: String) -> String {
+        tables.map { ", delete_\($0) AS (DELETE FROM \($0) WHERE resource_key = ANY(\(keys)::bigint[]))" }.joined()
+    }
+}
+
+/// The `param` column of the index tables: a 64-bit hash of (resource type, parameter code),
+/// so a row names its parameter and its resource type at once.
+enum SearchIndexKey {
+    static func param(type: String, code: String) -> Int64 {
+        SearchTokenHash.hash(type, code)
+    }
+}
+
+extension SearchIndexRows {
+    /// Replaces every index row of `keys` (the batch's resources in ordinal order) with these
+    /// rows, in one statement: updates, deletions (no rows) and the reindexer use it.
+    func replace(keys: [Int64], on connection: PostgresConnection, logger: Logger) async throws {
+        var bindings = PostgresBindings(capacity: 31)
+        bindings.append(keys)
+        appendBindings(to: &bindings)
+        appendURIBindings(to: &bindings)
+        try await connection.query(PostgresQuery(unsafeSQL: Self.replaceSQL, binds: bindings), logger: logger)
+    }
+
+    private static let replaceSQL = """
+        WITH keyed AS (SELECT * FROM unnest($1::bigint[]) WITH ORDINALITY AS k(resource_key, ord))
+        \(deleteCTEs(keys: "$1"))\(insertCTEs(first: 2))
+        SELECT 1
+        """
+}

@@ -25,7 +25,8 @@
 #   --deep-page N    page to reach by following next links (default 20)
 #   --explain MS     after the timed runs, repeat the queries a few times at the large size with
 #                    auto_explain (ANALYZE, BUFFERS) logging every statement over MS ms, into
-#                    <out>-explain.log: the EXPLAIN for queries that miss their goals
+#                    <out>-explain.log: the EXPLAIN for queries that miss their goals (the server
+#                    and its cluster restart for this pass, so the first plans see cold buffers)
 # A quick run: scripts/bench-search.sh --small 2000 --large 20000 --iterations 50
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -143,7 +144,7 @@ if [ -n "$explain_ms" ]; then
   pglog="$(cat "$work/data/postgres.location" 2>/dev/null || echo "$work/data/postgres")/postgres.log"
   from=$(($(wc -c < "$pglog") + 1))
   $helper queries --base "$base" --sample "$work/sample.json" --out "$work/explain-run.json" --label explain \
-    --resources "$loaded_large" --iterations 3 --warmup 0 --no-baseline "${query_opts[@]}" 2>/dev/null
+    --resources "$loaded_large" --iterations 3 --warmup 3 --no-baseline "${query_opts[@]}" 2>/dev/null
   explain_out="${out%.json}-explain.log"
   tail -c +"$from" "$pglog" > "$explain_out"
   psql "$dburl" -q -c "ALTER SYSTEM RESET session_preload_libraries" >/dev/null

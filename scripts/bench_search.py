@@ -524,10 +524,10 @@ def cmd_report(args):
         failed = bool(s.get("failures") or l.get("failures"))
         row = {"query": s["name"], "baseline": s.get("baseline", False),
                "small": {"p50_ms": p50s, "p99_ms": p99s, "ok": s.get("ok"), "statuses": s.get("statuses"),
-                         "mean_matches": s.get("mean_matches"), "empty_results": s.get("empty_results"),
+                         "mean_matches": s.get("mean_matches"), "mean_entries": s.get("mean_entries"), "empty_results": s.get("empty_results"),
                          "pages_reached": s.get("pages_reached")},
                "large": {"p50_ms": p50l, "p99_ms": p99l, "ok": l.get("ok"), "statuses": l.get("statuses"),
-                         "mean_matches": l.get("mean_matches"), "empty_results": l.get("empty_results"),
+                         "mean_matches": l.get("mean_matches"), "mean_entries": l.get("mean_entries"), "empty_results": l.get("empty_results"),
                          "pages_reached": l.get("pages_reached")},
                "ratio_p50": round(ratio, 3) if ratio is not None else None,
                "goals": goals, "meets_goals": not failed and all(goals.values()), "failed": failed,

@@ -65,6 +65,10 @@ enum TestDatabase {
             var options = EmbeddedPostgres.Options()
             options.durable = false
             options.databaseName = "postgres"
+            // Every suite runs in parallel against this one cluster, each test with its own pools;
+            // a small buffer cache keeps the throwaway cluster light.
+            options.settings["max_connections"] = "400"
+            options.settings["shared_buffers"] = "'128MB'"
             let cluster = EmbeddedPostgres(dataDirectory: directory, options: options, logger: TestDatabase.logger)
             return try await cluster.start()
         }

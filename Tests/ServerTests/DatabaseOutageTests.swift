@@ -52,11 +52,14 @@ import Testing
 
             _ = try await cluster.start()
             var recovered = false
-            for _ in 0..<180 where !recovered {
+            // Generous: with every suite running in parallel on two cores the pool's reconnect
+            // backoff has grown by the time the database returns. The claim is "recovers without
+            // a restart", not "within N seconds".
+            for _ in 0..<480 where !recovered {
                 try await Task.sleep(for: .milliseconds(500))
                 recovered = try await client.send(.get, "/fhir/Patient/\(id)").status == .ok
             }
-            #expect(recovered, "the server did not recover within 90 s of the database returning")
+            #expect(recovered, "the server did not recover within 240 s of the database returning")
         }
     }
 }

@@ -94,7 +94,7 @@ struct SearchAccessTests {
         #expect(pages.includes.isEmpty, "\(path) included \(pages.includes.map(Synthea.reference(of:)).prefix(4))", sourceLocation: sourceLocation)
     }
 
-    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), .timeLimit(.minutes(6)))
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
     func aPatientsSearchesNeverReachAnotherPatient() async throws {
         try await TestApp.runSecured { client, _, security in
             let world = try await Self.world(client, security)
@@ -173,7 +173,7 @@ struct SearchAccessTests {
         }
     }
 
-    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), .timeLimit(.minutes(6)))
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
     func aDoctorSearchesOnlyThePatientsTheyTreat() async throws {
         try await TestApp.runSecured { client, _, security in
             let world = try await Self.world(client, security)

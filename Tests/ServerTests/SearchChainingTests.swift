@@ -11,7 +11,7 @@ import Testing
 struct SearchChainingTests {
     typealias Synthea = SyntheaSearchData
 
-    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), .timeLimit(.minutes(5)))
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
     func chainsFollowReferencesOneAndTwoLevelsDeep() async throws {
         let data = try Synthea.load()
         let observations = data.resources("Observation")
@@ -81,7 +81,7 @@ struct SearchChainingTests {
         }
     }
 
-    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), .timeLimit(.minutes(5)))
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
     func reverseChainingFindsResourcesThatAreReferenced() async throws {
         let data = try Synthea.load()
         let observations = data.resources("Observation")

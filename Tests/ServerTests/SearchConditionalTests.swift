@@ -14,7 +14,7 @@ struct SearchConditionalTests {
 
     static let ifNoneExist = HTTPField.Name("If-None-Exist")!
 
-    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), .timeLimit(.minutes(5)))
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
     func conditionalInteractionsUseArbitraryCriteria() async throws {
         let data = try Synthea.load()
         let patients = data.patients

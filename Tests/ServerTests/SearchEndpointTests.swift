@@ -11,7 +11,7 @@ import Testing
 struct SearchEndpointTests {
     typealias Synthea = SyntheaSearchData
 
-    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), .timeLimit(.minutes(5)))
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
     func postSearchSystemSearchAndCompartmentSearch() async throws {
         let data = try Synthea.load()
         let patients = data.patients
@@ -78,7 +78,7 @@ struct SearchEndpointTests {
         }
     }
 
-    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), .timeLimit(.minutes(5)))
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
     func everythingReturnsTheWholeCompartmentOfOnePatient() async throws {
         let data = try Synthea.load()
         let patientID = data.patientIDs[1]

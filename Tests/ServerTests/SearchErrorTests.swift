@@ -20,7 +20,7 @@ struct SearchErrorTests {
         (try? response.json["resourceType"]) == "OperationOutcome"
     }
 
-    @Test(.timeLimit(.minutes(3)))
+    @Test
     func unknownParametersAreReportedOrRefused() async throws {
         let families = ["Lenient", "Lenientia", "Other"]
         try await TestApp.run { client in
@@ -52,7 +52,7 @@ struct SearchErrorTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(3)))
+    @Test
     func badValuesGive400WithAnOutcome() async throws {
         try await TestApp.run { client in
             #expect(try await client.sendJSON(.put, "/fhir/Patient/p0", Self.patient("p0", family: "Valid")).status == .created)
@@ -95,7 +95,7 @@ struct SearchErrorTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(3)))
+    @Test
     func metacharactersMatchLiterally() async throws {
         let families = [
             #"O'Brien_%\x"#, "OXBrienZZ", "O'Brien", "O'Brien; DROP TABLE resource;--", "100% Pure", "100 Pure", "a_b", "aXb", #"a\b"#,
@@ -142,7 +142,7 @@ struct SearchErrorTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(5)))
+    @Test
     func hostileValuesNeverAnswer500() async throws {
         let values = [
             "'", "\"", ";", "--", "%", "_", "\\", "%00", "\u{0}", "' OR '1'='1", "'); DROP TABLE resource; --", "$1", "?", "*", "\u{FFFD}",

@@ -30,7 +30,7 @@ struct SearchIncludeTests {
         }
     }
 
-    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), .timeLimit(.minutes(5)))
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
     func includesFollowReferencesForward() async throws {
         let data = try Synthea.load()
         let observations = data.resources("Observation")
@@ -104,7 +104,7 @@ struct SearchIncludeTests {
         }
     }
 
-    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), .timeLimit(.minutes(5)))
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
     func revincludesFollowReferencesBackward() async throws {
         let data = try Synthea.load()
         let observations = data.resources("Observation")

@@ -15,7 +15,7 @@ struct SearchModifierTests {
         ["resourceType": "Patient", "id": .string(id), "name": [["family": .string(family), "given": [.string(given)]]]]
     }
 
-    @Test(.timeLimit(.minutes(3)))
+    @Test
     func stringModifiersFoldAccentsAndCaseExceptExact() async throws {
         let families = ["Müller", "Muller", "MÜLLERSON", "Mueller", "Schmüll", "Ångström", "angstrom-Berg"]
         let patients = families.enumerated().map { Self.patient("accent-\($0.offset)", family: $0.element) }
@@ -41,7 +41,7 @@ struct SearchModifierTests {
         }
     }
 
-    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), .timeLimit(.minutes(5)))
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
     func missingNotTextOfTypeAndIdentifierOnSyntheaData() async throws {
         let data = try Synthea.load()
         let observations = data.resources("Observation")
@@ -135,7 +135,7 @@ struct SearchModifierTests {
         }
     }
 
-    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), .timeLimit(.minutes(5)))
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
     func commaIsOrAndRepetitionIsAnd() async throws {
         let data = try Synthea.load()
         let patients = data.patients

@@ -11,7 +11,7 @@ import Testing
 struct SearchPagingTests {
     typealias Synthea = SyntheaSearchData
 
-    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), .timeLimit(.minutes(5)))
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
     func sortOrdersByOneOrSeveralKeysAcrossPages() async throws {
         let data = try Synthea.load()
         let patients = data.patients
@@ -59,7 +59,7 @@ struct SearchPagingTests {
         }
     }
 
-    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), .timeLimit(.minutes(5)))
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
     func pagesStayCorrectWhenResourcesAreWrittenBetweenThem() async throws {
         let data = try Synthea.load()
         let patientID = data.patientIDs[5]
@@ -112,7 +112,7 @@ struct SearchPagingTests {
         }
     }
 
-    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), .timeLimit(.minutes(5)))
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
     func totalsAndSummaries() async throws {
         let data = try Synthea.load()
         let heights = Synthea.references(data.resources("Observation").filter { Synthea.hasCoding($0, "code", system: "http://loinc.org", code: "8302-2") })

@@ -15,7 +15,7 @@ struct SearchParameterTypeTests {
         try #require(data.resource("Patient/\(data.patientIDs[index])"))
     }
 
-    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), .timeLimit(.minutes(5)))
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
     func stringParametersAreCaseInsensitivePrefixesOverEveryNamePart() async throws {
         let data = try Synthea.load()
         let patients = data.patients
@@ -68,7 +68,7 @@ struct SearchParameterTypeTests {
         }
     }
 
-    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), .timeLimit(.minutes(5)))
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
     func tokenParametersMatchSystemAndCode() async throws {
         let data = try Synthea.load()
         let observations = data.resources("Observation")
@@ -136,7 +136,7 @@ struct SearchParameterTypeTests {
         }
     }
 
-    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), .timeLimit(.minutes(5)))
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
     func datePrefixesAndPartialDatesFollowTheRangeRules() async throws {
         let data = try Synthea.load()
         let patients = data.patients
@@ -236,7 +236,7 @@ struct SearchParameterTypeTests {
         }
     }
 
-    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), .timeLimit(.minutes(5)))
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
     func referenceParametersAcceptTypedAndPlainIDs() async throws {
         let data = try Synthea.load()
         let observations = data.resources("Observation")
@@ -282,7 +282,7 @@ struct SearchParameterTypeTests {
         }
     }
 
-    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), .timeLimit(.minutes(5)))
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
     func quantityAndNumberParametersCompareValuesAndUnits() async throws {
         let data = try Synthea.load()
         let observations = data.resources("Observation")
@@ -382,7 +382,7 @@ struct SearchParameterTypeTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(3)))
+    @Test
     func uriParametersMatchWholeValuesAndBelowAbove() async throws {
         let urls = [
             "http://example.org/fhir/ValueSet/vitals",

@@ -19,14 +19,17 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // FHIR R4 coding, metadata and validation. Foundation only: no I/O, no server framework.
         .target(name: "FHIRModels"),
+        // The platform models (Patient, Doctor, …) and their pure two-way mapping to FHIR. No I/O.
+        .target(name: "Mapping", dependencies: ["FHIRModels"]),
         .target(
             name: "Server",
             dependencies: [
-                "FHIRModels",
+                "FHIRModels", "Mapping",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -45,6 +48,13 @@ let package = Package(
         // The one helper through which tests find ../shared/fixtures.
         .target(name: "FixtureSupport", path: "Tests/FixtureSupport"),
         .testTarget(name: "FHIRModelsTests", dependencies: ["FHIRModels", "FixtureSupport"]),
+        .testTarget(
+            name: "MappingTests",
+            dependencies: [
+                "Mapping", "FHIRModels", "FixtureSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
         .testTarget(
             name: "ServerTests",
             dependencies: [

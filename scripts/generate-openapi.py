@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs" / "openapi.json"
 
 EXT = "https://medical-records.example/fhir/StructureDefinition/"
+# The server's version (CapabilityStatement.software.version), so both faces name the same release.
+VERSION = "0.1.0"
 
 # Obviously fake sample data, shared by every example so that ids line up across operations.
 PATIENT_ID = "3f9a7c52-1e4b-4d8a-9b6e-2c7d1a0e5f31"
@@ -925,7 +927,7 @@ def document_paths():
                 "schema": {"type": "object", "description": "An OpenAPI 3.1.0 document."},
                 "examples": {"document": {"summary": "Its first members",
                                           "value": {"openapi": "3.1.0", "info": {"title": "medical-records platform API",
-                                                                                "version": "1.0.0"}}}}}}}},
+                                                                                "version": VERSION}}}}}}}},
         }},
         "/docs": {"get": {
             "operationId": "getAPIDocs", "tags": ["API documents"], "summary": "This documentation as a web page",
@@ -1113,7 +1115,7 @@ def document():
         "openapi": "3.1.0",
         "info": {
             "title": "medical-records platform API",
-            "version": "1.0.0",
+            "version": VERSION,
             "summary": "Plain-JSON patients, doctors, appointments, medical records, prescriptions and billings, "
                        "stored as FHIR R4.",
             "description": INFO_DESCRIPTION,

@@ -94,11 +94,15 @@ def string_list(description):
     return {"type": "array", "items": {"type": "string", "minLength": 1}, "description": description}
 
 
+FOREIGN_NOTE = (" `required` lists what a request body must carry; a record written through the FHIR face by "
+                "another system may lack any field on read.")
+
+
 def obj(description, properties, required=(), fhir=None, title=None):
     schema = {"type": "object"}
     if title:
         schema["title"] = title
-    schema["description"] = description
+    schema["description"] = description + (FOREIGN_NOTE if fhir else "")
     if fhir:
         schema["x-fhir-resource"] = fhir
     if required:
@@ -144,8 +148,7 @@ INSURANCE = obj(
 )
 
 PATIENT = obj(
-    "A patient. Stored as a FHIR Patient. `required` lists what a request body must carry; a patient "
-    "written through the FHIR face by another system may lack any field on read.",
+    "A patient. Stored as a FHIR Patient.",
     {
         "id": read_only_id("Patient"),
         "firstName": text("Given name. FHIR: `given[0]` of the first `official` name, else of the first name.", 100),

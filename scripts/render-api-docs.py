@@ -101,6 +101,23 @@ def slug(value):
 # A small Markdown subset: paragraphs, "- " lists, pipe tables, `code`, **bold**, *emphasis*,
 # [text](link) (only local links become anchors: the page loads and links nothing outside).
 
+def pretty_json(value, indent=0, prefix=0, width=88):
+    """Indented JSON that keeps small objects and arrays on one line, so examples stay short.
+    `indent` is the nesting depth in spaces, `prefix` what precedes the value on its line."""
+    flat = json.dumps(value, ensure_ascii=False)
+    if not isinstance(value, (dict, list)) or not value or indent + prefix + len(flat) <= width:
+        return flat
+    pad, inner = " " * indent, " " * (indent + 2)
+    if isinstance(value, dict):
+        items = []
+        for key, member in value.items():
+            label = json.dumps(key, ensure_ascii=False) + ": "
+            items.append(inner + label + pretty_json(member, indent + 2, len(label), width))
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    items = [inner + pretty_json(member, indent + 2, 0, width) for member in value]
+    return "[\n" + ",\n".join(items) + "\n" + pad + "]"
+
+
 def inline(text):
     parts = re.split(r"(`[^`]*`)", text)
     out = []
@@ -300,7 +317,7 @@ class Renderer:
                 items.append((example.get("summary") or name, example["value"]))
         out = []
         for index, (summary, value) in enumerate(items):
-            body = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False)
+            body = value if isinstance(value, str) else pretty_json(value)
             opened = " open" if open_first and index == 0 else ""
             out.append(f"<details{opened}><summary>Example: {esc(summary)}</summary>"
                        f"<pre><code>{esc(body)}</code></pre></details>")

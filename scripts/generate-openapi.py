@@ -168,7 +168,7 @@ WORK_SCHEDULE = obj(
     "`PractitionerRole.availableTime`: sub-extensions `daysOfWeek` (`valueCode`, repeated), `availableStartTime` "
     "and `availableEndTime` (`valueTime`, stored as `HH:MM:SS`).",
     {
-        "daysOfWeek": {"type": "array", "minItems": 1, "uniqueItems": True,
+        "daysOfWeek": {"type": "array", "minItems": 1,
                        "items": {"type": "string", "enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
                        "description": "The days this slot applies to (at least one)."},
         "startTime": ref("Time", description="Start of the slot (`HH:MM` or `HH:MM:SS`)."),
@@ -1015,7 +1015,7 @@ def parameters():
         "Cursor": query("cursor", "The `nextCursor` of the previous page (opaque). Keep the other parameters the same.",
                         {"type": "string", "minLength": 1}, CURSOR),
         "NameFilter": query("name", "Records whose first or last name starts with this text, ignoring case and "
-                                    "accents (`jo` finds Jo, Joan and José).", {"type": "string", "minLength": 1}, "doe"),
+                                    "accents (`jose` finds José and Josephine; `do` finds Doe).", {"type": "string", "minLength": 1}, "doe"),
         "DateOfBirthFilter": query("dateOfBirth", "Patients born on this date.",
                                    {"type": "string", "format": "date", "pattern": DATE_PATTERN}, "1985-04-12"),
         "PatientIdFilter": query("patientId", "Only this patient's records.",

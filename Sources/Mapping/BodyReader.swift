@@ -158,15 +158,16 @@ struct BodyReader {
         return BodyReader(nested, path: field(key), accepted: accepted, issues: issues)
     }
 
-    /// An array of objects, each read by a reader of its own (path `key[i]`); absent is empty.
-    func objects(_ key: String, accepted: [String]) -> [BodyReader] {
+    /// An array of objects, each read in turn by `read` with a reader of its own (path
+    /// `key[i]`), so issues come in document order; absent is empty.
+    func objects<Element>(_ key: String, accepted: [String], _ read: (BodyReader) -> Element) -> [Element] {
         elements(key).compactMap { index, value in
             let path = field(key) + "[\(index)]"
             guard let nested = value.objectValue else {
                 issues.report(path, "must be an object")
                 return nil
             }
-            return BodyReader(nested, path: path, accepted: accepted, issues: issues)
+            return read(BodyReader(nested, path: path, accepted: accepted, issues: issues))
         }
     }
 

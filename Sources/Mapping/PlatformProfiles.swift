@@ -1,3 +1,5 @@
+import FHIRModels
+
 /// The extensions the platform mapping writes, one StructureDefinition each in `profiles/`
 /// (served at `/fhir/StructureDefinition`). The URLs are the contract with other FHIR systems.
 public enum PlatformProfiles {
@@ -20,9 +22,13 @@ public enum PlatformProfiles {
     /// Claim: whether the bill is paid.
     public static let claimPaymentStatus = base + "claim-payment-status"
 
-    /// The ids of the extension profiles, in `profiles/` (file `<id>.json`).
-    public static let ids = [
-        "patient-insurance", "qualification-role", "work-schedule", "appointment-notes",
-        "record-item", "claim-insurance-coverage", "claim-outstanding-amount", "claim-payment-status",
-    ]
+    /// The StructureDefinitions of these extensions (`profiles/*.json`, embedded in the binary
+    /// by `scripts/embed-profiles.py`), for the server to serve and to seed its store.
+    public static let all: [JSONValue] = embedded.map { profile in
+        do {
+            return try FHIRJSON.parse(profile.json)
+        } catch {
+            preconditionFailure("profiles/\(profile.id).json does not parse")
+        }
+    }
 }

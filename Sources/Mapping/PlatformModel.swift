@@ -40,10 +40,23 @@ public struct MappingContext: Sendable {
     public var authorPractitionerID: String?
     /// The time of the write (a new MedicalRecord's `createdAt`).
     public var now: Date
+    /// The Practitioner id of the billed appointment's doctor, when the server knows it: a new
+    /// Claim names them as provider (else the display `medical-records`).
+    public var billingProviderPractitionerID: String?
+    /// The billed patient's insurance provider, when known: a new Claim's `insurance.coverage`
+    /// display (else `self-pay`).
+    public var billingInsuranceProvider: String?
 
-    public init(authorPractitionerID: String? = nil, now: Date = Date()) {
+    public init(
+        authorPractitionerID: String? = nil,
+        now: Date = Date(),
+        billingProviderPractitionerID: String? = nil,
+        billingInsuranceProvider: String? = nil
+    ) {
         self.authorPractitionerID = authorPractitionerID
         self.now = now
+        self.billingProviderPractitionerID = billingProviderPractitionerID
+        self.billingInsuranceProvider = billingInsuranceProvider
     }
 }
 

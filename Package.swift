@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "FHIRModels", "FixtureSupport",
+                "Server", "FHIRModels", "Mapping", "FixtureSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

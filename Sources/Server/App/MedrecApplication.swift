@@ -1,5 +1,6 @@
 import FHIRModels
 import Hummingbird
+import Mapping
 import Logging
 import ServiceLifecycle
 import PostgresNIO
@@ -14,12 +15,15 @@ public enum MedrecApplication {
         let router = Router(context: Context.self)
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: FHIROutcomeMiddleware())
+        router.add(middleware: PlatformErrorMiddleware())
         // Deny by default: every route below needs a valid access token unless it is public.
         router.add(middleware: BearerAuthenticator(security: security))
         HealthController(client: client).addRoutes(to: router)
         WellKnownController(security: security, baseURL: settings.baseURL).addRoutes(to: router)
         AuthController(store: store, security: security).addRoutes(to: router)
         AdminController(security: security).addRoutes(to: router)
+        PlatformAPI.addRoutes(to: router, store: store, security: security)
+        APIDocuments.addRoutes(to: router)
         let fhir = router.group("fhir")
         FHIRController(store: store, limits: settings.limits, baseURL: settings.baseURL, security: security).addRoutes(to: fhir)
         return router

@@ -15,7 +15,7 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
                 throw error
             } catch {
                 logger.error("request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
-                throw FHIRHTTPError(status: .internalServerError, code: .exception, "internal error; the server log has the request id")
+                throw Self.internalError(request.uri.path)
             }
         }
         do {
@@ -29,8 +29,16 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
             var metadata = Self.metadata(request, status: 500, since: start)
             metadata["error"] = "\(String(reflecting: type(of: error)))"
             logger.error("request failed", metadata: metadata)
-            throw FHIRHTTPError(status: .internalServerError, code: .exception, "internal error; the server log has the request id")
+            throw Self.internalError(request.uri.path)
         }
+    }
+
+    /// A 500 in the shape of the face the request came to; only the error's type is logged.
+    static func internalError(_ path: String) -> any Error {
+        if path == "/fhir" || path.hasPrefix("/fhir/") {
+            return FHIRHTTPError(status: .internalServerError, code: .exception, "internal error; the server log has the request id")
+        }
+        return APIError(.internalServerError, code: "internal_error", "internal error; the server log has the request id")
     }
 
     /// Built once per request (mutating the logger's metadata copies it each time).

@@ -1,6 +1,7 @@
 import FHIRModels
 import Foundation
 import Hummingbird
+import Mapping
 import Logging
 
 /// The FHIR REST API under `/fhir`: read, vread, create, update, patch, delete, history,
@@ -17,19 +18,13 @@ struct FHIRController: Sendable {
     /// token check the middleware deferred runs here, unless the caller carries it in its own
     /// statement (`deferTokenCheck`, the read).
     func guarded(_ request: Request, _ context: Context, deferTokenCheck: Bool = false) async throws -> FHIRGuard {
-        guard let principal = context.principal else {
-            throw FHIRHTTPError(status: .unauthorized, code: .login, "a bearer access token is required")
-        }
-        if let check = context.pendingTokenCheck, !deferTokenCheck {
-            guard try await security.confirm(check) else { throw BearerAuthenticator.invalidToken(request.uri.path) }
-        }
-        let reason = request.headers[.breakGlass].map { String($0.trimmingCharacters(in: .whitespaces).prefix(200)) }
-        return FHIRGuard(
-            access: AccessControl(
-                principal: principal, breakGlassReason: reason.flatMap { $0.isEmpty ? nil : $0 },
-                relationships: security.relationships),
-            audit: security.audit, clientAddress: context.clientAddress)
+        try await FHIRGuard.make(request, context, security: security, deferTokenCheck: deferTokenCheck)
     }
+
+    /// The StructureDefinitions of `profiles/` by id, served read-only.
+    static let platformProfiles: [String: JSONValue] = Dictionary(
+        PlatformProfiles.all.compactMap { profile in profile["id"]?.stringValue.map { ($0, profile) } },
+        uniquingKeysWith: { first, _ in first })
 
     func addRoutes(to group: RouterGroup<Context>) {
         group.get("metadata") { request, _ in try self.capabilities(request) }
@@ -93,6 +88,11 @@ struct FHIRController: Sendable {
             let type = try self.request.resourceType(context)
             let id = try self.request.resourceID(context)
             let format = try FHIRFormat.response(for: request)
+            if type == "StructureDefinition", let profile = Self.platformProfiles[id] {
+                // The platform's own extensions (profiles/), conformance resources any caller may read.
+                _ = try await guarded(request, context)
+                return FHIRResponse.make(status: .ok, resource: profile, format: format, pretty: FHIRFormat.pretty(request))
+            }
             let check = type == "AuditEvent" ? nil : context.pendingTokenCheck
             let guarded = try await guarded(request, context, deferTokenCheck: check != nil)
             if type == "AuditEvent" {
@@ -166,22 +166,27 @@ struct FHIRController: Sendable {
                         try await Self.create(type: type, resource: resource, ifNoneExist: conditional, in: transaction, guard: guarded)
                     }
                 }
-                var object = resource.objectValue ?? JSONObject()
-                object["id"] = nil  // the server assigns ids on create; a client id is ignored
-                let id = UUID().uuidString.lowercased()
-                object["id"] = .string(id)
-                let decision = try await guarded.authorizeWrite("create", type: type, id: id, permission: .create, old: nil, new: .object(object))
-                object["id"] = nil
-                let audit = guarded.written(
-                    "create", stored: StoredResource(type: type, id: id, versionID: 1, lastUpdated: Date(), deleted: false, json: nil, method: "POST"),
-                    resource: .object(object), old: nil, decision: decision)
-                let created = try await store.create(
-                    [NewResource(type: type, id: id, resource: .object(object))],
-                    context: WriteContext(authorPractitionerID: author, audit: [audit]))
-                return (created[0], true)
+                return (try await Self.createNew(type: type, resource: resource, store: store, guard: guarded), true)
             }
             return try writeResponse(outcome.stored, created: outcome.created, request: request)
         }
+    }
+
+    /// An authorized, audited create in one statement (no conditional search): the FHIR face's
+    /// POST and the platform face's. A client-supplied id is ignored; the server assigns one.
+    static func createNew(type: String, resource: JSONValue, store: any ResourceStore, guard guarded: FHIRGuard) async throws -> StoredResource {
+        var object = resource.objectValue ?? JSONObject()
+        let id = UUID().uuidString.lowercased()
+        object["id"] = .string(id)
+        let decision = try await guarded.authorizeWrite("create", type: type, id: id, permission: .create, old: nil, new: .object(object))
+        object["id"] = nil
+        let audit = guarded.written(
+            "create", stored: StoredResource(type: type, id: id, versionID: 1, lastUpdated: Date(), deleted: false, json: nil, method: "POST"),
+            resource: .object(object), old: nil, decision: decision)
+        let created = try await store.create(
+            [NewResource(type: type, id: id, resource: .object(object))],
+            context: WriteContext(authorPractitionerID: guarded.author, audit: [audit]))
+        return created[0]
     }
 
     /// Creates, or for a conditional create returns the one existing match (412 for several).

@@ -1,5 +1,6 @@
 import FHIRModels
 import Foundation
+import Hummingbird
 
 /// One request's access control and audit on the FHIR face: decides with `AccessControl`,
 /// records every access and denial as an AuditEvent, and turns denials into the answers the
@@ -11,6 +12,26 @@ struct FHIRGuard: Sendable {
     let clientAddress: String?
 
     var principal: Principal { access.principal }
+
+    /// The guard of one request on either face, once the authentication middleware has run. A
+    /// token check the middleware deferred runs here, unless the caller carries it in its own
+    /// statement (`deferTokenCheck`: the reads).
+    static func make(
+        _ request: Request, _ context: MedrecRequestContext, security: SecurityServices, deferTokenCheck: Bool = false
+    ) async throws -> FHIRGuard {
+        guard let principal = context.principal else {
+            throw BearerAuthenticator.unauthorized(request.uri.path, error: nil, "a bearer access token is required")
+        }
+        if let check = context.pendingTokenCheck, !deferTokenCheck {
+            guard try await security.confirm(check) else { throw BearerAuthenticator.invalidToken(request.uri.path) }
+        }
+        let reason = request.headers[.breakGlass].map { String($0.trimmingCharacters(in: .whitespaces).prefix(200)) }
+        return FHIRGuard(
+            access: AccessControl(
+                principal: principal, breakGlassReason: reason.flatMap { $0.isEmpty ? nil : $0 },
+                relationships: security.relationships),
+            audit: security.audit, clientAddress: context.clientAddress)
+    }
 
     /// The practitioner whose creates in this request become care relationships: a doctor's,
     /// except under break-glass (emergency access must not turn into standing access).

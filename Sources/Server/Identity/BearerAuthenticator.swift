@@ -26,7 +26,8 @@ struct BearerAuthenticator: RouterMiddleware {
         if Self.isPublic(path) { return try await next(request, context) }
         var context = context
         do {
-            let deferrable = request.method == .get && Self.isResourceRead(path) && security.availability?.isDown != true
+            let deferrable = request.method == .get && (Self.isResourceRead(path) || PlatformRoutes.isRead(path))
+                && security.availability?.isDown != true
             (context.principal, context.pendingTokenCheck) = try await authenticate(
                 request, path: path, context: context, deferCheck: deferrable)
         } catch let error as any HTTPResponseError {

@@ -50,8 +50,9 @@ enum MappingLaws {
         }
     }
 
-    /// Writing any model over a foreign resource reads back as that model, and every top-level
-    /// element outside `mapped` (and every extension of a foreign URL) is kept as it was.
+    /// Writing any model over a foreign resource reads back as that model, stays valid when the
+    /// resource was, and keeps every top-level element outside `mapped` (and every extension of
+    /// a foreign URL) as it was.
     static func writeOverForeign<M: PlatformModel>(
         _ model: M,
         _ fixture: FixtureResource,
@@ -60,6 +61,9 @@ enum MappingLaws {
         sourceLocation: SourceLocation = #_sourceLocation
     ) {
         let merged = model.fhir(mergingInto: fixture.resource, context: context)
+        if FHIRCheck.problems(fixture.resource).isEmpty {
+            #expect(FHIRCheck.problems(merged) == [], "\(fixture.source)", sourceLocation: sourceLocation)
+        }
         var readBack = model
         readBack.id = fixture.resource["id"]?.stringValue
         #expect(M(fhir: merged) == expected(readBack), "\(fixture.source)", sourceLocation: sourceLocation)

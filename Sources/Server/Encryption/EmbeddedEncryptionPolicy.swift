@@ -7,13 +7,14 @@ enum EmbeddedEncryptionPolicy {
     static let json: String = #"""
         {
           "*": ["text", "note"],
-          "Patient": ["telecom", "address", "contact"],
+          "Patient": ["telecom", "address", "contact", "extension"],
           "Practitioner": ["telecom", "address"],
           "RelatedPerson": ["telecom", "address"],
           "Person": ["telecom", "address"],
           "Composition": ["section"],
           "Coverage": ["subscriberId", "dependent", "class", "costToBeneficiary"],
-          "Claim": ["insurance.identifier", "insurance.businessArrangement", "insurance.preAuthRef"],
+          "Encounter": ["extension"],
+          "Claim": ["extension", "insurance.identifier", "insurance.businessArrangement", "insurance.preAuthRef"],
           "ClaimResponse": ["insurance.businessArrangement", "processNote"],
           "ExplanationOfBenefit": ["insurance.preAuthRef", "processNote"],
           "CoverageEligibilityRequest": ["insurance.businessArrangement"],

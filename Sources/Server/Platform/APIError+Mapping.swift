@@ -4,8 +4,8 @@ import Mapping
 import NIOCore
 
 extension APIError {
-    /// The platform face's answer to any error a handler meets: store, parse, access and
-    /// validation errors keep their status and get the platform's JSON shape. Unknown errors
+    /// The platform face's answer to any error a handler meets: store, parse, access, framework
+    /// and validation errors keep their status and get the platform's JSON shape. Unknown errors
     /// stay unknown (500, logged by type only).
     static func from(_ error: any Error, path: String) -> any Error {
         switch error {
@@ -34,9 +34,12 @@ extension APIError {
             return from(status: error.status, message: error.issues.first?.diagnostics, headers: error.headers, path: path)
         case is NIOTooManyBytesError:
             return APIError(.contentTooLarge, code: "body_too_large", "the request body is larger than the server accepts")
-        case let error as any HTTPResponseError:
-            return from(status: error.status, message: nil, headers: [:], path: path)
+        case let error as HTTPError:
+            // The router's and the framework's own (unknown path, wrong method, body limits).
+            return from(status: error.status, message: nil, headers: error.headers, path: path)
         default:
+            // Other response errors keep the shape their protocol prescribes (OAuth's
+            // `{"error": "invalid_client"}` at /auth/token); anything else is a 500.
             return error
         }
     }

@@ -21,14 +21,16 @@ def fail(message):
     sys.exit(1)
 
 
-def swift_literal(text):
-    """A raw multi-line Swift string literal whose value is exactly `text`."""
+def swift_literal(text, indent=INDENT):
+    """A raw multi-line Swift string literal whose value is exactly `text`, its lines indented by
+    `indent` (the closing delimiter's indentation, which Swift strips). Shared by the other
+    embed-*.py scripts."""
     hashes = 1
     while '"""' + "#" * hashes in text or "\\" + "#" * hashes in text:
         hashes += 1
     delimiter = "#" * hashes
-    lines = [(INDENT + line) if line else "" for line in text.split("\n")]
-    return f'{delimiter}"""\n' + "\n".join(lines) + f"\n{INDENT}\"\"\"{delimiter}"
+    lines = [(indent + line) if line else "" for line in text.split("\n")]
+    return f'{delimiter}"""\n' + "\n".join(lines) + f"\n{indent}\"\"\"{delimiter}"
 
 
 def render():

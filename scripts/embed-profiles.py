@@ -7,6 +7,7 @@ profiles/encryption-policy.json is not a profile (the Server embeds it) and is s
 Run this after editing a profile; `--check` exits 1 if the Swift file is stale
 (the test PlatformProfilesTests fails in that case too).
 """
+import importlib.util
 import json
 import pathlib
 import sys
@@ -17,6 +18,10 @@ OUTPUT = ROOT / "Sources" / "Mapping" / "PlatformProfiles+Data.swift"
 SKIPPED = {"encryption-policy.json"}
 INDENT = " " * 12
 
+_spec = importlib.util.spec_from_file_location("embed_migrations", ROOT / "scripts" / "embed-migrations.py")
+EMBED = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(EMBED)
+
 
 def fail(message):
     print(f"embed-profiles: {message}", file=sys.stderr)
@@ -24,13 +29,7 @@ def fail(message):
 
 
 def swift_literal(text):
-    """A raw multi-line Swift string literal whose value is exactly `text` (without its final newline)."""
-    hashes = 1
-    while '"""' + "#" * hashes in text or "\\" + "#" * hashes in text:
-        hashes += 1
-    delimiter = "#" * hashes
-    lines = [(INDENT + line) if line else "" for line in text.split("\n")]
-    return f'{delimiter}"""\n' + "\n".join(lines) + f"\n{INDENT}\"\"\"{delimiter}"
+    return EMBED.swift_literal(text, INDENT)
 
 
 def render():

@@ -500,6 +500,10 @@ ERROR_RESPONSES = {
                 "A cursor this list did not issue", "bad_parameter", "the query is not valid",
                 [("cursor", "is not a cursor of this list")]),
         }),
+    "BadID": error_response(
+        "The id in the path is not a FHIR id (1-64 letters, digits, `-` or `.`): `bad_parameter`.",
+        {"bad_id": error_example("Not an id", "bad_parameter", "the id in the path is not valid",
+                                 [("id", "must be 1-64 letters, digits, '-' or '.'")])}),
     "Unauthorized": error_response(
         "No bearer access token, or one that is not valid any more (expired, logged out, account disabled, "
         "client revoked). `WWW-Authenticate` says which.",
@@ -641,7 +645,7 @@ def collection_paths(c):
         "parameters": [p("BreakGlass")],
         "responses": {
             "200": ok(f"The {noun}.", item, {"found": {"summary": f"A {noun}", "value": example}}, headers={"ETag": h("ETag")}),
-            "401": r("Unauthorized"), "404": r("NotFound"),
+            "400": r("BadID"), "401": r("Unauthorized"), "404": r("NotFound"),
         },
     }
     update_op = {
@@ -676,7 +680,7 @@ def collection_paths(c):
                     "value": {"id": APPOINTMENT_ID, "status": "canceled",
                               "message": "the appointment was canceled; the record is kept", "appointment": cancelled}}},
                 ),
-                "401": r("Unauthorized"), "403": r("Forbidden"), "404": r("NotFound"),
+                "400": r("BadID"), "401": r("Unauthorized"), "403": r("Forbidden"), "404": r("NotFound"),
             },
         }
     else:
@@ -686,7 +690,7 @@ def collection_paths(c):
             "parameters": [p("BreakGlass")],
             "responses": {
                 "204": {"description": "Deleted; no body."},
-                "401": r("Unauthorized"), "403": r("Forbidden"), "404": r("NotFound"),
+                "400": r("BadID"), "401": r("Unauthorized"), "403": r("Forbidden"), "404": r("NotFound"),
             },
         }
     return {
@@ -1034,9 +1038,10 @@ def parameters():
                     "schema": {"type": "string", "pattern": r'^W/"[0-9]+"$'}, "example": 'W/"3"'},
         "BreakGlass": {"name": "X-Break-Glass", "in": "header", "required": False,
                        "description": "Doctors only: emergency access to a patient outside their care, for this "
-                                      "request only. The reason (up to 200 characters) is audited with purpose of "
-                                      "use `BTG`; no care relationship is created. Ignored for other roles.",
-                       "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                                      "request only. The reason is audited with purpose of use `BTG` (its first 200 "
+                                      "characters; the rest is dropped); no care relationship is created. Ignored "
+                                      "for other roles.",
+                       "schema": {"type": "string", "minLength": 1},
                        "example": "Unconscious patient in the emergency department"},
     }
 

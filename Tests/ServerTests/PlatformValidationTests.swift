@@ -161,9 +161,14 @@ import Testing
             _ = try Self.error(try await client.send(.delete, "/prescriptions/unknown-id"), .notFound, code: "not_found")
             _ = try Self.error(try await Platform.call(client, .put, "/patients/unknown-id", body: Self.patient), .notFound, code: "not_found")
             _ = try Self.error(try await client.send(.get, "/nothing-here"), .notFound, code: "not_found")
-            let patch = try await client.send(.patch, "/patients/x")
-            #expect(patch.status == .methodNotAllowed || patch.status == .notFound)
-            #expect(try patch.json["error"]?["code"]?.stringValue != nil, "\(patch.text)")
+            let patch = try Self.error(try await client.send(.patch, "/patients/x"), .methodNotAllowed, code: "method_not_allowed")
+            _ = patch
+            let collectionPut = try await client.send(.put, "/appointments")
+            _ = try Self.error(collectionPut, .methodNotAllowed, code: "method_not_allowed")
+            #expect(collectionPut.headers[.allow] == "GET, POST")
+            let loginGet = try await client.send(.get, "/auth/login")
+            _ = try Self.error(loginGet, .methodNotAllowed, code: "method_not_allowed")
+            #expect(loginGet.headers[.allow] == "POST")
             let created = try await Platform.call(client, .post, "/patients", body: Self.patient)
             let id = try #require(try created.json["id"]?.stringValue)
             _ = try Self.error(

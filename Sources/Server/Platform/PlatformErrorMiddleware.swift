@@ -1,7 +1,8 @@
 import Hummingbird
 
 /// Outside `/fhir`, every error has the platform's JSON shape
-/// (`{"error": {code, message, details}}`): the router's own 404 and 405, body limits, and
+/// (`{"error": {code, message, details}}`): the router's own 404 (405 with `Allow` for a known
+/// path and another method), body limits, and
 /// errors of the shared FHIR machinery, with their status kept.
 struct PlatformErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -9,6 +10,14 @@ struct PlatformErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         guard path != "/fhir", !path.hasPrefix("/fhir/") else { return try await next(request, context) }
         do {
             return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound || error.status == .methodNotAllowed {
+            // The router found the path but not the method: 405 with what the path allows.
+            if let allowed = PlatformRoutes.allowedMethods(for: path), !allowed.contains(request.method) {
+                throw APIError(
+                    .methodNotAllowed, code: "method_not_allowed", "this method is not allowed here",
+                    headers: [.allow: allowed.map(\.rawValue).joined(separator: ", ")])
+            }
+            throw APIError.from(error, path: path)
         } catch {
             throw APIError.from(error, path: path)
         }

@@ -100,6 +100,24 @@ import Testing
         }
     }
 
+    /// Plain JSON, unlike FHIR JSON, may say `null`: it means absent.
+    @Test func nullMembersMeanAbsent() async throws {
+        try await TestApp.run { client in
+            let body = Array(#"{"firstName": "Nu", "lastName": "Ll", "dateOfBirth": "1990-01-01", "gender": "male", "address": null, "insurance": null}"#.utf8)
+            let created = try await client.send(.post, "/patients", headers: [.contentType: "application/json"], body: body)
+            #expect(created.status == .created, "\(created.text)")
+            #expect(try created.json["address"] == nil)
+            let missing = Array(#"{"firstName": null, "lastName": "Ll", "dateOfBirth": "1990-01-01", "gender": "male"}"#.utf8)
+            let refused = try await client.send(.post, "/patients", headers: [.contentType: "application/json"], body: missing)
+            #expect(Self.fields(try Self.error(refused, .badRequest, code: "validation_failed"))["firstName"] != nil)
+            // The FHIR face stays strict.
+            let fhir = try await client.send(
+                .post, "/fhir/Patient", headers: [.contentType: "application/fhir+json"],
+                body: Array(#"{"resourceType": "Patient", "gender": null}"#.utf8))
+            #expect(fhir.status == .badRequest)
+        }
+    }
+
     @Test func unknownReferencesAre422() async throws {
         try await TestApp.run { client in
             let doctor = try await Platform.call(client, .post, "/doctors", body: ["firstName": "Ref", "lastName": "Erence"])

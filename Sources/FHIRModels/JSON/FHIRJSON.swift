@@ -12,10 +12,14 @@ public enum FHIRJSON {
         public var maxDepth: Int
         /// Largest document in bytes, or `nil` for no limit (the HTTP layer sets its own).
         public var maxBytes: Int?
+        /// Accept `null` as a member value, as plain JSON does (the platform API reads it as
+        /// absent). FHIR JSON refuses it, so the default is false.
+        public var allowsNullMembers: Bool
 
-        public init(maxDepth: Int = 100, maxBytes: Int? = nil) {
+        public init(maxDepth: Int = 100, maxBytes: Int? = nil, allowsNullMembers: Bool = false) {
             self.maxDepth = maxDepth
             self.maxBytes = maxBytes
+            self.allowsNullMembers = allowsNullMembers
         }
 
         public static let `default` = Limits()
@@ -26,7 +30,7 @@ public enum FHIRJSON {
             throw FHIRFormatError(.tooLarge, "JSON document is larger than \(maxBytes) bytes")
         }
         let result: Result<JSONValue, FHIRFormatError> = bytes.withUnsafeBufferPointer { buffer in
-            var parser = JSONByteParser(buffer: buffer, maxDepth: limits.maxDepth)
+            var parser = JSONByteParser(buffer: buffer, maxDepth: limits.maxDepth, allowsNullMembers: limits.allowsNullMembers)
             do throws(FHIRFormatError) {
                 return .success(try parser.parseDocument())
             } catch {

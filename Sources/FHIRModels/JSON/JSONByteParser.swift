@@ -3,12 +3,15 @@
 struct JSONByteParser {
     private let buffer: UnsafeBufferPointer<UInt8>
     private let maxDepth: Int
+    /// Plain JSON (the platform face) allows `null` members; FHIR JSON does not.
+    private let allowsNullMembers: Bool
     private var position = 0
     private var depth = 0
 
-    init(buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
+    init(buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int, allowsNullMembers: Bool = false) {
         self.buffer = buffer
         self.maxDepth = maxDepth
+        self.allowsNullMembers = allowsNullMembers
     }
 
     mutating func parseDocument() throws(FHIRFormatError) -> JSONValue {
@@ -88,7 +91,7 @@ struct JSONByteParser {
             }
             position += 1
             skipWhitespace()
-            if position < buffer.count, buffer[position] == UInt8(ascii: "n") {
+            if !allowsNullMembers, position < buffer.count, buffer[position] == UInt8(ascii: "n") {
                 throw error(.forbiddenNull, "null is not allowed as a member value")
             }
             let value = try parseValue()

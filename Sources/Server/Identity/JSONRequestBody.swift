@@ -14,7 +14,8 @@ enum JSONRequestBody {
         }
         let value: JSONValue
         do {
-            value = try FHIRJSON.parse(Array(buffer.readableBytesView))
+            // Plain JSON: a `null` member is allowed and means absent.
+            value = try FHIRJSON.parse(Array(buffer.readableBytesView), limits: .init(allowsNullMembers: true))
         } catch {
             throw APIError(.badRequest, code: "malformed_json", "the body is not valid JSON: \(error.message)")
         }
@@ -30,7 +31,7 @@ enum JSONRequestBody {
     }
 
     static func string(_ object: JSONObject, _ key: String, required: Bool, maxLength: Int, into details: inout [APIError.Detail]) -> String? {
-        guard let value = object[key] else {
+        guard let value = object[key], !value.isNull else {
             if required { details.append(.init(field: key, issue: "is required")) }
             return nil
         }

@@ -281,8 +281,8 @@ MONEY = obj(
     "An amount of money. The value is a decimal **string**, never a JSON number, so that no binary rounding "
     "touches it. FHIR: `Money` (`value` as a FHIR decimal with the same digits, `currency`).",
     {
-        "value": {"type": "string", "pattern": r"^\d{1,12}(\.\d{1,4})?$",
-                  "description": "Up to 12 integer digits and 4 decimals, no sign, no exponent."},
+        "value": {"type": "string", "pattern": r"^(0|[1-9]\d{0,11})(\.\d{1,4})?$",
+                  "description": "Up to 12 integer digits (no leading zero) and 4 decimals, no sign, no exponent."},
         "currency": {"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217 code, e.g. `USD`, `EUR`."},
     },
     required=["value", "currency"],
@@ -1040,8 +1040,8 @@ def parameters():
                        "description": "Doctors only: emergency access to a patient outside their care, for this "
                                       "request only. The reason is audited with purpose of use `BTG` (its first 200 "
                                       "characters; the rest is dropped); no care relationship is created. Ignored "
-                                      "for other roles.",
-                       "schema": {"type": "string", "minLength": 1},
+                                      "for other roles, and when empty.",
+                       "schema": {"type": "string"},
                        "example": "Unconscious patient in the emergency department"},
     }
 

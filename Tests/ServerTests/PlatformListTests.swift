@@ -92,7 +92,7 @@ import Testing
     }
 
     @Test func listsFollowTheAccessRulesOfTheFHIRFace() async throws {
-        try await TestApp.runSecured { client, _, security in
+        try await TestApp.runSecured { client, endpoint, security in
             let accounts = Accounts(client: client, security: security)
             let alice = try await accounts.patient("alice@example.org", first: "Alice", last: "Ames")
             let bob = try await accounts.patient("bob@example.org", first: "Bob", last: "Burns")
@@ -120,6 +120,25 @@ import Testing
             // The doctor sees their patient, not Bob, unless they break the glass (audited).
             #expect(try await Self.walk(client, "/appointments", as: doctor) == [mineID])
             #expect(try await Platform.call(client, .get, "/appointments/\(bobsID)", as: doctor).status == .notFound)
+            // What the doctor may not see is left out in the database: pages are full, the last
+            // page has no cursor, and FHIR totals count only what they may see.
+            for _ in 0..<3 {
+                let more = try await Platform.call(client, .post, "/appointments", body: [
+                    "patientId": .string(bob.resourceID), "doctorId": .string(try #require(try otherDoctor.json["id"]?.stringValue)),
+                    "dateTime": "2026-12-02T10:00:00Z", "status": "scheduled",
+                ])
+                try #require(more.status == .created)
+            }
+            let page = try await Platform.call(client, .get, "/appointments?limit=1", as: doctor)
+            #expect(try Platform.ids(page) == [mineID])
+            #expect(try page.json["nextCursor"] == nil, "a doctor's last visible record ends the list")
+            let total = try await client.send(.get, "/fhir/Encounter?_total=accurate", headers: doctor.headers).json
+            #expect(total["total"]?.numberLexical == "1")
+            #expect(try await Self.walk(client, "/appointments?patientId=\(bob.resourceID)", as: doctor).isEmpty)
+            let doctorEvents = try await AuditTrail.events(agent: doctor.userID, endpoint: endpoint)
+            #expect(doctorEvents.contains {
+                AuditTrail.outcome($0) != "0" && AuditTrail.entityReferences($0).contains("Patient/\(bob.resourceID)")
+            }, "asking for a patient outside one's care is audited as a denial")
             let glass = try await Platform.call(client, .get, "/appointments/\(bobsID)", as: doctor, headers: [.breakGlass: "unconscious patient in ED"])
             #expect(glass.status == .ok)
             // A patient cannot write clinical records; the doctor cannot edit Bob's without care.

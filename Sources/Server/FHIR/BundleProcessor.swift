@@ -305,7 +305,7 @@ struct BundleProcessor: Sendable {
                         record: guarded.record("search-type", action: .read, type: type, decision: .deny("scope")))
                 }
                 var query = try parser.parse(types: [type], items: items)
-                let compartmentDenial = guarded.restrictToOwnCompartment(
+                let compartmentDenial = try await guarded.restrictToVisible(
                     &query, items: items, compartment: nil, subtype: "search-type", type: type, queryText: nil)
                 let matches = try await transaction.find(query)
                 let visible = try await guarded.visible(matches, subtype: "search-type", type: type, permission: .search, query: nil)

@@ -178,7 +178,7 @@ extension FHIRController {
         var query = try searchParser(request).parse(types: scope.types, items: items)
         if scope.types.isEmpty, scope.compartmentPatient != nil { query.anyType = true }
         if let patient = scope.compartmentPatient { query.common.append(.compartment(patients: [patient])) }
-        let denial = guarded.restrictToOwnCompartment(
+        let denial = try await guarded.restrictToVisible(
             &query, items: items, compartment: scope.compartmentPatient, subtype: scope.subtype, type: scope.auditType,
             queryText: queryText)
         if query.summary == .count { query.count = 0 }

@@ -170,30 +170,46 @@ struct FHIRGuard: Sendable {
         return (shown, records)
     }
 
-    /// A patient's searches run inside their own compartment, in SQL (so pages are full);
-    /// asking for another patient's records (`patient=`/`subject=`, or their compartment) is a
-    /// denial, whose audit record is returned.
-    func restrictToOwnCompartment(
+    /// Searches show what the caller may see, decided in SQL so that pages are full and totals
+    /// true: a patient's run inside their own compartment; a doctor's (without break-glass) only
+    /// over resources whose patients they all care for. Asking for other patients' records
+    /// (`patient=`/`subject=`, or their compartment) is a denial, whose audit record is returned.
+    /// Every result still passes `visible` (scopes, and the rules SQL does not cover).
+    func restrictToVisible(
         _ query: inout SearchQuery, items: [(key: String, value: String)], compartment: String?, subtype: String,
         type: String?, queryText: String?
-    ) -> AuditRecord? {
-        guard let me = principal.patientID else { return nil }
-        var others = Set<String>()
+    ) async throws -> AuditRecord? {
+        var named = Set<String>()
         for (key, value) in items {
             let code = key.split(separator: ":").first.map(String.init) ?? key
             guard code == "patient" || code == "subject" else { continue }
             for token in value.split(separator: ",").map(String.init) {
-                if let id = token.contains("/") ? PatientCompartment.patientID(fromReference: token) : token { others.insert(id) }
+                if let id = token.contains("/") ? PatientCompartment.patientID(fromReference: token) : token { named.insert(id) }
             }
         }
-        if let compartment { others.insert(compartment) }
-        others.remove(me)
-        if query.anyType || query.types.contains(where: PatientCompartment.resourceTypes.contains) {
-            query.common.append(.compartment(patients: [me]))
+        if let compartment { named.insert(compartment) }
+        let others: Set<String>
+        let reason: String
+        switch principal.role {
+        case .patient:
+            guard let me = principal.patientID else { return nil }
+            if query.anyType || query.types.contains(where: PatientCompartment.resourceTypes.contains) {
+                query.common.append(.compartment(patients: [me]))
+            }
+            others = named.subtracting([me])
+            reason = "compartment"
+        case .doctor:
+            guard access.breakGlassReason == nil, let me = principal.practitionerID else { return nil }
+            query.common.append(.caredFor(practitioner: me))
+            guard !named.isEmpty else { return nil }
+            others = named.subtracting(try await access.relationships.patients(of: me, among: named))
+            reason = "no care relationship"
+        case .admin, .billing, .system:
+            return nil
         }
         guard !others.isEmpty else { return nil }
         return record(
-            subtype, action: .read, type: type, patients: others, decision: .deny("compartment"),
+            subtype, action: .read, type: type, patients: others, decision: .deny(reason),
             description: "denied: another patient's records", query: queryText)
     }
 

@@ -149,7 +149,7 @@ struct PlatformController<Model: PlatformModel>: Sendable {
             throw PlatformFilters.badParameter(cursor != nil ? "cursor" : "query", error.issues.first?.diagnostics ?? "is not valid")
         }
         query.targets[0].conditions += search.conditions
-        let denial = guarded.restrictToOwnCompartment(
+        let denial = try await guarded.restrictToVisible(
             &query, items: items, compartment: nil, subtype: "search-type", type: type, queryText: queryText)
         let page = try await store.search(query)
         let matches = try await guarded.visible(page.entries, subtype: "search-type", type: type, permission: .search, query: queryText)

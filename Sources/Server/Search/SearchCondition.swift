@@ -29,6 +29,11 @@ indirect enum SearchCondition: Sendable {
     case reverseChain(sourceType: String, param: Int64, condition: SearchCondition)
     /// Resources in any of these patients' compartments (`resource_patient`).
     case compartment(patients: [String])
+    /// Resources a doctor may see without break-glass: every patient whose compartment holds
+    /// the resource is one `practitioner` cares for (`care_relationship`); resources outside
+    /// every compartment pass. The same rule `AccessControl` applies per resource, in SQL, so a
+    /// doctor's pages are full and `_total` counts what they may see.
+    case caredFor(practitioner: String)
     /// Sealed `email`/`phone`: blind-index HMACs (base64) of the parameter.
     case blind(param: String, hashes: [String])
     /// Never matches (a value that can match nothing, such as a reference to another server).

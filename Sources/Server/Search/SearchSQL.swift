@@ -350,6 +350,11 @@ struct SearchSQL {
                 + "AND NOT \(s).deleted AND \(self.condition(inner, alias: s)))"
         case .compartment(let patients):
             return "\(r).resource_key IN (SELECT resource_key FROM resource_patient WHERE patient_id = ANY(\(bind(patients))::text[]))"
+        case .caredFor(let practitioner):
+            let p = alias("p")
+            return "NOT EXISTS (SELECT 1 FROM resource_patient \(p) WHERE \(p).resource_key = \(r).resource_key "
+                + "AND NOT EXISTS (SELECT 1 FROM care_relationship c WHERE c.practitioner_id = \(bind(practitioner)) "
+                + "AND c.patient_id = \(p).patient_id))"
         case .blind(let param, let hashes):
             return "\(r).resource_key IN (SELECT resource_key FROM blind_index WHERE param = \(bind(param)) AND hash = ANY("
                 + "ARRAY(SELECT decode(h, 'base64') FROM unnest(\(bind(hashes))::text[]) AS h)))"

@@ -245,6 +245,7 @@ struct FHIRRestTests {
                 ("unknown type", .post, "/fhir/Patientx", json, Array(#"{"resourceType":"Patientx"}"#.utf8), .notFound),
                 ("invalid resource", .post, "/fhir/Patient", json, Array(#"{"resourceType":"Patient","gender":12}"#.utf8), .unprocessableContent),
                 ("unknown element", .post, "/fhir/Patient", json, Array(#"{"resourceType":"Patient","favouriteColour":"blue"}"#.utf8), .unprocessableContent),
+                ("code outside a required value set", .post, "/fhir/Observation", json, Array(#"{"resourceType":"Observation","status":"done","code":{"text":"x"}}"#.utf8), .unprocessableContent),
                 ("id differs from URL", .put, "/fhir/Patient/abc", json, Array(#"{"resourceType":"Patient","id":"xyz"}"#.utf8), .badRequest),
                 ("bad id format", .put, "/fhir/Patient/a%20b", json, Array(#"{"resourceType":"Patient","id":"a b"}"#.utf8), .badRequest),
                 ("oversized body", .post, "/fhir/Patient", json, Array(#"{"resourceType":"Patient","name":[{"text":""#.utf8) + Array(repeating: UInt8(ascii: "a"), count: 70_000) + Array(#""}]}"#.utf8), .contentTooLarge),

@@ -9,6 +9,7 @@ public struct OutcomeIssue: Sendable, Hashable, CustomStringConvertible {
     /// Codes from the FHIR `issue-type` value set that this project uses.
     public enum Code: String, Sendable, Hashable {
         case invalid, structure, required, value, invariant, security, processing
+        case codeInvalid = "code-invalid"
         case notSupported = "not-supported"
         case tooLong = "too-long"
         case notFound = "not-found"

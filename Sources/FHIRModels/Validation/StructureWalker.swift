@@ -101,10 +101,10 @@ struct StructureWalker {
                 if isExtensionPart {
                     // Walked together with the value when both are present.
                     if object[name] != nil { continue }
-                    walkPrimitive(name: name, value: nil, extensions: value, element: element, typeCode: typeCode)
+                    walkPrimitive(name: name, value: nil, extensions: value, element: element, typeCode: typeCode, owner: type.name)
                 } else {
                     let extensions = hasPrimitiveExtensions ? object["_" + key] : nil
-                    walkPrimitive(name: key, value: value, extensions: extensions, element: element, typeCode: typeCode)
+                    walkPrimitive(name: key, value: value, extensions: extensions, element: element, typeCode: typeCode, owner: type.name)
                 }
             } else {
                 walkComplex(name: key, value: value, element: element, typeCode: typeCode, inResource: isResource)
@@ -181,9 +181,10 @@ struct StructureWalker {
     /// A primitive element: its value member `name` and its extension member `_name`, either of
     /// which may be absent. Repeating primitives are parallel arrays aligned by index.
     private mutating func walkPrimitive(name: String, value: JSONValue?, extensions: JSONValue?,
-                                        element: ElementInfo, typeCode: String) {
+                                        element: ElementInfo, typeCode: String, owner: String) {
         path.append(.name(name))
         defer { path.removeLast() }
+        let binding = typeCode == "code" ? RequiredCodes.binding(owner: owner, element: element.name) : nil
         guard let primitiveType = FHIRMetadata.type(named: typeCode) else {
             report(.exception, "No metadata for type \(typeCode)")
             return
@@ -194,6 +195,7 @@ struct StructureWalker {
                     report(.structure, "Element must not be a JSON array (maximum cardinality 1)")
                 } else {
                     checkPrimitiveValue(value, typeCode: typeCode)
+                    checkRequiredCode(value, binding)
                 }
             }
             if let extensions {
@@ -231,7 +233,10 @@ struct StructureWalker {
             if item.isNull && extensionItem.isNull {
                 report(.structure, "An array position must have a value, extensions, or both")
             } else {
-                if !item.isNull { checkPrimitiveValue(item, typeCode: typeCode) }
+                if !item.isNull {
+                    checkPrimitiveValue(item, typeCode: typeCode)
+                    checkRequiredCode(item, binding)
+                }
                 if !extensionItem.isNull { walkPrimitiveExtensions(extensionItem, type: primitiveType, inArray: true, hasValue: !item.isNull) }
             }
             path.removeLast()
@@ -249,6 +254,13 @@ struct StructureWalker {
         default:
             report(.structure, "The '_' extension member must be a JSON object")
         }
+    }
+
+    /// A code outside its required value set. The diagnostic names the value set, not the value.
+    private mutating func checkRequiredCode(_ value: JSONValue, _ binding: RequiredCodes.Binding?) {
+        guard let binding, case .string(let code) = value, !binding.codes.contains(code),
+              PrimitiveFormat(typeCode: "code")?.accepts(code) == true else { return }  // else already reported
+        report(.codeInvalid, "The code is not in the required value set \(binding.name)")
     }
 
     private mutating func checkPrimitiveValue(_ value: JSONValue, typeCode: String) {

@@ -84,6 +84,25 @@ struct ValidatorTests {
         #expect(try issues(#"{"resourceType":"Patient","_gender":"x"}"#) == ["Patient.gender|structure"])
     }
 
+    /// Codes bound `required` to a value set the specification enumerates: resource elements,
+    /// backbone elements, datatypes and repeating codes, without quoting the value.
+    @Test func requiredCodeBindings() throws {
+        #expect(try issues(#"{"resourceType":"Observation","status":"done","code":{"text":"x"}}"#) == ["Observation.status|code-invalid"])
+        #expect(try issues(#"{"resourceType":"Observation","status":"final","code":{"text":"x"}}"#) == [])
+        #expect(try issues(#"{"resourceType":"Patient","gender":"f"}"#) == ["Patient.gender|code-invalid"])
+        #expect(try issues(#"{"resourceType":"Patient","contact":[{"gender":"M"}]}"#) == ["Patient.contact[0].gender|code-invalid"])
+        #expect(try issues(#"{"resourceType":"Patient","telecom":[{"system":"mobile","value":"1"}]}"#) == ["Patient.telecom[0].system|code-invalid"])
+        #expect(try issues(#"{"resourceType":"Patient","name":[{"use":"official"}],"telecom":[{"system":"sms","value":"1"}]}"#) == [])
+        #expect(try issues(#"{"resourceType":"Encounter","status":"planned","class":{"code":"AMB"},"statusHistory":[{"status":"booked","period":{"start":"2020"}}]}"#)
+            == ["Encounter.statusHistory[0].status|code-invalid"])
+        let wrongBase = try FHIRJSON.parse(#"{"resourceType":"SearchParameter","url":"http://x","name":"x","status":"active","description":"x","code":"x","base":["Patient","Patients"],"type":"token"}"#)
+        let baseIssues = FHIRValidator().validate(wrongBase)
+        #expect(baseIssues.map { "\($0.expression ?? "")|\($0.code.rawValue)" } == ["SearchParameter.base[1]|code-invalid"])
+        #expect(baseIssues.allSatisfy { !$0.diagnostics.contains("Patients") }, "the value is not quoted")
+        // Bindings to value sets outside the specification (MIME types) are not checked.
+        #expect(try issues(#"{"resourceType":"Patient","photo":[{"contentType":"image/x-unheard-of"}]}"#) == [])
+    }
+
     @Test func primitiveFormatsInPlace() throws {
         func patient(_ member: String) throws -> [String] { try issues(#"{"resourceType":"Patient","# + member + "}") }
         #expect(try patient(#""id":"a_b""#) == ["Patient.id|value"])

@@ -114,6 +114,13 @@ struct SearchEndpointTests {
             let narrowedSet = Set(narrowed.entries.compactMap { $0["resource"] }.map(Synthea.reference(of:)))
             #expect(narrowedSet == Synthea.references(compartment.filter { ["Observation", "Condition"].contains($0["resourceType"]?.stringValue ?? "") }))
 
+            // The links say what was asked, so a narrowed $everything pages as narrowed.
+            let selfLink = narrowed.first?["link"]?.arrayValue?.first { $0["relation"] == "self" }?["url"]?.stringValue ?? ""
+            #expect(selfLink.contains("_type=Observation%2CCondition") || selfLink.contains("_type=Observation,Condition"), "\(selfLink)")
+            let narrowedPaged = try await Synthea.search(client, "/fhir/Patient/\(patientID)/$everything?_type=Observation,Condition&_count=13")
+            #expect(narrowedPaged.bundles.count > 1)
+            #expect(Set(narrowedPaged.entries.compactMap { $0["resource"] }.map(Synthea.reference(of:))) == narrowedSet)
+
             // Paging through next links gives the same resources, each once.
             let paged = try await Synthea.search(client, "/fhir/Patient/\(patientID)/$everything?_count=17")
             #expect(paged.bundles.count > 2)

@@ -16,6 +16,9 @@ extension FHIRController {
         var compartmentPatient: String? = nil
         var subtype = "search-type"
         var auditType: String?
+        /// The parameters the self and next links carry, when they differ from what is searched
+        /// (`$everything` searches `_lastUpdated` for `_since`, and its `_type` as types).
+        var linkItems: [(key: String, value: String)]? = nil
     }
 
     func searchParser(_ request: Request, strict: Bool? = nil) -> SearchQueryParser {
@@ -141,7 +144,9 @@ extension FHIRController {
         }
         return try await runSearch(
             request, context,
-            scope: SearchScope(types: types, path: "Patient/\(id)/$everything", compartmentPatient: id, subtype: "everything", auditType: nil),
+            scope: SearchScope(
+                types: types, path: "Patient/\(id)/$everything", compartmentPatient: id, subtype: "everything", auditType: nil,
+                linkItems: items),
             items: rest, guarded: guarded)
     }
 
@@ -220,7 +225,7 @@ extension FHIRController {
         bundle["resourceType"] = .string("Bundle")
         bundle["type"] = .string("searchset")
         if let total { bundle["total"] = .number(String(total)) }
-        let selfItems = items.filter { $0.key != "_cursor" }
+        let selfItems = (scope.linkItems ?? items).filter { $0.key != "_cursor" }
         let path = scope.path.isEmpty ? base : "\(base)/\(scope.path)"
         var links: [JSONValue] = [.object(["relation": .string("self"), "url": .string(Self.url(path, selfItems))])]
         if let next = page.next, query.summary != .count {

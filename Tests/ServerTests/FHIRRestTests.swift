@@ -72,6 +72,19 @@ struct FHIRRestTests {
             let typeHistory = try await client.send(.get, "/fhir/Patient/_history")
             #expect(try typeHistory.json["entry"]?.arrayValue?.count == 4)
             #expect(try typeHistory.json["type"] == "history")
+
+            // An update that creates is recorded as the PUT it was, alone or in a transaction.
+            let putCreated = try await client.sendJSON(.put, "/fhir/Patient/made-by-put", ["resourceType": "Patient", "id": "made-by-put"])
+            #expect(putCreated.status == .created)
+            let putHistory = try await client.send(.get, "/fhir/Patient/made-by-put/_history").json
+            #expect(putHistory["entry"]?[0]?["request"]?["method"]?.stringValue == "PUT")
+            let bundle: JSONValue = ["resourceType": "Bundle", "type": "transaction", "entry": [
+                ["resource": ["resourceType": "Patient", "id": "put-in-bundle"], "request": ["method": "PUT", "url": "Patient/put-in-bundle"]],
+                ["resource": ["resourceType": "Patient"], "request": ["method": "POST", "url": "Patient"]],
+            ]]
+            #expect(try await client.sendJSON(.post, "/fhir", bundle).status == .ok)
+            let bundleHistory = try await client.send(.get, "/fhir/Patient/put-in-bundle/_history").json
+            #expect(bundleHistory["entry"]?[0]?["request"]?["method"]?.stringValue == "PUT")
         }
     }
 

@@ -6,8 +6,9 @@ import PostgresNIO
 struct InsertNewStatement: PostgresPreparedStatement {
     static let sql = """
         WITH input AS (
-            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $5::text[], $6::text[])
-                WITH ORDINALITY AS u(type, id, content, sealed, key_id, ord)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $5::text[], $6::text[],
+                $\(16 + SearchIndexRows.parameterCount + AuditRows.parameterCount)::text[])
+                WITH ORDINALITY AS u(type, id, content, sealed, key_id, method, ord)
         ), inserted AS (
             INSERT INTO resource (type, id, version_id, last_updated, content, sealed, key_id, index_version)
             SELECT type, id, 1, $4, content::jsonb, decode(NULLIF(sealed, ''), 'base64'), NULLIF(key_id, ''),
@@ -15,11 +16,12 @@ struct InsertNewStatement: PostgresPreparedStatement {
             FROM input ORDER BY ord
             RETURNING resource_key, type, id, content, sealed, key_id
         ), keyed AS (
-            SELECT inserted.resource_key, inserted.type, inserted.id, inserted.content, inserted.sealed, inserted.key_id, input.ord
+            SELECT inserted.resource_key, inserted.type, inserted.id, inserted.content, inserted.sealed, inserted.key_id,
+                input.method, input.ord
             FROM inserted JOIN input USING (type, id)
         ), history AS (
             INSERT INTO resource_history (resource_key, type, id, version_id, last_updated, deleted, method, content, sealed, key_id)
-            SELECT resource_key, type, id, 1, $4, false, 'POST', content, sealed, key_id FROM keyed ORDER BY ord
+            SELECT resource_key, type, id, 1, $4, false, method, content, sealed, key_id FROM keyed ORDER BY ord
         ), blind AS (
             INSERT INTO blind_index (resource_key, param, hash)
             SELECT keyed.resource_key, b.param, decode(b.hash, 'base64')
@@ -46,6 +48,8 @@ struct InsertNewStatement: PostgresPreparedStatement {
     var types: [String] = []
     var ids: [String] = []
     var contents: [String] = []
+    /// The HTTP method that made each version 1: POST, or PUT for an update that creates.
+    var methods: [String] = []
     var lastUpdated: Date
     /// Search index rows of every parameter (migration 0004).
     var index = SearchIndexRows()
@@ -69,7 +73,7 @@ struct InsertNewStatement: PostgresPreparedStatement {
     var audit = AuditRows()
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 15 + SearchIndexRows.parameterCount + AuditRows.parameterCount)
+        var bindings = PostgresBindings(capacity: 16 + SearchIndexRows.parameterCount + AuditRows.parameterCount)
         bindings.append(types)
         bindings.append(ids)
         bindings.append(contents)
@@ -87,6 +91,7 @@ struct InsertNewStatement: PostgresPreparedStatement {
         bindings.append(careKinds)
         index.appendBindings(to: &bindings)
         audit.appendBindings(to: &bindings)
+        bindings.append(methods)
         return bindings
     }
 

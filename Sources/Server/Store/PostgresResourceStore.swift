@@ -137,6 +137,7 @@ public struct PostgresResourceStore: ResourceStore {
             let sealed = try seal(prepared, type: item.type, id: item.id, version: 1)
             statement.types.append(item.type)
             statement.ids.append(item.id)
+            statement.methods.append(item.method)
             statement.contents.append(sealed.content)
             statement.sealed.append(sealed.sealedBase64)
             statement.keyIDs.append(sealed.keyID)
@@ -159,7 +160,7 @@ public struct PostgresResourceStore: ResourceStore {
                 statement.careKinds.append(relationship.kind.rawValue)
             }
             stored.append(StoredResource(
-                type: item.type, id: item.id, versionID: 1, lastUpdated: now, deleted: false, json: json, method: "POST"))
+                type: item.type, id: item.id, versionID: 1, lastUpdated: now, deleted: false, json: json, method: item.method))
         }
         // A duplicate id fails the statement (unique violation → 412 at the edge); nothing is half-written.
         // The rows are read to the end: an error raised while executing arrives with them.

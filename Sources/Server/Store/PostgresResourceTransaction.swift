@@ -43,7 +43,7 @@ struct PostgresResourceTransaction: ResourceTransaction {
             if let ifMatch {
                 throw StoreError(.versionConflict(current: nil), "If-Match names version \(ifMatch) of a resource that does not exist")
             }
-            let created = try await createAll([NewResource(type: type, id: id, resource: resource)])[0]
+            let created = try await createAll([NewResource(type: type, id: id, resource: resource, method: method)])[0]
             return (created, true)
         }
         if let ifMatch, ifMatch != current.version {

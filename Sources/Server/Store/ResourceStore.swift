@@ -79,11 +79,14 @@ public struct NewResource: Sendable {
     public let type: String
     public let id: String
     public let resource: JSONValue
+    /// How history records the creation: `POST`, or `PUT` for an update that creates.
+    public let method: String
 
-    public init(type: String, id: String, resource: JSONValue) {
+    public init(type: String, id: String, resource: JSONValue, method: String = "POST") {
         self.type = type
         self.id = id
         self.resource = resource
+        self.method = method
     }
 }
 

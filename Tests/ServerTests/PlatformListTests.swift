@@ -148,6 +148,12 @@ import Testing
             ])
             #expect(denied.status == .forbidden)
             #expect(try denied.json["error"]?["code"]?.stringValue == "forbidden")
+            // Nor can they learn from a 422 whether a record exists: the 403 comes first.
+            let probe = try await Platform.call(client, .post, "/prescriptions", as: alice, body: [
+                "patientId": "no-such-patient", "doctorId": "no-such-doctor", "dateIssued": "2026-12-01", "medication": "x",
+                "refills": 0,
+            ])
+            #expect(probe.status == .forbidden, "\(probe.text)")
             let edit = try await Platform.call(client, .put, "/appointments/\(bobsID)", as: doctor, body: [
                 "patientId": .string(bob.resourceID), "doctorId": .string(doctor.resourceID), "dateTime": "2026-12-01T10:00:00Z",
                 "status": "completed",

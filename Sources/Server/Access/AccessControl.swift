@@ -111,6 +111,19 @@ public struct AccessControl: Sendable {
         }
     }
 
+    /// Whether the principal could make any write of this kind on `type` at all, before looking
+    /// at which record (role and scopes only). False means every such write is denied; true
+    /// means `decideWrite` decides.
+    public func mayEverWrite(_ permission: SMARTPermission, on type: String) -> Bool {
+        guard scopeAllows(permission, on: type), type != "AuditEvent" else { return false }
+        switch principal.role {
+        case .system, .doctor: return true
+        case .admin: return false
+        case .billing: return Self.billingTypes.contains(type)
+        case .patient: return type == "Patient" && permission == .update
+        }
+    }
+
     private func doctorDecision(patients: Set<String>, establishedByWrite: Set<String>) async throws -> AccessDecision {
         guard let me = principal.practitionerID else { return .deny("no linked practitioner") }
         let unrelated = patients.subtracting(establishedByWrite)

@@ -61,6 +61,7 @@ struct PlatformController<Model: PlatformModel>: Sendable {
     @Sendable func create(_ request: Request, context: Context) async throws -> Response {
         let model = try Model(body: try await JSONRequestBody.object(request, maxBytes: Self.maxBodyBytes))
         let guarded = try await FHIRGuard.make(request, context, security: security)
+        try await refuseIfNeverWritable(model, .create, guard: guarded)
         let referenced = try await checkReferences(of: model)
         let resource = Self.resource(model.fhir(mergingInto: nil, context: mappingContext(guarded, referenced: referenced)))
         let stored = try await guarded.auditingDenials {
@@ -74,6 +75,7 @@ struct PlatformController<Model: PlatformModel>: Sendable {
         let model = try Model(body: try await JSONRequestBody.object(request, maxBytes: Self.maxBodyBytes))
         let ifMatch = try Self.ifMatch(request)
         let guarded = try await FHIRGuard.make(request, context, security: security)
+        try await refuseIfNeverWritable(model, .update, id: id, guard: guarded)
         let mapping = mappingContext(guarded, referenced: try await checkReferences(of: model))
         let stored = try await write(id: id, guard: guarded, ifMatch: ifMatch) { old in model.fhir(mergingInto: old, context: mapping) }
         return try respond(.ok, stored: stored)
@@ -190,6 +192,22 @@ struct PlatformController<Model: PlatformModel>: Sendable {
                 return stored
             }
         }
+    }
+
+    /// A caller who may not make this kind of write on this type at all gets the audited 403
+    /// before the references are looked up, so a 422 never tells them whether a record exists.
+    private func refuseIfNeverWritable(
+        _ model: Model, _ permission: SMARTPermission, id: String? = nil, guard guarded: FHIRGuard
+    ) async throws {
+        guard !model.references.isEmpty, !guarded.access.mayEverWrite(permission, on: type) else { return }
+        let subtype = permission == .create ? "create" : "update"
+        let provisional = JSONValue.object(Self.resource(model.fhir(mergingInto: nil, context: mappingContext(guarded))))
+        try await guarded.auditingDenials {
+            _ = try await guarded.authorizeWrite(
+                subtype, type: type, id: id ?? "-", permission: permission, old: permission == .update ? provisional : nil,
+                new: provisional)
+        }
+        throw APIError(.forbidden, code: "forbidden", "this \(subtype) is not permitted")
     }
 
     /// 422 for a `patientId`, `doctorId` or `appointmentId` that names no current record; the

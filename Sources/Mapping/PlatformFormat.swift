@@ -1,11 +1,12 @@
+import FHIRModels
 import Foundation
 
 /// The lexical formats of the platform face (dates, times, ids, money), checked by hand so the
 /// rules are exact and visible: a date must exist in the calendar, a decimal must also be a
 /// valid JSON number, since it becomes FHIR `Money.value`.
-enum PlatformFormat {
+public enum PlatformFormat {
     /// `YYYY-MM-DD`, a real calendar date (no `2023-02-30`), year from 0001.
-    static func isDate(_ text: String) -> Bool {
+    public static func isDate(_ text: String) -> Bool {
         let bytes = Array(text.utf8)
         guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
               let year = number(bytes[0..<4]), let month = number(bytes[5..<7]), let day = number(bytes[8..<10])
@@ -15,7 +16,7 @@ enum PlatformFormat {
 
     /// ISO 8601 date and time with seconds and a zone: `2026-11-29T09:30:00Z`,
     /// `2026-11-29T09:30:00.250+01:00`.
-    static func isDateTime(_ text: String) -> Bool {
+    public static func isDateTime(_ text: String) -> Bool {
         let bytes = Array(text.utf8)
         guard bytes.count >= 20, bytes[10] == UInt8(ascii: "T"),
               isDate(String(decoding: bytes[0..<10], as: UTF8.self)),
@@ -51,16 +52,7 @@ enum PlatformFormat {
 
     /// A FHIR id: 1–64 of `A-Z a-z 0-9 - .`, so a reference built from it cannot point elsewhere.
     static func isFHIRID(_ text: String) -> Bool {
-        let bytes = text.utf8
-        return (1...64).contains(bytes.count) && bytes.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."):
-                return true
-            default:
-                return false
-            }
-        }
+        FHIRLexical.isID(text)
     }
 
     /// Up to 12 integer digits without a leading zero (it must also be a JSON number) and up

@@ -31,4 +31,7 @@ public enum PlatformProfiles {
             preconditionFailure("profiles/\(profile.id).json does not parse")
         }
     }
+
+    /// The same StructureDefinitions by id (the file name, which embed-profiles.py checks is the id).
+    public static let byID: [String: JSONValue] = Dictionary(uniqueKeysWithValues: zip(embedded.map(\.id), all))
 }

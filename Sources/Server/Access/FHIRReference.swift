@@ -24,11 +24,7 @@ public enum FHIRReference {
 
     /// FHIR ids: 1 to 64 of `A-Z a-z 0-9 - .`.
     static func isValidID(_ id: String) -> Bool {
-        guard (1...64).contains(id.utf8.count) else { return false }
-        return id.utf8.allSatisfy { byte in
-            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-                || byte == 0x2D || byte == 0x2E
-        }
+        FHIRLexical.isID(id)
     }
 
     private static let resourceTypeNames = Set(FHIRMetadata.resourceTypeNames)

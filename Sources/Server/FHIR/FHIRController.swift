@@ -21,11 +21,6 @@ struct FHIRController: Sendable {
         try await FHIRGuard.make(request, context, security: security, deferTokenCheck: deferTokenCheck)
     }
 
-    /// The StructureDefinitions of `profiles/` by id, served read-only.
-    static let platformProfiles: [String: JSONValue] = Dictionary(
-        PlatformProfiles.all.compactMap { profile in profile["id"]?.stringValue.map { ($0, profile) } },
-        uniquingKeysWith: { first, _ in first })
-
     func addRoutes(to group: RouterGroup<Context>) {
         group.get("metadata") { request, _ in try self.capabilities(request) }
         group.post("", use: bundle)
@@ -88,39 +83,49 @@ struct FHIRController: Sendable {
             let type = try self.request.resourceType(context)
             let id = try self.request.resourceID(context)
             let format = try FHIRFormat.response(for: request)
-            if type == "StructureDefinition", let profile = Self.platformProfiles[id] {
+            if type == "StructureDefinition", let profile = PlatformProfiles.byID[id] {
                 // The platform's own extensions (profiles/), conformance resources any caller may read.
                 _ = try await guarded(request, context)
                 return FHIRResponse.make(status: .ok, resource: profile, format: format, pretty: FHIRFormat.pretty(request))
             }
-            let check = type == "AuditEvent" ? nil : context.pendingTokenCheck
-            let guarded = try await guarded(request, context, deferTokenCheck: check != nil)
             if type == "AuditEvent" {
+                let guarded = try await guarded(request, context)
                 let resource = try await AuditEventSearch(client: security.audit.client, logger: security.audit.logger)
                     .read(id: id, guard: guarded)
                 return FHIRResponse.make(status: .ok, resource: resource, format: format, pretty: FHIRFormat.pretty(request))
             }
-            let stored: StoredResource
-            do {
-                stored = try await store.read(type: type, id: id, caredForBy: guarded.principal.practitionerID, check: check)
-            } catch is TokenRejected {
-                throw BearerAuthenticator.invalidToken(request.uri.path)
-            } catch let error as StoreError {
-                if case .gone(let version) = error.code, version > 1 {
-                    // Deleted: only someone who could read the last version learns it existed.
-                    let last = try await store.vread(type: type, id: id, version: version - 1)
-                    _ = try await guarded.readable(last, subtype: "read")
-                }
-                await guarded.auditFailure("read", action: .read, type: type, id: id, error: error)
-                throw error
-            }
-            let record = try await guarded.readable(stored, subtype: "read")
-            try await security.audit.record(record)
+            let stored = try await Self.readCurrent(type: type, id: id, request: request, context: context, store: store, security: security)
             if let noneMatch = request.headers[.ifNoneMatch], FHIRRequest.version(fromETag: noneMatch) == stored.versionID {
                 return Response(status: .notModified, headers: FHIRResponse.versionHeaders(stored))
             }
             return try FHIRResponse.make(status: .ok, stored: stored, request: request)
         }
+    }
+
+    /// The current version of `type/id` as this request's principal may read it, with the read
+    /// audited. The token check the authenticator deferred runs inside the read's statement. A
+    /// missing, denied or deleted resource throws (that it was deleted is told only to a caller
+    /// who could read its last version). The FHIR read and the platform read share it.
+    static func readCurrent(
+        type: String, id: String, request: Request, context: Context, store: any ResourceStore, security: SecurityServices
+    ) async throws -> StoredResource {
+        let check = context.pendingTokenCheck
+        let guarded = try await FHIRGuard.make(request, context, security: security, deferTokenCheck: check != nil)
+        let stored: StoredResource
+        do {
+            stored = try await store.read(type: type, id: id, caredForBy: guarded.principal.practitionerID, check: check)
+        } catch is TokenRejected {
+            throw BearerAuthenticator.invalidToken(request.uri.path)
+        } catch let error as StoreError {
+            if case .gone(let version) = error.code, version > 1 {
+                let last = try await store.vread(type: type, id: id, version: version - 1)
+                _ = try await guarded.readable(last, subtype: "read")
+            }
+            await guarded.auditFailure("read", action: .read, type: type, id: id, error: error)
+            throw error
+        }
+        try await security.audit.record(try await guarded.readable(stored, subtype: "read"))
+        return stored
     }
 
     @Sendable func vread(_ request: Request, context: Context) async throws -> Response {

@@ -1,6 +1,5 @@
 import FHIRModels
 import Foundation
-import Foundation
 import Hummingbird
 
 /// Reading and checking the parts of a FHIR request: type, id, body, preferences, criteria.
@@ -23,11 +22,7 @@ struct FHIRRequest {
     }
 
     static func isValidID(_ id: some StringProtocol) -> Bool {
-        guard (1...64).contains(id.utf8.count) else { return false }
-        return id.utf8.allSatisfy { byte in
-            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
-                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
-        }
+        FHIRLexical.isID(id)
     }
 
     /// Reads the body and parses it as FHIR JSON or XML per `Content-Type`.

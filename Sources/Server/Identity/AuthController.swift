@@ -382,10 +382,12 @@ struct AuthController: Sendable {
         APIError(.serviceUnavailable, code: "busy", "too many logins at once; try again shortly", headers: [.retryAfter: "1"])
     }
 
-    static func json(_ status: HTTPResponse.Status, _ value: JSONValue) -> Response {
-        Response(
-            status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(bytes: FHIRJSON.serialize(value))))
+    /// A platform-face JSON answer (never cached: it may carry tokens or PHI).
+    static func json(_ status: HTTPResponse.Status, _ value: JSONValue, headers: HTTPFields = [:]) -> Response {
+        var fields = headers
+        fields[.contentType] = "application/json"
+        fields[.cacheControl] = "no-store"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: FHIRJSON.serialize(value))))
     }
 
     static func isDate(_ text: String) -> Bool {

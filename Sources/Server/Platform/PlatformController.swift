@@ -2,7 +2,6 @@ import FHIRModels
 import Foundation
 import Hummingbird
 import Mapping
-import NIOCore
 
 /// The five routes of one platform collection (`/patients`, `/doctors`, …) over the FHIR store.
 /// Bodies go through `Model`'s strict decoding and pure mapping; everything else — access
@@ -41,20 +40,8 @@ struct PlatformController<Model: PlatformModel>: Sendable {
 
     @Sendable func read(_ request: Request, context: Context) async throws -> Response {
         let id = try Self.id(context)
-        // The token check deferred by the authenticator runs inside the read's own statement.
-        let check = context.pendingTokenCheck
-        let guarded = try await FHIRGuard.make(request, context, security: security, deferTokenCheck: check != nil)
-        let stored: StoredResource
-        do {
-            stored = try await store.read(type: type, id: id, caredForBy: guarded.principal.practitionerID, check: check)
-        } catch is TokenRejected {
-            throw BearerAuthenticator.invalidToken(request.uri.path)
-        } catch let error as StoreError {
-            await guarded.auditFailure("read", action: .read, type: type, id: id, error: error)
-            throw error
-        }
-        let record = try await guarded.readable(stored, subtype: "read")
-        try await security.audit.record(record)
+        let stored = try await FHIRController.readCurrent(
+            type: type, id: id, request: request, context: context, store: store, security: security)
         return try respond(.ok, stored: stored)
     }
 
@@ -99,7 +86,7 @@ struct PlatformController<Model: PlatformModel>: Sendable {
                 "message": .string("the appointment was canceled; the record is kept"),
                 "appointment": model.json,
             ])
-            return Self.json(.ok, body, headers: [.eTag: "W/\"\(stored.versionID)\""])
+            return AuthController.json(.ok, body, headers: [.eTag: "W/\"\(stored.versionID)\""])
         }
         let deleted = try await guarded.auditingDenials {
             try await store.transaction(author: guarded.author) { transaction in
@@ -168,7 +155,7 @@ struct PlatformController<Model: PlatformModel>: Sendable {
         }
         var body: JSONObject = ["items": .array(models)]
         if let next = page.next { body["nextCursor"] = .string(next.token) }
-        return Self.json(.ok, .object(body))
+        return AuthController.json(.ok, .object(body))
     }
 
     // MARK: - Parts
@@ -263,14 +250,7 @@ struct PlatformController<Model: PlatformModel>: Sendable {
         model.id = stored.id
         var headers: HTTPFields = [.eTag: "W/\"\(stored.versionID)\""]
         if let location { headers[.location] = location }
-        return Self.json(status, model.json, headers: headers)
-    }
-
-    static func json(_ status: HTTPResponse.Status, _ value: JSONValue, headers: HTTPFields = [:]) -> Response {
-        var fields = headers
-        fields[.contentType] = "application/json"
-        fields[.cacheControl] = "no-store"
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: FHIRJSON.serialize(value))))
+        return AuthController.json(status, model.json, headers: headers)
     }
 
     static func id(_ context: Context) throws -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import Mapping
 
 /// The list filters of one platform collection, and the FHIR search each becomes. Values are
 /// checked here (400 `bad_parameter` naming the filter), then run by the search engine.
@@ -58,7 +59,7 @@ struct PlatformFilters: Sendable {
             guard !text.isEmpty, text.count <= 100 else { throw Self.badParameter(name, "must be 1 to 100 characters") }
             search.items.append(("name", Self.escaped(text)))
         case .date(let param):
-            guard PlatformDates.isDate(value) else { throw Self.badParameter(name, "must be a date YYYY-MM-DD") }
+            guard PlatformFormat.isDate(value) else { throw Self.badParameter(name, "must be a date YYYY-MM-DD") }
             search.items.append((param, "eq" + value))
         case .reference(let param, let type):
             guard FHIRRequest.isValidID(value) else { throw Self.badParameter(name, "is not a valid id") }

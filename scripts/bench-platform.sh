@@ -24,27 +24,14 @@ while [ $# -gt 0 ]; do
 done
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 
-swift build -c release --product medrec >/dev/null
-bin="$(swift build -c release --show-bin-path)/medrec"
-work=$(mktemp -d /tmp/medrec-bench-platform.XXXXXX)
-chmod 755 "$work"
-port=$((20000 + RANDOM % 20000))
-"$bin" client add --name bench --scopes "system/*.cruds" --data-dir "$work/data" > "$work/client.txt"
-client_id=$(awk '/^client_id:/ {print $2}' "$work/client.txt")
-client_secret=$(awk '/^client_secret:/ {print $2}' "$work/client.txt")
+source scripts/lib-medrec-server.sh
+medrec_prepare bench-platform
 doctor_password="bench doctor passphrase"
 "$bin" user add --email doctor@bench.example --password "$doctor_password" --role doctor \
   --first-name Bench --last-name Doctor --data-dir "$work/data" > "$work/doctor.txt"
 practitioner=$(grep -o 'Practitioner/[^ ]*' "$work/doctor.txt")
-"$bin" serve --data-dir "$work/data" --port "$port" >"$work/server.log" 2>&1 &
-server=$!
-cleanup() { kill -TERM "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-for _ in $(seq 1 120); do grep -q "listening on" "$work/server.log" && break; sleep 0.5; done
-grep -q "listening on" "$work/server.log" || { cat "$work/server.log"; exit 1; }
-base="http://127.0.0.1:$port"
-sys_token=$(curl -sf -X POST "$base/auth/token" -u "$client_id:$client_secret" -d grant_type=client_credentials \
-  | python3 -c "import json,sys; print(json.load(sys.stdin)['access_token'])")
+medrec_start
+sys_token=$(medrec_system_token)
 doc_token=$(curl -sf -X POST "$base/auth/login" -H 'Content-Type: application/json' \
   -d "{\"email\":\"doctor@bench.example\",\"password\":\"$doctor_password\"}" \
   | python3 -c "import json,sys; print(json.load(sys.stdin)['accessToken'])")

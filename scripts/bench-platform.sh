@@ -37,35 +37,14 @@ doc_token=$(curl -sf -X POST "$base/auth/login" -H 'Content-Type: application/js
   | python3 -c "import json,sys; print(json.load(sys.stdin)['accessToken'])")
 
 # The platform body, the patient it creates, and that patient's FHIR form as the FHIR POST body.
-cat > "$work/platform-patient.json" <<'JSON'
-{"firstName": "Bench", "lastName": "Marker", "dateOfBirth": "1980-05-17", "gender": "female",
- "address": {"line": ["1 Load Street"], "city": "Springfield", "state": "IL", "postalCode": "62701", "country": "US"},
- "contact": {"phone": "+1 555 0100", "email": "bench.marker@example.org", "other": []},
- "insurance": {"provider": "Acme Health", "policyNumber": "ACME-0001", "coverageDetails": "PPO"}}
-JSON
-patient=$(curl -sf -X POST "$base/patients" -H "Authorization: Bearer $sys_token" -H 'Content-Type: application/json' \
-  --data-binary @"$work/platform-patient.json" | python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")
-curl -sf "$base/fhir/Patient/$patient" -H "Authorization: Bearer $sys_token" \
-  | python3 -c "import json,sys; r=json.load(sys.stdin); r.pop('id'); r.pop('meta', None); print(json.dumps(r))" > "$work/fhir-patient.json"
-curl -sf -o /dev/null -X POST "$base/fhir/Encounter" -H "Authorization: Bearer $sys_token" -H 'Content-Type: application/fhir+json' \
-  -d "{\"resourceType\":\"Encounter\",\"status\":\"finished\",\"class\":{\"system\":\"http://terminology.hl7.org/CodeSystem/v3-ActCode\",\"code\":\"AMB\"},\"subject\":{\"reference\":\"Patient/$patient\"},\"participant\":[{\"individual\":{\"reference\":\"$practitioner\"}}]}"
+medrec_bench_patient "$practitioner" "$sys_token"
 # Both reads answer 200 for the doctor before the load starts.
 for path in "fhir/Patient/$patient" "patients/$patient"; do
   status=$(curl -s -o /dev/null -w '%{http_code}' "$base/$path" -H "Authorization: Bearer $doc_token")
   [ "$status" = 200 ] || { echo "GET /$path answered $status"; exit 1; }
 done
-lua() {  # body file, content type
-  python3 - "$1" "$2" "$sys_token" <<'PY'
-import json, sys
-body = open(sys.argv[1]).read()
-print('wrk.method = "POST"')
-print('wrk.headers["Content-Type"] = "' + sys.argv[2] + '"')
-print('wrk.headers["Authorization"] = "Bearer ' + sys.argv[3] + '"')
-print('wrk.body = ' + json.dumps(body))
-PY
-}
-lua "$work/fhir-patient.json" "application/fhir+json" > "$work/fhir-post.lua"
-lua "$work/platform-patient.json" "application/json" > "$work/platform-post.lua"
+medrec_post_lua "$work/fhir-patient.json" "application/fhir+json" "$sys_token" > "$work/fhir-post.lua"
+medrec_post_lua "$work/platform-patient.json" "application/json" "$sys_token" > "$work/platform-post.lua"
 
 rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
 p99() { awk '$1=="99%" {print $2}' "$1"; }

@@ -28,3 +28,34 @@ medrec_system_token() {
   curl -sf -X POST "$base/auth/token" -u "$client_id:$client_secret" -d grant_type=client_credentials \
     | python3 -c "import json,sys; print(json.load(sys.stdin)['access_token'])"
 }
+
+# The benchmarks' shared record: writes $work/platform-patient.json, creates that patient on the
+# platform face of $base (sets $patient), writes its FHIR form as $work/fhir-patient.json (the
+# FHIR POST body that stores the same thing), and gives the practitioner $1 a care relationship
+# with it (an Encounter naming them), so a doctor's reads are authorized and audited.
+medrec_bench_patient() {  # practitioner reference, system token
+  cat > "$work/platform-patient.json" <<'JSON'
+{"firstName": "Bench", "lastName": "Marker", "dateOfBirth": "1980-05-17", "gender": "female",
+ "address": {"line": ["1 Load Street"], "city": "Springfield", "state": "IL", "postalCode": "62701", "country": "US"},
+ "contact": {"phone": "+1 555 0100", "email": "bench.marker@example.org", "other": []},
+ "insurance": {"provider": "Acme Health", "policyNumber": "ACME-0001", "coverageDetails": "PPO"}}
+JSON
+  patient=$(curl -sf -X POST "$base/patients" -H "Authorization: Bearer $2" -H 'Content-Type: application/json' \
+    --data-binary @"$work/platform-patient.json" | python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")
+  curl -sf "$base/fhir/Patient/$patient" -H "Authorization: Bearer $2" \
+    | python3 -c "import json,sys; r=json.load(sys.stdin); r.pop('id'); r.pop('meta', None); print(json.dumps(r))" > "$work/fhir-patient.json"
+  curl -sf -o /dev/null -X POST "$base/fhir/Encounter" -H "Authorization: Bearer $2" -H 'Content-Type: application/fhir+json' \
+    -d "{\"resourceType\":\"Encounter\",\"status\":\"finished\",\"class\":{\"system\":\"http://terminology.hl7.org/CodeSystem/v3-ActCode\",\"code\":\"AMB\"},\"subject\":{\"reference\":\"Patient/$patient\"},\"participant\":[{\"individual\":{\"reference\":\"$1\"}}]}"
+}
+
+# A wrk script that POSTs a body file: body file, content type, bearer token.
+medrec_post_lua() {
+  python3 - "$1" "$2" "$3" <<'PY'
+import json, sys
+body = open(sys.argv[1]).read()
+print('wrk.method = "POST"')
+print('wrk.headers["Content-Type"] = "' + sys.argv[2] + '"')
+print('wrk.headers["Authorization"] = "Bearer ' + sys.argv[3] + '"')
+print('wrk.body = ' + json.dumps(body))
+PY
+}

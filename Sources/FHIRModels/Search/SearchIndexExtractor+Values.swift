@@ -131,41 +131,26 @@ extension SearchIndexExtractor {
         return result
     }
 
-    /// `Type/id` (optionally `/_history/v`) relative or at the end of an absolute URL; other
-    /// texts (`#contained`, `urn:uuid:…`, conditional `Type?query`) are kept as URL only.
+    /// `Type/id` (optionally `/_history/v`) relative or at the end of an absolute URL, parsed by
+    /// `ResourceReference`; other texts (`#contained`, `urn:uuid:…`, conditional `Type?query`)
+    /// are kept as URL only.
     private static func reference(_ text: String, declaredType: String?, keep original: String?) -> SearchIndexValue? {
         guard !text.isEmpty else { return nil }
         let absolute = text.contains(":")
         let url = original ?? (absolute || text.hasPrefix("#") ? text : nil)
         if text.hasPrefix("#") || text.contains("?") { return .reference(type: nil, id: nil, url: text) }
-        var parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        if parts.count >= 4, parts[parts.count - 2] == "_history" { parts.removeLast(2) }
-        if parts.count >= 2, !(absolute && parts.count == 2) {
-            let type = String(parts[parts.count - 2]), id = String(parts[parts.count - 1])
-            if isResourceType(type), isID(id) { return .reference(type: type, id: id, url: absolute ? url : nil) }
+        if let target = ResourceReference(text).target {
+            return .reference(type: target.type, id: target.id, url: absolute ? url : nil)
         }
         // A bare id with `Reference.type` is a relative reference too.
-        if parts.count == 1, !absolute, let declaredType, isResourceType(declaredType), isID(text) {
+        if !absolute, !text.contains("/"), let declaredType, isResourceType(declaredType), FHIRLexical.isID(text) {
             return .reference(type: declaredType, id: text, url: nil)
         }
         return .reference(type: nil, id: nil, url: text)
     }
 
     private static func isResourceType(_ name: String) -> Bool {
-        guard let first = name.utf8.first, (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(first) else { return false }
-        return FHIRMetadata.type(named: name)?.kind == .resource
-    }
-
-    /// FHIR `id`: 1 to 64 of `A-Z a-z 0-9 - .`.
-    private static func isID(_ text: String) -> Bool {
-        guard (1...64).contains(text.utf8.count) else { return false }
-        return text.utf8.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."): return true
-            default: return false
-            }
-        }
+        ResourceReference.isResourceType(name)
     }
 
     private static func quantities(_ node: JSONValue, type: String?) -> [SearchIndexValue] {

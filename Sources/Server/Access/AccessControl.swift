@@ -1,7 +1,5 @@
 import FHIRModels
 import Foundation
-import Logging
-import PostgresNIO
 
 /// Deny by default: effective access is the role's rules ∩ the token's SMART scopes ∩ the
 /// relationship to the patients whose compartment the resource is in. One value per request.
@@ -71,8 +69,9 @@ public struct AccessControl: Sendable {
     }
 
     /// May the principal create (`old` nil), update or patch (both), or delete (`new` nil)?
+    /// `patients`: the compartments of old and new content, when the caller computed them.
     public func decideWrite(
-        type: String, id: String, permission: SMARTPermission, old: JSONValue?, new: JSONValue?
+        type: String, id: String, permission: SMARTPermission, old: JSONValue?, new: JSONValue?, patients known: Set<String>? = nil
     ) async throws -> AccessDecision {
         guard scopeAllows(permission, on: type) else { return .deny("scope") }
         if type == "AuditEvent" { return .deny("the audit log is append-only") }
@@ -90,9 +89,11 @@ public struct AccessControl: Sendable {
             return .allow
         case .doctor:
             guard let me = principal.practitionerID else { return .deny("no linked practitioner") }
-            var patients = Set<String>()
-            if let old { patients.formUnion(self.patients(type: type, id: id, resource: old)) }
-            if let new { patients.formUnion(self.patients(type: type, id: id, resource: new)) }
+            var patients = known ?? []
+            if known == nil {
+                if let old { patients.formUnion(self.patients(type: type, id: id, resource: old)) }
+                if let new { patients.formUnion(self.patients(type: type, id: id, resource: new)) }
+            }
             if patients.isEmpty {
                 // Outside every compartment: directory and definitional resources. A doctor's
                 // own Practitioner is theirs to keep; others' are not.
@@ -162,23 +163,5 @@ extension Optional where Wrapped == JSONValue {
         case (let a?, let b?): return a.isEquivalent(to: b)
         default: return false
         }
-    }
-}
-
-/// Which of a practitioner's candidate patients they have a care relationship with.
-struct CareRelationshipLookup: Sendable {
-    let client: PostgresClient
-    let logger: Logger
-
-    func patients(of practitionerID: String, among candidates: Set<String>) async throws -> Set<String> {
-        let list = Array(candidates)
-        let rows = try await client.query(
-            """
-            SELECT DISTINCT patient_id FROM care_relationship
-            WHERE practitioner_id = \(practitionerID) AND patient_id = ANY(\(list)::text[])
-            """, logger: logger)
-        var result = Set<String>()
-        for try await patient in rows.decode(String.self) { result.insert(patient) }
-        return result
     }
 }

@@ -38,7 +38,7 @@ public struct CareRelationship: Sendable, Hashable {
                 add(practitionerID, patientID, .encounter)
             }
         case "Patient":
-            guard let patientID = resource["id"]?.stringValue, FHIRReference.isValidID(patientID) else { return [] }
+            guard let patientID = resource["id"]?.stringValue, FHIRLexical.isID(patientID) else { return [] }
             let practitioners = PatientCompartment.values(at: ["generalPractitioner"], in: resource)
             for practitionerID in practitionerIDs(in: practitioners) {
                 add(practitionerID, patientID, .generalPractitioner)
@@ -52,7 +52,7 @@ public struct CareRelationship: Sendable, Hashable {
     private static func practitionerIDs(in references: [JSONValue]) -> [String] {
         references.compactMap { reference in
             guard let text = reference["reference"]?.stringValue,
-                  let target = FHIRReference.target(text), target.type == "Practitioner" else { return nil }
+                  let target = ResourceReference(text).target, target.type == "Practitioner" else { return nil }
             return target.id
         }
     }

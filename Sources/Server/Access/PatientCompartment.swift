@@ -24,7 +24,7 @@ public enum PatientCompartment {
     public static func patientIDs(of resource: JSONValue) -> Set<String> {
         guard let type = resource["resourceType"]?.stringValue else { return [] }
         var ids: Set<String> = []
-        if type == "Patient", let id = resource["id"]?.stringValue, FHIRReference.isValidID(id) {
+        if type == "Patient", let id = resource["id"]?.stringValue, FHIRLexical.isID(id) {
             ids.insert(id)
         }
         for path in memberPaths(for: type) {
@@ -39,13 +39,12 @@ public enum PatientCompartment {
 
     /// The Patient id a reference string points at, or nil.
     public static func patientID(fromReference reference: String) -> String? {
-        guard let target = FHIRReference.target(reference), target.type == "Patient" else { return nil }
-        return target.id
+        ResourceReference(reference).id(ofType: "Patient")
     }
 
-    /// The type and id any literal reference points at; see `FHIRReference.target(_:)`.
+    /// The type and id any literal reference points at; see `ResourceReference.target`.
     public static func referenceTarget(_ reference: String) -> (type: String, id: String)? {
-        FHIRReference.target(reference)
+        ResourceReference(reference).target
     }
 
     private static let typeNames = Set(pathsByType.keys)

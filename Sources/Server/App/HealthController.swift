@@ -5,7 +5,7 @@ import PostgresNIO
 struct HealthController<Context: RequestContext>: Sendable {
     let client: PostgresClient
 
-    func addRoutes(to router: Router<Context>) {
+    func addRoutes(to router: RouterGroup<Context>) {
         router.get("health/live") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
         }

@@ -16,16 +16,22 @@ public enum MedrecApplication {
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: FHIROutcomeMiddleware())
         router.add(middleware: PlatformErrorMiddleware())
-        // Deny by default: every route below needs a valid access token unless it is public.
-        router.add(middleware: BearerAuthenticator(security: security))
-        HealthController(client: client).addRoutes(to: router)
-        WellKnownController(security: security, baseURL: settings.baseURL).addRoutes(to: router)
-        AuthController(store: store, security: security).addRoutes(to: router)
-        AdminController(security: security).addRoutes(to: router)
-        PlatformAPI.addRoutes(to: router, store: store, security: security)
-        APIDocuments.addRoutes(to: router)
-        let fhir = router.group("fhir")
-        FHIRController(store: store, limits: settings.limits, baseURL: settings.baseURL, security: security).addRoutes(to: fhir)
+        // The route table, by access. Public routes are registered on `open`; everything else
+        // sits behind the bearer authenticator (deny by default: a new route is authenticated
+        // unless it is placed among the public ones here). Record reads defer the token's
+        // database check into their own statement.
+        let open = router.group()
+        let authenticated = router.group().add(middleware: BearerAuthenticator(security: security))
+        let reads = router.group().add(middleware: BearerAuthenticator(security: security, deferCheck: true))
+        HealthController(client: client).addRoutes(to: open)
+        WellKnownController(security: security, baseURL: settings.baseURL).addRoutes(to: open)
+        APIDocuments.addRoutes(to: open)
+        AuthController(store: store, security: security).addRoutes(public: open, authenticated: authenticated)
+        AdminController(security: security).addRoutes(to: authenticated)
+        PlatformAPI.addRoutes(reads: reads, authenticated: authenticated, store: store, settings: settings, security: security)
+        let fhir = RouterPath(APIFace.fhirPrefix)
+        FHIRController(store: store, limits: settings.limits, baseURL: settings.baseURL, security: security).addRoutes(
+            public: open.group(fhir), reads: reads.group(fhir), authenticated: authenticated.group(fhir))
         return router
     }
 

@@ -35,7 +35,7 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
 
     /// A 500 in the shape of the face the request came to; only the error's type is logged.
     static func internalError(_ path: String) -> any Error {
-        if path == "/fhir" || path.hasPrefix("/fhir/") {
+        if APIFace(path: path) == .fhir {
             return FHIRHTTPError(status: .internalServerError, code: .exception, "internal error; the server log has the request id")
         }
         return APIError(.internalServerError, code: "internal_error", "internal error; the server log has the request id")

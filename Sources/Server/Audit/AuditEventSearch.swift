@@ -12,7 +12,7 @@ struct AuditEventSearch: Sendable {
     let client: PostgresClient
     let logger: Logger
 
-    func read(id: String, guard guarded: FHIRGuard) async throws -> JSONValue {
+    func read(id: String, access guarded: AuditedAccess) async throws -> JSONValue {
         var found: JSONValue?
         if UUID(uuidString: id) != nil {
             let rows = try await client.query(
@@ -21,18 +21,17 @@ struct AuditEventSearch: Sendable {
             for try await row in rows { found = AuditEventBuilder.build(try AuditRows.record(from: row).record) }
         }
         guard let resource = found else {
-            try await guarded.audit.record(guarded.record(
-                "read", action: .read, type: "AuditEvent", id: id, outcome: .minorFailure, description: "HTTP 404"))
+            try await guarded.audit.record(guarded.record(.read, type: "AuditEvent", id: id, outcome: .minorFailure, description: "HTTP 404"))
             throw FHIRHTTPError.notFound("AuditEvent/\(id) is not known")
         }
         let decision = try await guarded.access.decideRead(type: "AuditEvent", id: id, resource: resource, permission: .read)
-        try await guarded.audit.record(guarded.record("read", action: .read, type: "AuditEvent", id: id, decision: decision))
+        try await guarded.audit.record(guarded.record(.read, type: "AuditEvent", id: id, decision: decision))
         guard decision.isAllowed else { throw FHIRHTTPError.notFound("AuditEvent/\(id) is not known") }
         return resource
     }
 
     func search(
-        request: Request, items: [(key: String, value: String)], count: Int, guard guarded: FHIRGuard, base: String,
+        request: Request, items: [(key: String, value: String)], count: Int, access guarded: AuditedAccess, base: String,
         format: FHIRFormat
     ) async throws -> Response {
         var patient: String?
@@ -65,13 +64,12 @@ struct AuditEventSearch: Sendable {
             }
             if let patient, patient != me {
                 // Another patient's trail: nothing, and the attempt is recorded.
-                try await guarded.audit.record(guarded.record(
-                    "search-type", action: .read, type: "AuditEvent", patients: [patient], decision: .deny("compartment")))
+                try await guarded.audit.record(guarded.record(.searchType, type: "AuditEvent", patients: [patient], decision: .deny("compartment")))
                 return response(entries: [], next: nil, base: base, request: request, format: format)
             }
             patient = me
         default:
-            try await guarded.audit.record(guarded.record("search-type", action: .read, type: "AuditEvent", decision: .deny("role")))
+            try await guarded.audit.record(guarded.record(.searchType, type: "AuditEvent", decision: .deny("role")))
             throw FHIRHTTPError(status: .forbidden, code: .forbidden, "the audit log is not readable with this role")
         }
         let patientArray = patient.map { [$0] }
@@ -100,8 +98,7 @@ struct AuditEventSearch: Sendable {
             entries.removeLast()
             next = entries.last?.0
         }
-        try await guarded.audit.record(guarded.record(
-            "search-type", action: .read, type: "AuditEvent", patients: patient.map { [$0] } ?? [],
+        try await guarded.audit.record(guarded.record(.searchType, type: "AuditEvent", patients: patient.map { [$0] } ?? [],
             query: request.uri.query.map { String($0.prefix(2048)) }))
         return response(entries: entries.map(\.1), next: next, base: base, request: request, format: format)
     }

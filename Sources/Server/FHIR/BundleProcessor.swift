@@ -4,13 +4,17 @@ import Hummingbird
 
 /// Batch and transaction Bundles (`POST /fhir`). A transaction runs in one database
 /// transaction: ids are assigned first, `urn:uuid:` and conditional references are rewritten,
-/// then DELETE, POST, PUT/PATCH and GET run in the order the spec gives.
+/// then DELETE, POST, PUT/PATCH and GET run in the order the spec gives. Each entry is an
+/// operation of `RecordWriter`/`SearchService` (authorized on its own and audited with the
+/// transaction); this type only parses entries, orders them and renders the response Bundle.
 struct BundleProcessor: Sendable {
+    let records: RecordService
+    let searches: SearchService
     let store: any ResourceStore
     let limits: ServerLimits
     let base: String
-    /// Every entry is authorized on its own and audited; one forbidden entry fails a transaction.
-    let guarded: FHIRGuard
+    /// Whose Bundle this is (token already confirmed); one forbidden entry fails a transaction.
+    let caller: Caller
     /// Parses conditional criteria and searches (strictly: nothing is silently ignored).
     let parser: SearchQueryParser
 
@@ -141,58 +145,63 @@ struct BundleProcessor: Sendable {
 
     private func transaction(_ parsed: [Entry]) async throws -> JSONValue {
         do {
-            let responses = try await store.transaction(author: guarded.author) { transaction in
-                try await runTransaction(parsed, in: transaction)
+            let responses = try await records.inTransaction(caller) { writer in
+                try await runTransaction(parsed, with: writer)
             }
             return .object([
                 "resourceType": .string("Bundle"), "type": .string("transaction-response"),
                 "entry": .array(responses),
             ])
         } catch let error as EntryError {
-            if let denied = error.underlying as? FHIRGuard.Denied {
-                try await guarded.audit.record(denied.record)
-                throw denied.error.at("Bundle.entry[\(error.index)]")
-            }
-            let mapped = FHIRHTTPError.from(error.underlying)
+            var underlying = error.underlying
+            if let denied = underlying as? AccessDenied { underlying = try await records.auditDenial(denied) }
+            let mapped = FHIRHTTPError.from(underlying)
             if let httpError = mapped as? FHIRHTTPError { throw httpError.at("Bundle.entry[\(error.index)]") }
             throw mapped
         }
     }
 
-    private func runTransaction(_ parsed: [Entry], in transaction: any ResourceTransaction) async throws -> [JSONValue] {
-        var entries = parsed
-        // 1. Resolve the ids every entry will have, so references can be rewritten before writing.
+    /// The ids a transaction's entries will have: new ones for creates, the match for a
+    /// conditional create that found one, by `fullUrl` for rewriting references.
+    private struct IDPlan {
         var idMap: [String: String] = [:]  // fullUrl -> Type/id
         var existingCreates: [Int: StoredResource] = [:]
         var newIDs: [Int: String] = [:]
+    }
+
+    /// A transaction in the spec's order: ids first, references rewritten, then DELETE, POST
+    /// (in one batch), PUT/PATCH, GET.
+    private func runTransaction(_ parsed: [Entry], with writer: RecordWriter) async throws -> [JSONValue] {
+        let plan = try await assignIDs(parsed, with: writer)
+        let entries = try await rewritingReferences(parsed, idMap: plan.idMap, with: writer)
+        let ordered = entries.sorted { ($0.order, $0.index) < ($1.order, $1.index) }
+        var responses = [JSONValue](repeating: .null, count: entries.count)
+        for entry in ordered where entry.order == 0 {
+            responses[entry.index] = try await run(entry, with: writer)
+        }
+        try await runCreates(entries, plan: plan, with: writer, into: &responses)
+        for entry in ordered where entry.order >= 2 {
+            responses[entry.index] = try await run(entry, with: writer)
+        }
+        return responses
+    }
+
+    private func assignIDs(_ entries: [Entry], with writer: RecordWriter) async throws -> IDPlan {
+        var plan = IDPlan()
         for entry in entries {
             do {
                 switch entry.action {
                 case .create(let type, let ifNoneExist):
-                    if let ifNoneExist {
-                        let matches = try await transaction.find(ifNoneExist)
-                        if matches.count > 1 { throw StoreError(.multipleMatches, "ifNoneExist matched more than one resource") }
-                        if let match = matches.first {
-                            // Naming the match tells its id: only to someone who may read it.
-                            if let existing = try match.resource() {
-                                let decision = try await guarded.access.decideRead(
-                                    type: type, id: match.id, resource: existing, permission: .search)
-                                guard decision.isAllowed else {
-                                    throw FHIRGuard.Denied(
-                                        error: FHIRHTTPError(status: .forbidden, code: .forbidden, "this create of \(type) is not permitted"),
-                                        record: guarded.record("create", action: .create, type: type, id: match.id, decision: decision))
-                                }
-                            }
-                            existingCreates[entry.index] = match
-                            if let fullURL = entry.fullURL { idMap[fullURL] = "\(type)/\(match.id)" }
-                            continue
-                        }
+                    if let ifNoneExist, let match = try await writer.existingMatch(type: type, ifNoneExist: ifNoneExist) {
+                        plan.existingCreates[entry.index] = match.stored
+                        if let fullURL = entry.fullURL { plan.idMap[fullURL] = ResourceReference.literal(type: type, id: match.stored.id) }
+                        continue
                     }
                     let id = UUID().uuidString.lowercased()
-                    newIDs[entry.index] = id
-                    if let fullURL = entry.fullURL { idMap[fullURL] = "\(type)/\(id)" }
+                    plan.newIDs[entry.index] = id
+                    if let fullURL = entry.fullURL { plan.idMap[fullURL] = ResourceReference.literal(type: type, id: id) }
                 case .update(let type, let id, _):
-                    if let fullURL = entry.fullURL { idMap[fullURL] = "\(type)/\(id)" }
+                    if let fullURL = entry.fullURL { plan.idMap[fullURL] = ResourceReference.literal(type: type, id: id) }
                 default:
                     break
                 }
@@ -200,60 +209,49 @@ struct BundleProcessor: Sendable {
                 throw EntryError(index: entry.index, underlying: error)
             }
         }
-        // 2. Rewrite urn:uuid / fullUrl references and resolve conditional references.
+        return plan
+    }
+
+    /// The entries with `urn:uuid:`/fullUrl references rewritten and conditional references resolved.
+    private func rewritingReferences(_ parsed: [Entry], idMap: [String: String], with writer: RecordWriter) async throws -> [Entry] {
+        var entries = parsed
         var conditionalCache: [String: String] = [:]
         for position in entries.indices {
             guard let resource = entries[position].resource else { continue }
             do {
-                entries[position].resource = try await rewriteReferences(
-                    resource, idMap: idMap, cache: &conditionalCache, transaction: transaction)
+                entries[position].resource = try await rewriteReferences(resource, idMap: idMap, cache: &conditionalCache, writer: writer)
             } catch {
                 throw EntryError(index: entries[position].index, underlying: error)
             }
         }
-        // 3. Run in the spec's order; creates go in one batch.
-        var responses = [JSONValue](repeating: .null, count: entries.count)
-        for entry in entries.sorted(by: { ($0.order, $0.index) < ($1.order, $1.index) }) where entry.order == 0 {
-            responses[entry.index] = try await run(entry, in: transaction)
-        }
+        return entries
+    }
+
+    /// Every POST entry: matches of conditional creates answer 200, the rest are created in one batch.
+    private func runCreates(_ entries: [Entry], plan: IDPlan, with writer: RecordWriter, into responses: inout [JSONValue]) async throws {
         var creates: [NewResource] = []
         var createIndexes: [Int] = []
-        var createDecisions: [AccessDecision] = []
         for entry in entries where entry.order == 1 {
-            if let existing = existingCreates[entry.index] {
+            if let existing = plan.existingCreates[entry.index] {
                 responses[entry.index] = responseEntry(existing, status: "200 OK", resource: nil)
-            } else if case .create(let type, _) = entry.action, let id = newIDs[entry.index], var object = entry.resource?.objectValue {
-                object["id"] = .string(id)
-                do {
-                    createDecisions.append(try await guarded.authorizeWrite(
-                        "create", type: type, id: id, permission: .create, old: nil, new: .object(object)))
-                } catch {
-                    throw EntryError(index: entry.index, underlying: error)
-                }
-                object["id"] = nil
-                creates.append(NewResource(type: type, id: id, resource: .object(object)))
+            } else if case .create(let type, _) = entry.action, let id = plan.newIDs[entry.index], let resource = entry.resource {
+                creates.append(NewResource(type: type, id: id, resource: resource))
                 createIndexes.append(entry.index)
             }
         }
-        if !creates.isEmpty {
-            let stored: [StoredResource]
-            do {
-                stored = try await transaction.createAll(creates)
-            } catch let error as StoreError where error.code == .invalid {
-                // Find which entry failed so the client can fix it.
-                throw EntryError(index: failingEntry(creates, createIndexes) ?? createIndexes[0], underlying: error)
-            }
-            for (offset, index) in createIndexes.enumerated() {
-                responses[index] = responseEntry(stored[offset], status: "201 Created", resource: nil)
-            }
-            try await transaction.appendAudit(stored.enumerated().map { offset, item in
-                guarded.written("create", stored: item, resource: try? item.resource(), old: nil, decision: createDecisions[offset])
-            })
+        guard !creates.isEmpty else { return }
+        let stored: [StoredResource]
+        do {
+            stored = try await writer.createAll(creates)
+        } catch let error as RecordWriter.BatchItemError {
+            throw EntryError(index: createIndexes[error.offset], underlying: error.underlying)
+        } catch let error as StoreError where error.code == .invalid {
+            // Find which entry failed so the client can fix it.
+            throw EntryError(index: failingEntry(creates, createIndexes) ?? createIndexes[0], underlying: error)
         }
-        for entry in entries.sorted(by: { ($0.order, $0.index) < ($1.order, $1.index) }) where entry.order >= 2 {
-            responses[entry.index] = try await run(entry, in: transaction)
+        for (offset, index) in createIndexes.enumerated() {
+            responses[index] = responseEntry(stored[offset], status: "201 Created", resource: nil)
         }
-        return responses
     }
 
     private func failingEntry(_ creates: [NewResource], _ indexes: [Int]) -> Int? {
@@ -264,57 +262,32 @@ struct BundleProcessor: Sendable {
         return nil
     }
 
-    private func run(_ entry: Entry, in transaction: any ResourceTransaction) async throws -> JSONValue {
+    private func run(_ entry: Entry, with writer: RecordWriter) async throws -> JSONValue {
         do {
             switch entry.action {
             case .create(let type, let ifNoneExist):
-                let (stored, created) = try await FHIRController.create(
-                    type: type, resource: entry.resource!, ifNoneExist: ifNoneExist, in: transaction, guard: guarded)
-                return responseEntry(stored, status: created ? "201 Created" : "200 OK", resource: nil)
+                let result = try await writer.create(type: type, resource: entry.resource!, ifNoneExist: ifNoneExist)
+                return responseEntry(result.stored, status: result.created ? "201 Created" : "200 OK", resource: nil)
             case .update(let type, let id, let ifMatch):
-                let (stored, created) = try await FHIRController.update(
-                    type: type, id: id, resource: entry.resource!, ifMatch: ifMatch, method: "PUT", in: transaction, guard: guarded)
-                return responseEntry(stored, status: created ? "201 Created" : "200 OK", resource: nil)
+                let result = try await writer.update(type: type, id: id, resource: entry.resource!, ifMatch: ifMatch)
+                return responseEntry(result.stored, status: result.created ? "201 Created" : "200 OK", resource: nil)
             case .conditionalUpdate(let type, let criteria):
-                let (stored, created) = try await FHIRController.conditionalUpdate(
-                    type: type, resource: entry.resource!, criteria: criteria, in: transaction, guard: guarded)
-                return responseEntry(stored, status: created ? "201 Created" : "200 OK", resource: nil)
+                let result = try await writer.conditionalUpdate(type: type, resource: entry.resource!, criteria: criteria)
+                return responseEntry(result.stored, status: result.created ? "201 Created" : "200 OK", resource: nil)
             case .delete(let type, let id):
-                _ = try await FHIRController.delete(type: type, id: id, in: transaction, guard: guarded)
+                _ = try await writer.delete(type: type, id: id)
                 return .object(["response": .object(["status": .string("204 No Content")])])
             case .conditionalDelete(let type, let criteria):
-                let matches = try await transaction.find(criteria)
-                if matches.count > 1 { throw StoreError(.multipleMatches, "the conditional delete matched more than one resource") }
-                if let match = matches.first { _ = try await FHIRController.delete(type: type, id: match.id, in: transaction, guard: guarded) }
+                try await writer.conditionalDelete(type: type, criteria: criteria)
                 return .object(["response": .object(["status": .string("204 No Content")])])
             case .read(let type, let id, let version):
-                let stored: StoredResource
-                if let version {
-                    stored = try await store.vread(type: type, id: id, version: version)
-                } else {
-                    stored = try await store.read(type: type, id: id)
-                }
-                let record = try await guarded.readable(stored, subtype: version == nil ? "read" : "vread")
-                let resource = try stored.resource()
-                try await transaction.appendAudit([record])
+                let (stored, resource) = try await writer.read(type: type, id: id, version: version, from: store)
                 return responseEntry(stored, status: "200 OK", resource: resource)
             case .search(let type, let items):
-                guard guarded.access.scopeAllows(.search, on: type) else {
-                    throw FHIRGuard.Denied(
-                        error: FHIRHTTPError(status: .forbidden, code: .forbidden, "the access token's scopes do not allow searching \(type)"),
-                        record: guarded.record("search-type", action: .read, type: type, decision: .deny("scope")))
-                }
-                var query = try parser.parse(types: [type], items: items)
-                let compartmentDenial = try await guarded.restrictToVisible(
-                    &query, items: items, compartment: nil, subtype: "search-type", type: type, queryText: nil)
-                let matches = try await transaction.find(query)
-                let visible = try await guarded.visible(matches, subtype: "search-type", type: type, permission: .search, query: nil)
-                let shown = visible.shown
-                var records = visible.records
-                if let compartmentDenial { records.append(compartmentDenial) }
-                try await transaction.appendAudit(records)
+                let query = try parser.parse(types: [type], items: items)
+                let shown = try await searches.search(SearchService.Request(query: query, items: items, auditType: type), in: writer)
                 let searchEntries: [JSONValue] = shown.map { item in
-                    .object(["fullUrl": .string("\(base)/\(type)/\(item.stored.id)"), "resource": item.resource ?? .null])
+                    .object(["fullUrl": .string("\(base)/\(type)/\(item.stored.id)"), "resource": item.resource])
                 }
                 var result: JSONObject = ["resourceType": .string("Bundle"), "type": .string("searchset")]
                 if !searchEntries.isEmpty { result["entry"] = .array(searchEntries) }
@@ -342,7 +315,7 @@ struct BundleProcessor: Sendable {
 
     /// Replaces `reference` values that name a Bundle fullUrl or a conditional search.
     private func rewriteReferences(
-        _ value: JSONValue, idMap: [String: String], cache: inout [String: String], transaction: any ResourceTransaction
+        _ value: JSONValue, idMap: [String: String], cache: inout [String: String], writer: RecordWriter
     ) async throws -> JSONValue {
         switch value {
         case .object(var object):
@@ -352,16 +325,16 @@ struct BundleProcessor: Sendable {
                 if key == "reference", let reference = child.stringValue {
                     if let mapped = idMap[reference] {
                         object[key] = .string(mapped)
-                    } else if let resolved = try await resolveConditional(reference, cache: &cache, transaction: transaction) {
+                    } else if let resolved = try await resolveConditional(reference, cache: &cache, writer: writer) {
                         object[key] = .string(resolved)
-                    } else if reference.hasPrefix("urn:uuid:") || reference.hasPrefix("urn:oid:") {
+                    } else if ResourceReference(reference).isPlaceholder {
                         throw FHIRHTTPError.badRequest("a reference names a urn that no entry in the Bundle has as its fullUrl")
                     }
                 } else if case .object = child {
-                    object[key] = try await rewriteReferences(child, idMap: idMap, cache: &cache, transaction: transaction)
+                    object[key] = try await rewriteReferences(child, idMap: idMap, cache: &cache, writer: writer)
                 } else if case .array(var array) = child {
                     for position in array.indices {
-                        array[position] = try await rewriteReferences(array[position], idMap: idMap, cache: &cache, transaction: transaction)
+                        array[position] = try await rewriteReferences(array[position], idMap: idMap, cache: &cache, writer: writer)
                     }
                     object[key] = .array(array)
                 }
@@ -369,7 +342,7 @@ struct BundleProcessor: Sendable {
             return .object(object)
         case .array(var array):
             for position in array.indices {
-                array[position] = try await rewriteReferences(array[position], idMap: idMap, cache: &cache, transaction: transaction)
+                array[position] = try await rewriteReferences(array[position], idMap: idMap, cache: &cache, writer: writer)
             }
             return .array(array)
         default:
@@ -379,7 +352,7 @@ struct BundleProcessor: Sendable {
 
     /// `Patient?identifier=system|value` → `Patient/<id>` when exactly one resource matches.
     private func resolveConditional(
-        _ reference: String, cache: inout [String: String], transaction: any ResourceTransaction
+        _ reference: String, cache: inout [String: String], writer: RecordWriter
     ) async throws -> String? {
         guard let question = reference.firstIndex(of: "?") else { return nil }
         if let cached = cache[reference] { return cached }
@@ -387,13 +360,13 @@ struct BundleProcessor: Sendable {
         guard FHIRMetadata.resource(named: type) != nil else { return nil }
         let criteria = try FHIRController.conditionalQuery(
             parser: parser, type: type, items: FHIRRequest.queryItems(reference[reference.index(after: question)...]))
-        let matches = try await transaction.find(criteria)
+        let matches = try await writer.find(criteria)
         guard matches.count == 1 else {
             throw FHIRHTTPError(
                 status: .preconditionFailed, code: matches.isEmpty ? .notFound : .duplicate,
                 "a conditional reference matched \(matches.isEmpty ? "no" : "more than one") resource")
         }
-        let resolved = "\(type)/\(matches[0].id)"
+        let resolved = ResourceReference.literal(type: type, id: matches[0].id)
         cache[reference] = resolved
         return resolved
     }
@@ -405,15 +378,14 @@ struct BundleProcessor: Sendable {
         for (index, raw) in rawEntries.enumerated() {
             do {
                 let entry = try parseEntry(raw, index: index)
-                let response = try await store.transaction(author: guarded.author) { transaction in
-                    try await run(entry, in: transaction)
+                let response = try await records.inTransaction(caller) { writer in
+                    try await run(entry, with: writer)
                 }
                 responses.append(response)
             } catch {
                 var underlying = (error as? EntryError)?.underlying ?? error
-                if let denied = underlying as? FHIRGuard.Denied {
-                    try? await guarded.audit.record(denied.record)
-                    underlying = denied.error
+                if let denied = underlying as? AccessDenied {
+                    underlying = (try? await records.auditDenial(denied)) ?? denied.audited
                 }
                 let mapped = FHIRHTTPError.from(underlying)
                 let httpError = (mapped as? FHIRHTTPError)

@@ -4,8 +4,8 @@ import Hummingbird
 
 /// Search on the FHIR face: `GET /fhir/{type}`, `POST /fhir/{type}/_search`, system search
 /// `GET /fhir?_type=…`, compartment search `GET /fhir/Patient/{id}/{type}` and
-/// `GET /fhir/Patient/{id}/$everything`. Parsing is `SearchQueryParser`, SQL is `SearchSQL`,
-/// access control and audit are the same `FHIRGuard` as reads.
+/// `GET /fhir/Patient/{id}/$everything`. The face parses (`SearchQueryParser`) and renders the
+/// searchset Bundle; `SearchService` restricts, searches, decides and audits.
 extension FHIRController {
     /// What one search runs over, besides its parameters.
     struct SearchScope {
@@ -14,7 +14,7 @@ extension FHIRController {
         var path: String
         /// A compartment search or `$everything`: only this patient's compartment.
         var compartmentPatient: String? = nil
-        var subtype = "search-type"
+        var interaction: AuditedInteraction = .searchType
         var auditType: String?
         /// The parameters the self and next links carry, when they differ from what is searched
         /// (`$everything` searches `_lastUpdated` for `_since`, and its `_type` as types).
@@ -81,7 +81,7 @@ extension FHIRController {
                 }
             }
             return try await runSearch(
-                request, context, scope: SearchScope(types: types, path: "", subtype: "search-system", auditType: nil), items: items)
+                request, context, scope: SearchScope(types: types, path: "", interaction: .searchSystem, auditType: nil), items: items)
         }
     }
 
@@ -134,20 +134,14 @@ extension FHIRController {
             }
         }
         // An unknown or unreadable patient is 404, like a read.
-        let guarded = try await guarded(request, context)
-        do {
-            let current = try await store.read(type: "Patient", id: id)
-            _ = try await guarded.readable(current, subtype: "everything")
-        } catch let error as StoreError {
-            await guarded.auditFailure("everything", action: .read, type: "Patient", id: id, error: error)
-            throw error
-        }
+        let caller = try await records.confirmed(try context.caller(request))
+        try await records.requireReadable(type: "Patient", id: id, .everything, as: caller)
         return try await runSearch(
-            request, context,
+            request, caller,
             scope: SearchScope(
-                types: types, path: "Patient/\(id)/$everything", compartmentPatient: id, subtype: "everything", auditType: nil,
+                types: types, path: "Patient/\(id)/$everything", compartmentPatient: id, interaction: .everything, auditType: nil,
                 linkItems: items),
-            items: rest, guarded: guarded)
+            items: rest)
     }
 
     // MARK: - Running a search
@@ -156,93 +150,69 @@ extension FHIRController {
         parameters.map { (String($0.key), String($0.value)) }
     }
 
-    func runSearch(
-        _ request: Request, _ context: Context, scope: SearchScope, items: [(key: String, value: String)],
-        guarded existing: FHIRGuard? = nil
-    ) async throws -> Response {
+    func runSearch(_ request: Request, _ context: Context, scope: SearchScope, items: [(key: String, value: String)]) async throws -> Response {
+        try await runSearch(request, try context.caller(request), scope: scope, items: items)
+    }
+
+    func runSearch(_ request: Request, _ caller: Caller, scope: SearchScope, items: [(key: String, value: String)]) async throws -> Response {
         let format = try FHIRFormat.response(for: request)
-        let guarded: FHIRGuard
-        if let existing { guarded = existing } else { guarded = try await self.guarded(request, context) }
-        let queryText = String(items.map { "\($0.key)=\($0.value)" }.joined(separator: "&").prefix(2048))
-        for type in scope.types where !guarded.access.scopeAllows(.search, on: type) {
-            try await security.audit.record(guarded.record(scope.subtype, action: .read, type: type, decision: .deny("scope"), query: queryText))
-            throw FHIRHTTPError(status: .forbidden, code: .forbidden, "the access token's scopes do not allow searching \(type)")
-        }
         if scope.types == ["AuditEvent"], scope.compartmentPatient == nil {
-            let count = try items.first { $0.key == "_count" }.map { pair -> Int in
-                guard let value = Int(pair.value), value >= 0 else { throw FHIRHTTPError.badRequest("_count must be a non-negative integer") }
-                return min(value, limits.maxPageSize)
-            } ?? 50
-            return try await AuditEventSearch(client: security.audit.client, logger: security.audit.logger)
-                .search(request: request, items: items.filter { $0.key != "_count" && $0.key != "_format" && $0.key != "_pretty" },
-                        count: count, guard: guarded, base: base(request), format: format)
+            return try await auditEventSearch(request, caller, items: items, format: format)
         }
         if scope.types.contains("AuditEvent") {
             throw FHIRHTTPError.badRequest("AuditEvents are searched on their own, at /fhir/AuditEvent", code: .notSupported)
         }
-        var query = try searchParser(request).parse(types: scope.types, items: items)
-        if scope.types.isEmpty, scope.compartmentPatient != nil { query.anyType = true }
-        if let patient = scope.compartmentPatient { query.common.append(.compartment(patients: [patient])) }
-        let denial = try await guarded.restrictToVisible(
-            &query, items: items, compartment: scope.compartmentPatient, subtype: scope.subtype, type: scope.auditType,
-            queryText: queryText)
-        if query.summary == .count { query.count = 0 }
-        let page = try await store.search(query)
-        var total: Int? = nil
-        if query.summary == .count || query.total == .accurate {
-            total = try await store.count(query, estimate: false)
-        } else if query.total == .estimate {
-            total = try await store.count(query, estimate: true)
+        let query = try searchParser(request).parse(types: scope.types, items: items)
+        let result = try await searches.search(
+            SearchService.Request(
+                query: query, items: items, compartmentPatient: scope.compartmentPatient, interaction: scope.interaction,
+                auditType: scope.auditType),
+            as: caller)
+        let bundle = searchsetBundle(result, base: base(request), scope: scope, items: items)
+        return FHIRResponse.make(status: .ok, resource: bundle, format: format, pretty: FHIRFormat.pretty(request))
+    }
+
+    /// `GET /fhir/AuditEvent?…`: the audit log, read through its own table.
+    private func auditEventSearch(_ request: Request, _ caller: Caller, items: [(key: String, value: String)], format: FHIRFormat) async throws -> Response {
+        let count = try items.first { $0.key == "_count" }.map { pair -> Int in
+            guard let value = Int(pair.value), value >= 0 else { throw FHIRHTTPError.badRequest("_count must be a non-negative integer") }
+            return min(value, limits.maxPageSize)
+        } ?? 50
+        let access = AuditedAccess(try await records.confirmed(caller), security: security)
+        let queryText = String(items.map { "\($0.key)=\($0.value)" }.joined(separator: "&").prefix(2048))
+        guard access.access.scopeAllows(.search, on: "AuditEvent") else {
+            try await security.audit.record(access.record(.searchType, type: "AuditEvent", decision: .deny("scope"), query: queryText))
+            throw AccessDenied(.forbidden, "the access token's scopes do not allow searching AuditEvent")
         }
-        let permission: SMARTPermission = .search
-        let matches = try await guarded.visible(
-            page.entries, subtype: scope.subtype, type: scope.auditType, permission: permission, query: queryText)
-        var records = matches.records
-        if let denial { records.append(denial) }
-        // Included resources pass the same access decision as matches.
-        var includedShown: [(stored: StoredResource, resource: JSONValue?)] = []
-        if !query.includes.isEmpty || !query.revincludes.isEmpty, !matches.shown.isEmpty {
-            let sources = matches.shown.map(\.stored)
-            let limit = limits.maxPageSize
-            var included = try await store.included(query.includes, reverse: false, from: sources, limit: limit)
-            included += try await store.included(query.revincludes, reverse: true, from: sources, limit: limit)
-            let iterating = query.includes.filter(\.iterate)
-            let iteratingReverse = query.revincludes.filter(\.iterate)
-            if !included.isEmpty, !iterating.isEmpty || !iteratingReverse.isEmpty {
-                var next = try await store.included(iterating, reverse: false, from: included, limit: limit)
-                next += try await store.included(iteratingReverse, reverse: true, from: included, limit: limit)
-                let known = Set(sources.compactMap(\.key) + included.compactMap(\.key))
-                included += next.filter { $0.key.map { !known.contains($0) } ?? true }
-            }
-            let visibleIncluded = try await guarded.visible(
-                included, subtype: scope.subtype, type: scope.auditType, permission: .read, query: queryText)
-            includedShown = visibleIncluded.shown
-            records += visibleIncluded.records.filter { $0.outcome != .success || !$0.patientIDs.isEmpty }
-        }
-        try await security.audit.record(records)
-        let base = base(request)
+        return try await AuditEventSearch(client: security.audit.client, logger: security.audit.logger)
+            .search(request: request, items: items.filter { $0.key != "_count" && $0.key != "_format" && $0.key != "_pretty" },
+                    count: count, access: access, base: base(request), format: format)
+    }
+
+    /// The searchset Bundle of a result: matches, includes, an outcome entry for ignored
+    /// parameters, and self/next links that carry the parameters asked.
+    private func searchsetBundle(_ result: SearchService.Result, base: String, scope: SearchScope, items: [(key: String, value: String)]) -> JSONValue {
+        let query = result.query
         var bundle = JSONObject()
         bundle["resourceType"] = .string("Bundle")
         bundle["type"] = .string("searchset")
-        if let total { bundle["total"] = .number(String(total)) }
+        if let total = result.total { bundle["total"] = .number(String(total)) }
         let selfItems = (scope.linkItems ?? items).filter { $0.key != "_cursor" }
         let path = scope.path.isEmpty ? base : "\(base)/\(scope.path)"
         var links: [JSONValue] = [.object(["relation": .string("self"), "url": .string(Self.url(path, selfItems))])]
-        if let next = page.next, query.summary != .count {
+        if let next = result.next {
             var nextItems: [(key: String, value: String)] = selfItems
-            nextItems.append((key: "_cursor", value: next.token))
+            nextItems.append((key: "_cursor", value: next))
             links.append(.object(["relation": .string("next"), "url": .string(Self.url(path, nextItems))]))
         }
         bundle["link"] = .array(links)
         var entries: [JSONValue] = []
         if query.summary != .count {
             let shaper = SearchResultShaper(summary: query.summary, elements: query.elements)
-            for (stored, resource) in matches.shown {
-                guard let resource else { continue }
+            for (stored, resource) in result.matches {
                 entries.append(Self.entry(base: base, stored: stored, resource: shaper.shape(resource), mode: "match"))
             }
-            for (stored, resource) in includedShown {
-                guard let resource else { continue }
+            for (stored, resource) in result.included {
                 entries.append(Self.entry(base: base, stored: stored, resource: shaper.shape(resource), mode: "include"))
             }
         }
@@ -256,7 +226,7 @@ extension FHIRController {
             ]))
         }
         if !entries.isEmpty { bundle["entry"] = .array(entries) }
-        return FHIRResponse.make(status: .ok, resource: .object(bundle), format: format, pretty: FHIRFormat.pretty(request))
+        return .object(bundle)
     }
 
     static func entry(base: String, stored: StoredResource, resource: JSONValue, mode: String) -> JSONValue {

@@ -77,6 +77,13 @@ extension FHIRHTTPError {
             case .integrity:
                 return FHIRHTTPError(status: .internalServerError, code: .security, error.message)
             }
+        case let denied as AccessDenied:
+            // A denied read looks like absence; a denied write is forbidden.
+            return denied.kind == .hidden
+                ? FHIRHTTPError(status: .notFound, code: .notFound, denied.message)
+                : FHIRHTTPError(status: .forbidden, code: .forbidden, denied.message)
+        case is TokenRejected:
+            return BearerAuthenticator.unauthorized("/fhir", error: "invalid_token", "the access token is not valid")
         case let error as JSONPatch.PatchError:
             return FHIRHTTPError(status: .unprocessableContent, code: .processing, error.description)
         case is NIOTooManyBytesError:

@@ -5,7 +5,7 @@ import Hummingbird
 /// and any framework error, are rewritten with their status kept.
 struct FHIROutcomeMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard request.uri.path == "/fhir" || request.uri.path.hasPrefix("/fhir/") else {
+        guard APIFace(path: request.uri.path) == .fhir else {
             return try await next(request, context)
         }
         do {

@@ -8,7 +8,7 @@ struct AdminController: Sendable {
     typealias Context = MedrecRequestContext
     let security: SecurityServices
 
-    func addRoutes(to router: Router<Context>) {
+    func addRoutes(to router: RouterGroup<Context>) {
         let admin = router.group("admin")
         admin.get("users", use: list)
         admin.get("users/{id}", use: show)
@@ -49,10 +49,10 @@ struct AdminController: Sendable {
             users.removeLast()
             next = users.last?.id
         }
-        try await audit(principal, context, subtype: "search-type", action: .read, userID: nil)
+        try await audit(principal, context, .searchType, userID: nil)
         var body: JSONObject = ["users": .array(users.map(Self.json))]
         if let next { body["nextCursor"] = .string(next) }
-        return AuthController.json(.ok, .object(body))
+        return PlatformResponse.json(.ok, .object(body))
     }
 
     @Sendable func show(_ request: Request, context: Context) async throws -> Response {
@@ -61,8 +61,8 @@ struct AdminController: Sendable {
         guard let account = try await security.identities.user(id: id) else {
             throw APIError(.notFound, code: "not_found", "no such user")
         }
-        try await audit(principal, context, subtype: "read", action: .read, userID: id)
-        return AuthController.json(.ok, Self.json(account))
+        try await audit(principal, context, .read, userID: id)
+        return PlatformResponse.json(.ok, Self.json(account))
     }
 
     func setStatus(_ status: UserAccount.Status, _ request: Request, _ context: Context) async throws -> Response {
@@ -76,8 +76,8 @@ struct AdminController: Sendable {
             throw APIError(.conflict, code: "not_pending", "only a pending account can be approved")
         }
         _ = try await security.identities.update(userID: id, status: status, reason: status == .active ? "approved" : "disabled")
-        try await audit(principal, context, subtype: "update", action: .update, userID: id, description: status == .active ? "approved" : "disabled")
-        return AuthController.json(.ok, Self.json(try await security.identities.user(id: id) ?? account))
+        try await audit(principal, context, .update, userID: id, description: status == .active ? "approved" : "disabled")
+        return PlatformResponse.json(.ok, Self.json(try await security.identities.user(id: id) ?? account))
     }
 
     @Sendable func changeRole(_ request: Request, context: Context) async throws -> Response {
@@ -103,18 +103,18 @@ struct AdminController: Sendable {
             throw APIError.validation([.init(field: "fhirUser", issue: "a doctor account must link to a Practitioner")])
         }
         _ = try await security.identities.update(userID: id, role: role, fhirUser: fhirUser, reason: "role-change")
-        try await audit(principal, context, subtype: "update", action: .update, userID: id, description: "role changed to \(role.rawValue)")
-        return AuthController.json(.ok, Self.json(try await security.identities.user(id: id) ?? account))
+        try await audit(principal, context, .update, userID: id, description: "role changed to \(role.rawValue)")
+        return PlatformResponse.json(.ok, Self.json(try await security.identities.user(id: id) ?? account))
     }
 
     private func audit(
-        _ principal: Principal, _ context: Context, subtype: String, action: AuditRecord.Action, userID: String?, description: String? = nil
+        _ principal: Principal, _ context: Context, _ interaction: AuditedInteraction, userID: String?, description: String? = nil
     ) async throws {
-        var record = AuditRecord(action: action, subtype: subtype, outcomeDescription: description)
+        var record = AuditRecord(interaction, outcomeDescription: description)
         record.agentUserID = principal.subject
         record.agentRole = principal.role.rawValue
         record.clientAddress = context.clientAddress
-        record.purposeOfUse = "HOPERAT"
+        record.purposeOfUse = AuditRecord.purpose(of: principal.role)
         record.query = userID.map { "user=\($0)" } ?? "users"
         try await security.audit.record(record)
     }

@@ -24,15 +24,18 @@ struct AuthController: Sendable {
         return (try? ScopeSet(parsing: text)) ?? ScopeSet([])
     }
 
-    func addRoutes(to router: Router<Context>) {
-        let auth = router.group("auth")
+    /// Registering, logging in, refreshing and the client-credentials token are public; the
+    /// others act on the caller's own session.
+    func addRoutes(public open: RouterGroup<Context>, authenticated: RouterGroup<Context>) {
+        let auth = open.group("auth")
         auth.post("register", use: register)
         auth.post("login", use: login)
         auth.post("refresh", use: refresh)
-        auth.post("logout", use: logout)
-        auth.get("me", use: me)
-        auth.post("password", use: changePassword)
         auth.post("token", use: token)
+        let session = authenticated.group("auth")
+        session.post("logout", use: logout)
+        session.get("me", use: me)
+        session.post("password", use: changePassword)
     }
 
     // MARK: - Register
@@ -52,7 +55,7 @@ struct AuthController: Sendable {
         if let password {
             for problem in PasswordPolicy.problems(with: password, email: email) { details.append(.init(field: "password", issue: problem)) }
         }
-        var role: Principal.Role?
+        var role: AccountService.Registration.Role?
         if let roleText {
             switch roleText {
             case "patient": role = .patient
@@ -65,58 +68,24 @@ struct AuthController: Sendable {
         guard details.isEmpty, let email, let password, let role, let firstName, let lastName else {
             throw APIError.validation(details)
         }
-        let hash = try await hashOrBusy(password)
-        let userID = UUID().uuidString.lowercased()
-        let resourceID = UUID().uuidString.lowercased()
-        let resourceType = role == .patient ? "Patient" : "Practitioner"
-        var resource: JSONObject = [
-            "resourceType": .string(resourceType),
-            "name": .array([.object(["family": .string(lastName), "given": .array([.string(firstName)])])]),
-        ]
-        var telecom: [JSONValue] = [.object(["system": .string("email"), "value": .string(AccountEmail.normalize(email))])]
-        if let phone { telecom.append(.object(["system": .string("phone"), "value": .string(phone)])) }
-        resource["telecom"] = .array(telecom)
-        if let gender { resource["gender"] = .string(gender) }
-        if let birthDate { resource["birthDate"] = .string(birthDate) }
-        let status: UserAccount.Status = role == .patient ? .active : .pending
-        let fhirUser = "\(resourceType)/\(resourceID)"
-        let identities = security.identities
-        var audit = AuditRecord(action: .create, subtype: "create")
-        audit.agentUserID = userID
-        audit.agentRole = role.rawValue
-        audit.agentFHIRUser = fhirUser
-        audit.clientAddress = context.clientAddress
-        audit.purposeOfUse = "PATADMIN"
-        audit.entityType = resourceType
-        audit.entityID = resourceID
-        audit.entityVersion = 1
-        audit.outcomeDescription = "self-registration"
-        if role == .patient { audit.patientIDs = [resourceID] }
-        let record = audit
-        let newResource = JSONValue.object(resource)
+        let registration = AccountService.Registration(
+            email: email, password: password, role: role, firstName: firstName, lastName: lastName, birthDate: birthDate,
+            gender: gender, phone: phone)
+        let registered: AccountService.Registered
         do {
-            try await store.transaction(author: nil) { transaction in
-            guard let postgres = transaction as? PostgresResourceTransaction else {
-                throw StoreError(.unavailable, "registration needs the PostgreSQL store")
-            }
-            // The account and its resource land together or not at all.
-            _ = try await transaction.create(type: resourceType, resource: newResource, id: resourceID)
-            guard try await identities.insertUser(
-                id: userID, email: email, passwordHash: hash, role: role, status: status, fhirUser: fhirUser,
-                on: postgres.connection) else { throw EmailTaken() }
-            try await transaction.appendAudit([record])
-            }
-        } catch is EmailTaken {
+            registered = try await AccountService(store: store, security: security).register(registration, clientAddress: context.clientAddress)
+        } catch is AccountService.EmailTaken {
             throw APIError(.conflict, code: "email_taken", "an account with this email already exists")
+        } catch is PasswordHasherBusy {
+            throw Self.busy()
         }
         let json: JSONObject = [
-            "id": .string(userID), "email": .string(AccountEmail.normalize(email)), "role": .string(role.rawValue),
-            "status": .string(status.rawValue), "fhirUser": .string(fhirUser),
+            "id": .string(registered.userID), "email": .string(registered.email), "role": .string(registered.role.rawValue),
+            "status": .string(registered.status.rawValue), "fhirUser": .string(registered.fhirUser),
         ]
-        return Self.json(.created, .object(json))
+        return PlatformResponse.json(.created, .object(json))
     }
 
-    struct EmailTaken: Error {}
 
     // MARK: - Login
 
@@ -176,7 +145,7 @@ struct AuthController: Sendable {
             subject: account.id, role: account.role.rawValue, scope: scope.text, fhirUser: account.fhirUser, sessionID: sessionID,
             clientID: nil)
         try await auditLogin(outcome: .success, description: nil, userID: account.id, role: account.role, fhirUser: account.fhirUser, context: context)
-        return Self.json(.ok, .object([
+        return PlatformResponse.json(.ok, .object([
             "accessToken": .string(issued.token), "refreshToken": .string(refreshToken), "tokenType": .string("Bearer"),
             "expiresIn": .number(String(Int(security.tokens.lifetime))), "scope": .string(scope.text),
         ]))
@@ -197,20 +166,20 @@ struct AuthController: Sendable {
                 subject: account.id, role: account.role.rawValue, scope: scope, fhirUser: account.fhirUser, sessionID: sessionID,
                 clientID: nil)
             try await auditLogin(
-                subtype: "refresh", outcome: .success, description: nil, userID: account.id, role: account.role,
+                interaction: .refresh, outcome: .success, description: nil, userID: account.id, role: account.role,
                 fhirUser: account.fhirUser, context: context)
-            return Self.json(.ok, .object([
+            return PlatformResponse.json(.ok, .object([
                 "accessToken": .string(issued.token), "refreshToken": .string(successor), "tokenType": .string("Bearer"),
                 "expiresIn": .number(String(Int(security.tokens.lifetime))), "scope": .string(scope),
             ]))
         case .replayed:
             context.logger.warning("security: a used refresh token was presented again; its session was revoked")
             try await auditLogin(
-                subtype: "refresh", outcome: .seriousFailure, description: "refresh token replay: session revoked", userID: nil,
+                interaction: .refresh, outcome: .seriousFailure, description: "refresh token replay: session revoked", userID: nil,
                 role: nil, context: context)
             throw Self.invalidGrant()
         case .invalid:
-            try await auditLogin(subtype: "refresh", outcome: .minorFailure, description: "invalid refresh token", userID: nil, role: nil, context: context)
+            try await auditLogin(interaction: .refresh, outcome: .minorFailure, description: "invalid refresh token", userID: nil, role: nil, context: context)
             throw Self.invalidGrant()
         }
     }
@@ -219,7 +188,7 @@ struct AuthController: Sendable {
         guard let principal = context.principal else { throw APIError(.unauthorized, code: "unauthorized", "a bearer access token is required") }
         try await security.identities.revoke(
             sessionID: principal.sessionID, tokenID: principal.tokenID, tokenExpiry: principal.tokenExpiry, reason: "logout")
-        var record = AuditRecord(action: .execute, subtype: "logout")
+        var record = AuditRecord(.logout)
         record.agentUserID = principal.subject
         record.agentRole = principal.role.rawValue
         record.agentFHIRUser = principal.fhirUserReference
@@ -237,7 +206,7 @@ struct AuthController: Sendable {
             json["status"] = .string(account.status.rawValue)
         }
         if let fhirUser = principal.fhirUserReference { json["fhirUser"] = .string(fhirUser) }
-        return Self.json(.ok, .object(json))
+        return PlatformResponse.json(.ok, .object(json))
     }
 
     /// A password change ends every session of the account, this one included.
@@ -266,7 +235,7 @@ struct AuthController: Sendable {
         let hash = try await hashOrBusy(new)
         _ = try await security.identities.update(userID: account.id, passwordHash: hash, reason: "password-change")
         try await auditLogin(
-            subtype: "password-change", outcome: .success, description: "every session ended", userID: account.id, role: account.role,
+            interaction: .passwordChange, outcome: .success, description: "every session ended", userID: account.id, role: account.role,
             fhirUser: account.fhirUser, context: context)
         return Response(status: .noContent)
     }
@@ -288,7 +257,7 @@ struct AuthController: Sendable {
         guard let (clientID, secret) = Self.basicCredentials(request.headers[.authorization]),
               let allowed = try await security.identities.authenticateClient(id: clientID, secret: secret) else {
             security.addressThrottle.recordFailure(context.clientAddress, now: now)
-            var record = AuditRecord(action: .execute, subtype: "login", outcome: .minorFailure, outcomeDescription: "invalid client")
+            var record = AuditRecord(.login, outcome: .minorFailure, outcomeDescription: "invalid client")
             record.agentIsClient = true
             record.clientAddress = context.clientAddress
             try await security.audit.record(record)
@@ -306,13 +275,13 @@ struct AuthController: Sendable {
         }
         let issued = try await security.tokens.issue(
             subject: clientID, role: Principal.Role.system.rawValue, scope: scope.text, fhirUser: nil, sessionID: nil, clientID: clientID)
-        var record = AuditRecord(action: .execute, subtype: "login")
+        var record = AuditRecord(.login)
         record.agentUserID = clientID
         record.agentRole = Principal.Role.system.rawValue
         record.agentIsClient = true
         record.clientAddress = context.clientAddress
         try await security.audit.record(record)
-        return Self.json(.ok, .object([
+        return PlatformResponse.json(.ok, .object([
             "access_token": .string(issued.token), "token_type": .string("Bearer"),
             "expires_in": .number(String(Int(security.tokens.lifetime))), "scope": .string(scope.text),
         ]))
@@ -351,10 +320,10 @@ struct AuthController: Sendable {
     }
 
     private func auditLogin(
-        subtype: String = "login", outcome: AuditRecord.Outcome, description: String?, userID: String?, role: Principal.Role?,
+        interaction: AuditedInteraction = .login, outcome: AuditRecord.Outcome, description: String?, userID: String?, role: Principal.Role?,
         fhirUser: String? = nil, context: Context
     ) async throws {
-        var record = AuditRecord(action: .execute, subtype: subtype, outcome: outcome, outcomeDescription: description)
+        var record = AuditRecord(interaction, outcome: outcome, outcomeDescription: description)
         record.agentUserID = userID
         record.agentRole = role?.rawValue
         record.agentFHIRUser = fhirUser
@@ -383,13 +352,6 @@ struct AuthController: Sendable {
     }
 
     /// A platform-face JSON answer (never cached: it may carry tokens or PHI).
-    static func json(_ status: HTTPResponse.Status, _ value: JSONValue, headers: HTTPFields = [:]) -> Response {
-        var fields = headers
-        fields[.contentType] = "application/json"
-        fields[.cacheControl] = "no-store"
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: FHIRJSON.serialize(value))))
-    }
-
     static func isDate(_ text: String) -> Bool {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,

@@ -2,32 +2,24 @@ import FHIRModels
 import Foundation
 import Hummingbird
 
-/// Requires a valid access token on every route except the public ones (health, the FHIR
-/// CapabilityStatement, `/.well-known/*`, `/auth/*` other than me/logout/password, the API
-/// documents). A token is valid when its signature, `typ`, `iss`, `aud`, `exp` and `nbf` check
-/// out AND the database still agrees: the session is live, the `jti` not revoked, the account
-/// active (or the client not revoked). Failures answer 401 with
-/// `WWW-Authenticate: Bearer error="invalid_token"`, as an OperationOutcome under `/fhir`.
+/// Requires a valid access token on the routes of the groups it guards (the application's
+/// route table says which: `MedrecApplication.buildRouter`). A token is valid when its
+/// signature, `typ`, `iss`, `aud`, `exp` and `nbf` check out AND the database still agrees: the
+/// session is live, the `jti` not revoked, the account active (or the client not revoked).
+/// Failures answer 401 with `WWW-Authenticate: Bearer error="invalid_token"`, as an
+/// OperationOutcome under `/fhir`. On the record-read routes (`deferCheck`) the database check
+/// is left to the read's own statement (`Caller.pendingTokenCheck`), saving a round trip.
 struct BearerAuthenticator: RouterMiddleware {
     typealias Context = MedrecRequestContext
     let security: SecurityServices
-
-    static func isPublic(_ path: String) -> Bool {
-        if path == "/fhir/metadata" || path.hasPrefix("/health/") || path.hasPrefix("/.well-known/") { return true }
-        if path == "/openapi.json" || path == "/docs" { return true }
-        if path.hasPrefix("/auth/") {
-            return !(path == "/auth/me" || path == "/auth/logout" || path == "/auth/password")
-        }
-        return false
-    }
+    /// Leave the database check to the handler's own statement (the record reads).
+    var deferCheck = false
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
-        if Self.isPublic(path) { return try await next(request, context) }
         var context = context
         do {
-            let deferrable = request.method == .get && (Self.isResourceRead(path) || PlatformRoutes.isRead(path))
-                && security.availability?.isDown != true
+            let deferrable = deferCheck && request.method == .get && security.availability?.isDown != true
             (context.principal, context.pendingTokenCheck) = try await authenticate(
                 request, path: path, context: context, deferCheck: deferrable)
         } catch let error as any HTTPResponseError {
@@ -35,20 +27,12 @@ struct BearerAuthenticator: RouterMiddleware {
         } catch {
             // The database could not be asked: not a verdict on the token.
             context.logger.warning("access token check failed: database unavailable")
-            if path == "/fhir" || path.hasPrefix("/fhir/") {
+            if APIFace(path: path) == .fhir {
                 throw FHIRHTTPError(status: .serviceUnavailable, code: .transient, "the database is unavailable")
             }
             throw APIError(.serviceUnavailable, code: "unavailable", "the database is unavailable")
         }
         return try await next(request, context)
-    }
-
-    /// `GET /fhir/{Type}/{id}`: the read whose statement carries the token check.
-    static func isResourceRead(_ path: String) -> Bool {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 4, parts[0].isEmpty, parts[1] == "fhir", let first = parts[2].first, first.isUppercase,
-              parts[2] != "AuditEvent", let idFirst = parts[3].first, idFirst != "_", idFirst != "$" else { return false }
-        return true
     }
 
     private func authenticate(
@@ -108,7 +92,7 @@ struct BearerAuthenticator: RouterMiddleware {
 
     static func unauthorized(_ path: String, error: String?, _ message: String) -> any Error {
         let challenge = error.map { #"Bearer realm="medrec", error="\#($0)""# } ?? #"Bearer realm="medrec""#
-        if path == "/fhir" || path.hasPrefix("/fhir/") {
+        if APIFace(path: path) == .fhir {
             var fhirError = FHIRHTTPError(status: .unauthorized, code: .login, message)
             fhirError.headers[.wwwAuthenticate] = challenge
             return fhirError

@@ -10,8 +10,8 @@ public struct MedrecRequestContext: RequestContext {
     public let clientAddress: String?
     public var principal: Principal?
     /// Set when the authenticator verified the token's signature and claims but left the
-    /// database check to run inside the handler's own query (the FHIR read). Every other use of
-    /// the principal runs it first (`FHIRController.guarded`).
+    /// database check to run inside the handler's own query (the record reads). It travels in
+    /// the `Caller`; the services run it before anything else, or inside the read's statement.
     public var pendingTokenCheck: TokenCheck?
 
     public init(source: ApplicationRequestContextSource) {

@@ -9,7 +9,7 @@ struct WellKnownController: Sendable {
     let security: SecurityServices
     let baseURL: String?
 
-    func addRoutes(to router: Router<Context>) {
+    func addRoutes(to router: RouterGroup<Context>) {
         router.get(".well-known/jwks.json") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/jwk-set+json", .cacheControl: "public, max-age=300"],

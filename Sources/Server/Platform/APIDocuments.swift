@@ -6,7 +6,7 @@ import NIOCore
 /// fetched from elsewhere, so it works offline). Embedded from `docs/` by
 /// `scripts/embed-api-docs.py`.
 enum APIDocuments {
-    static func addRoutes(to router: Router<MedrecRequestContext>) {
+    static func addRoutes(to router: RouterGroup<MedrecRequestContext>) {
         router.get("openapi.json") { _, _ in
             respond(openAPI, contentType: "application/json")
         }

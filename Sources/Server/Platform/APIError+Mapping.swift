@@ -30,6 +30,10 @@ extension APIError {
             case .timeout: return APIError(.serviceUnavailable, code: "timeout", "the request took too long")
             case .integrity: return APIError(.internalServerError, code: "integrity", "a stored record failed its integrity check")
             }
+        case let denied as AccessDenied:
+            return denied.kind == .hidden ? notFound(path) : APIError(.forbidden, code: "forbidden", "this action is not permitted")
+        case is TokenRejected:
+            return BearerAuthenticator.unauthorized(path, error: "invalid_token", "the access token is not valid")
         case let error as FHIRHTTPError:
             return from(status: error.status, message: error.issues.first?.diagnostics, headers: error.headers, path: path)
         case is NIOTooManyBytesError:

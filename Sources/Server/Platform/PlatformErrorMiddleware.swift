@@ -7,7 +7,7 @@ import Hummingbird
 struct PlatformErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
-        guard path != "/fhir", !path.hasPrefix("/fhir/") else { return try await next(request, context) }
+        guard APIFace(path: path) == .platform else { return try await next(request, context) }
         do {
             return try await next(request, context)
         } catch let error as HTTPError where error.status == .notFound || error.status == .methodNotAllowed {

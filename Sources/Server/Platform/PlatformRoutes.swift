@@ -22,13 +22,6 @@ enum PlatformRoutes {
         collections.flatMap { operations(of: $0.path) }
     }
 
-    /// `GET /patients/{id}` and its kind: the read whose statement carries the token check.
-    static func isRead(_ path: String) -> Bool {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0].isEmpty, !parts[2].isEmpty else { return false }
-        return collections.contains { $0.path == parts[1] }
-    }
-
     /// The methods a path outside `/fhir` answers, for a 405 with `Allow` when another method
     /// comes (nil for paths the platform does not serve).
     static func allowedMethods(for path: String) -> [HTTPRequest.Method]? {

@@ -67,7 +67,7 @@ extension PostgresResourceStore {
         var stored = StoredResource(
             type: type, id: id, versionID: version, lastUpdated: lastUpdated, deleted: false,
             json: try materialize(type: type, id: id, version: version, content: content, sealed: sealed, keyID: keyID),
-            method: "GET")
+            method: nil)
         stored.key = key
         return stored
     }

@@ -38,7 +38,7 @@ public struct PostgresResourceStore: ResourceStore {
             var stored = StoredResource(
                 type: type, id: id, versionID: version, lastUpdated: lastUpdated, deleted: false,
                 json: try materialize(type: type, id: id, version: version, content: content, sealed: sealed, keyID: keyID),
-                method: "GET")
+                method: nil)
             stored.caredForPatients = caredFor.map(Set.init)
             stored.compartmentPatients = compartment.map(Set.init)
             return stored
@@ -60,7 +60,7 @@ public struct PostgresResourceStore: ResourceStore {
             return StoredResource(
                 type: type, id: id, versionID: version, lastUpdated: lastUpdated, deleted: false,
                 json: try materialize(type: type, id: id, version: version, content: content, sealed: sealed, keyID: keyID),
-                method: method)
+                method: WriteMethod(rawValue: method))
         }
         throw StoreError(.notFound, "\(type)/\(id) has no version \(version)")
     }
@@ -106,7 +106,7 @@ public struct PostgresResourceStore: ResourceStore {
             entries.append(StoredResource(
                 type: type, id: id, versionID: version, lastUpdated: lastUpdated, deleted: deleted,
                 json: try materialize(type: type, id: id, version: version, content: content, sealed: sealed, keyID: keyID),
-                method: method))
+                method: WriteMethod(rawValue: method)))
         }
         if entries.count > query.count {
             entries.removeLast()
@@ -137,7 +137,7 @@ public struct PostgresResourceStore: ResourceStore {
             let sealed = try seal(prepared, type: item.type, id: item.id, version: 1)
             statement.types.append(item.type)
             statement.ids.append(item.id)
-            statement.methods.append(item.method)
+            statement.methods.append(item.method.rawValue)
             statement.contents.append(sealed.content)
             statement.sealed.append(sealed.sealedBase64)
             statement.keyIDs.append(sealed.keyID)

@@ -32,7 +32,7 @@ struct PostgresResourceTransaction: ResourceTransaction {
         try await AuditLog.insert(AuditRows(records), on: connection, logger: logger)
     }
 
-    func update(type: String, id: String, resource: JSONValue, ifMatch: Int?, method: String) async throws -> (StoredResource, created: Bool) {
+    func update(type: String, id: String, resource: JSONValue, ifMatch: Int?, method: WriteMethod) async throws -> (StoredResource, created: Bool) {
         if let bodyID = resource["id"]?.stringValue, bodyID != id {
             throw StoreError(.badRequest, "the resource id in the body differs from the id in the URL")
         }
@@ -64,7 +64,7 @@ struct PostgresResourceTransaction: ResourceTransaction {
                 WHERE resource_key = \(current.key) RETURNING resource_key, content, sealed, key_id
             )
             INSERT INTO resource_history (resource_key, type, id, version_id, last_updated, deleted, method, content, sealed, key_id)
-            SELECT resource_key, \(type), \(id), \(version), \(now), false, \(method), content, sealed, key_id FROM updated
+            SELECT resource_key, \(type), \(id), \(version), \(now), false, \(method.rawValue), content, sealed, key_id FROM updated
             """, logger: logger)
         var index = SearchIndexRows()
         index.append(type: type, resource: row.plain, ordinal: 1)
@@ -97,7 +97,7 @@ struct PostgresResourceTransaction: ResourceTransaction {
         try await connection.query("DELETE FROM resource_patient WHERE resource_key = \(current.key)", logger: logger)
         try await connection.query(
             "DELETE FROM care_relationship WHERE resource_key = \(current.key) AND kind <> 'author'", logger: logger)
-        return StoredResource(type: type, id: id, versionID: version, lastUpdated: now, deleted: true, json: nil, method: "DELETE")
+        return StoredResource(type: type, id: id, versionID: version, lastUpdated: now, deleted: true, json: nil, method: .delete)
     }
 
     func readForUpdate(type: String, id: String) async throws -> StoredResource? {
@@ -112,7 +112,7 @@ struct PostgresResourceTransaction: ResourceTransaction {
             return StoredResource(
                 type: type, id: id, versionID: version, lastUpdated: lastUpdated, deleted: false,
                 json: try store.materialize(type: type, id: id, version: version, content: content, sealed: sealed, keyID: keyID),
-                method: "GET")
+                method: nil)
         }
         return nil
     }

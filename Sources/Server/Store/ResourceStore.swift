@@ -62,7 +62,7 @@ public protocol ResourceTransaction: Sendable {
     /// Creates many resources whose ids are already fixed, in a few statements.
     func createAll(_ items: [NewResource]) async throws -> [StoredResource]
     /// Updates, or creates when absent (update-as-create). `ifMatch` is the version the client expects.
-    func update(type: String, id: String, resource: JSONValue, ifMatch: Int?, method: String) async throws -> (StoredResource, created: Bool)
+    func update(type: String, id: String, resource: JSONValue, ifMatch: Int?, method: WriteMethod) async throws -> (StoredResource, created: Bool)
     /// Soft-deletes; returns the deletion version, or nil when there was nothing to delete.
     func delete(type: String, id: String) async throws -> StoredResource?
     /// Reads the current version, locking it until the transaction ends.
@@ -79,10 +79,10 @@ public struct NewResource: Sendable {
     public let type: String
     public let id: String
     public let resource: JSONValue
-    /// How history records the creation: `POST`, or `PUT` for an update that creates.
-    public let method: String
+    /// How history records the creation: a create, or an update that creates.
+    public let method: WriteMethod
 
-    public init(type: String, id: String, resource: JSONValue, method: String = "POST") {
+    public init(type: String, id: String, resource: JSONValue, method: WriteMethod = .post) {
         self.type = type
         self.id = id
         self.resource = resource

@@ -10,8 +10,9 @@ public struct StoredResource: Sendable {
     public let deleted: Bool
     /// The resource as FHIR JSON text, including `id` and `meta`; `nil` for a deletion.
     public let json: [UInt8]?
-    /// How this version came about, for history bundles: POST, PUT, PATCH or DELETE.
-    public let method: String
+    /// How this version came about, for history bundles; nil when the read did not fetch it
+    /// (current reads and searches).
+    public let method: WriteMethod?
     /// For a read on behalf of a practitioner: the patients of this resource's compartment whom
     /// they care for, looked up in the same statement as the read (nil when not asked).
     public var caredForPatients: Set<String>?
@@ -21,7 +22,7 @@ public struct StoredResource: Sendable {
     /// The row's surrogate key (`resource.resource_key`) when a search read it: includes start from it.
     public var key: Int64?
 
-    public init(type: String, id: String, versionID: Int, lastUpdated: Date, deleted: Bool, json: [UInt8]?, method: String) {
+    public init(type: String, id: String, versionID: Int, lastUpdated: Date, deleted: Bool, json: [UInt8]?, method: WriteMethod?) {
         self.type = type
         self.id = id
         self.versionID = versionID

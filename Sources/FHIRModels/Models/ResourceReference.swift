@@ -1,0 +1,64 @@
+/// A FHIR reference string (`Reference.reference`, a canonical or a uri pointing at a
+/// resource), parsed once by the one parser every layer uses: access control asks which
+/// patient it names, the search index which resource it targets, Bundle processing whether
+/// it is a placeholder, the platform mapping which record id it holds.
+///
+/// The forms (R4 2.3.0 "Literal references"):
+/// - relative `Type/id` or `Type/id/_history/vid`;
+/// - absolute: a URL ending in one of those (`https://host/fhir/Patient/1`);
+/// - contained `#id`, `urn:uuid:`/`urn:oid:` placeholders, conditional `Type?query`: these
+///   name no stored resource by id, so they have no `target`.
+public struct ResourceReference: Sendable, Hashable {
+    public let text: String
+    /// The resource type and id a literal reference points at; nil for the other forms, an
+    /// unknown resource type or an invalid id.
+    public let target: (type: String, id: String)?
+    /// The version of a `/_history/vid` reference.
+    public let version: String?
+    /// Written as a URL with a scheme (`https://…`), rather than relative.
+    public let isAbsolute: Bool
+
+    public init(_ text: String) {
+        self.text = text
+        isAbsolute = text.contains("://")
+        var parsedTarget: (type: String, id: String)? = nil
+        var parsedVersion: String? = nil
+        if !text.isEmpty, !text.hasPrefix("#"), !text.hasPrefix("urn:"), !text.contains("?"), !text.contains("#") {
+            var segments = text.split(separator: "/", omittingEmptySubsequences: false)
+            if segments.count >= 4, segments[segments.count - 2] == "_history" {
+                parsedVersion = String(segments[segments.count - 1])
+                segments.removeLast(2)
+            }
+            // Relative references are exactly `Type/id`; absolute ones end in it.
+            if segments.count >= 2, isAbsolute || segments.count == 2 {
+                let type = String(segments[segments.count - 2]), id = String(segments[segments.count - 1])
+                if Self.isResourceType(type), FHIRLexical.isID(id) { parsedTarget = (type, id) }
+            }
+        }
+        target = parsedTarget
+        version = parsedTarget == nil ? nil : parsedVersion
+    }
+
+    /// The id this reference names when it points at a resource of `type`.
+    public func id(ofType type: String) -> String? {
+        guard let target, target.type == type else { return nil }
+        return target.id
+    }
+
+    /// A Bundle placeholder (`urn:uuid:`, `urn:oid:`) that a transaction rewrites.
+    public var isPlaceholder: Bool { text.hasPrefix("urn:uuid:") || text.hasPrefix("urn:oid:") }
+
+    /// Conditional (`Type?criteria`): resolved by search in a transaction.
+    public var isConditional: Bool { !text.hasPrefix("#") && text.contains("?") && !isAbsolute }
+
+    /// The relative literal form `Type/id`, the only form the store writes.
+    public static func literal(type: String, id: String) -> String { "\(type)/\(id)" }
+
+    public static func == (lhs: ResourceReference, rhs: ResourceReference) -> Bool { lhs.text == rhs.text }
+    public func hash(into hasher: inout Hasher) { hasher.combine(text) }
+
+    static func isResourceType(_ name: String) -> Bool {
+        guard let first = name.utf8.first, (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(first) else { return false }
+        return FHIRMetadata.type(named: name)?.kind == .resource
+    }
+}

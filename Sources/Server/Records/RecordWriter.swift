@@ -1,0 +1,163 @@
+import FHIRModels
+import Foundation
+
+/// The caller's authorized, audited operations inside one database transaction: what
+/// `RecordService` runs for a single write and what a transaction Bundle runs for each of its
+/// entries. Every write locks the current version, decides on the old and new content (an
+/// update that moves a resource between compartments needs rights on both), and appends its
+/// AuditEvent to the same transaction.
+public struct RecordWriter: Sendable {
+    let transaction: any ResourceTransaction
+    let access: AuditedAccess
+
+    /// Creates, or for a conditional create returns the one existing match (several are refused).
+    /// `id` fixes the new resource's id (a Bundle assigns ids before rewriting references).
+    public func create(type: String, resource: JSONValue, ifNoneExist: SearchQuery?, id: String? = nil) async throws -> RecordService.WriteResult {
+        if let ifNoneExist, let match = try await existingMatch(type: type, ifNoneExist: ifNoneExist) {
+            try await transaction.appendAudit([access.record(
+                .create, type: type, id: match.stored.id, version: match.stored.versionID, patients: match.patients)])
+            return RecordService.WriteResult(stored: match.stored, created: false)
+        }
+        let id = id ?? UUID().uuidString.lowercased()
+        var object = resource.objectValue ?? JSONObject()
+        object["id"] = .string(id)
+        let write = try await access.authorizeWrite(.create, type: type, id: id, permission: .create, old: nil, new: .object(object))
+        let stored = try await transaction.create(type: type, resource: .object(object), id: id)
+        try await transaction.appendAudit([access.written(.create, type: type, id: id, version: stored.versionID, write)])
+        return RecordService.WriteResult(stored: stored, created: true)
+    }
+
+    /// The one resource a conditional create's criteria match, when the caller may see it
+    /// (naming it tells its id); nil when none matches, refused when several do.
+    func existingMatch(type: String, ifNoneExist: SearchQuery) async throws -> (stored: StoredResource, patients: Set<String>)? {
+        let matches = try await transaction.find(ifNoneExist)
+        if matches.count > 1 { throw StoreError(.multipleMatches, "the conditional create matched more than one resource") }
+        guard let match = matches.first else { return nil }
+        guard let existing = try match.resource() else { throw RecordService.notKnown(type, match.id) }
+        let patients = access.access.patients(type: type, id: match.id, resource: existing)
+        let decision = try await access.access.decideRead(type: type, id: match.id, resource: existing, permission: .search)
+        guard decision.isAllowed else {
+            throw AccessDenied(
+                .forbidden, "this create of \(type) is not permitted",
+                record: access.record(.create, type: type, id: match.id, patients: patients, decision: decision))
+        }
+        return (match, patients)
+    }
+
+    /// Creates many resources with fixed ids in one batch (a transaction Bundle's creates), each
+    /// authorized on its own and all audited with the write.
+    public func createAll(_ items: [NewResource]) async throws -> [StoredResource] {
+        var writes: [AuditedAccess.WriteDecision] = []
+        writes.reserveCapacity(items.count)
+        for (offset, item) in items.enumerated() {
+            var object = item.resource.objectValue ?? JSONObject()
+            object["id"] = .string(item.id)
+            do {
+                writes.append(try await access.authorizeWrite(.create, type: item.type, id: item.id, permission: .create, old: nil, new: .object(object)))
+            } catch {
+                throw BatchItemError(offset: offset, underlying: error)
+            }
+        }
+        let stored = try await transaction.createAll(items)
+        try await transaction.appendAudit(zip(stored, writes).map { item, write in
+            access.written(.create, type: item.type, id: item.id, version: item.versionID, write)
+        })
+        return stored
+    }
+
+    /// Which of a batch's items failed, for the caller to say which entry it was.
+    public struct BatchItemError: Error {
+        public let offset: Int
+        public let underlying: any Error
+    }
+
+    /// An update (or update-as-create, authorized as a create).
+    public func update(type: String, id: String, resource: JSONValue, ifMatch: Int?, method: WriteMethod = .put) async throws -> RecordService.WriteResult {
+        let current = try await transaction.readForUpdate(type: type, id: id)
+        let old = try current?.resource()
+        let interaction: AuditedInteraction = old == nil ? .create : (method == .patch ? .patch : .update)
+        let write = try await access.authorizeWrite(
+            interaction, type: type, id: id, permission: old == nil ? .create : .update, old: old, new: resource)
+        let (stored, created) = try await transaction.update(type: type, id: id, resource: resource, ifMatch: ifMatch, method: method)
+        try await transaction.appendAudit([
+            access.written(created ? .create : interaction, type: type, id: id, version: stored.versionID, write)
+        ])
+        return RecordService.WriteResult(stored: stored, created: created)
+    }
+
+    /// A conditional update: the one match is updated, none creates (with the body's id, or a
+    /// new one), several are refused.
+    public func conditionalUpdate(type: String, resource: JSONValue, criteria: SearchQuery) async throws -> RecordService.WriteResult {
+        let matches = try await transaction.find(criteria)
+        if matches.count > 1 { throw StoreError(.multipleMatches, "the conditional update matched more than one resource") }
+        let bodyID = resource["id"]?.stringValue
+        if let match = matches.first {
+            if let bodyID, bodyID != match.id {
+                throw StoreError(.badRequest, "the resource id in the body differs from the matched resource")
+            }
+            var object = resource.objectValue ?? JSONObject()
+            object["id"] = .string(match.id)
+            return try await update(type: type, id: match.id, resource: .object(object), ifMatch: nil)
+        }
+        if let bodyID { return try await update(type: type, id: bodyID, resource: resource, ifMatch: nil) }
+        return try await create(type: type, resource: resource, ifNoneExist: nil)
+    }
+
+    /// A JSON Patch of the current version; a resource the caller may not read is "not known".
+    public func patch(type: String, id: String, with patch: JSONPatch, ifMatch: Int?) async throws -> RecordService.WriteResult {
+        guard let current = try await transaction.readForUpdate(type: type, id: id), let resource = try current.resource() else {
+            throw RecordService.notKnown(type, id)
+        }
+        let readable = try await access.access.decideRead(type: type, id: id, resource: resource, permission: .read)
+        guard readable.isAllowed || access.principal.role == .system else {
+            throw AccessDenied(
+                .hidden, "\(type)/\(id) is not known",
+                record: access.record(
+                    .patch, type: type, id: id, patients: access.access.patients(type: type, id: id, resource: resource), decision: readable))
+        }
+        if let ifMatch, ifMatch != current.versionID {
+            throw StoreError(.versionConflict(current: current.versionID), "If-Match names a stale version")
+        }
+        let patched = try patch.apply(to: resource)
+        guard patched["id"]?.stringValue == id, patched["resourceType"]?.stringValue == type else {
+            throw StoreError(.badRequest, "a patch may not change the resource id or type")
+        }
+        return try await update(type: type, id: id, resource: patched, ifMatch: current.versionID, method: .patch)
+    }
+
+    /// A delete; nil when there was nothing to delete.
+    public func delete(type: String, id: String) async throws -> StoredResource? {
+        guard let current = try await transaction.readForUpdate(type: type, id: id), let old = try current.resource() else {
+            return nil
+        }
+        let write = try await access.authorizeWrite(.delete, type: type, id: id, permission: .delete, old: old, new: nil)
+        guard let deleted = try await transaction.delete(type: type, id: id) else { return nil }
+        try await transaction.appendAudit([access.written(.delete, type: type, id: id, version: deleted.versionID, write)])
+        return deleted
+    }
+
+    /// A conditional delete: the one match is deleted, several are refused.
+    public func conditionalDelete(type: String, criteria: SearchQuery) async throws {
+        let matches = try await transaction.find(criteria)
+        if matches.count > 1 { throw StoreError(.multipleMatches, "the conditional delete matched more than one resource") }
+        if let match = matches.first { _ = try await delete(type: type, id: match.id) }
+    }
+
+    /// A read inside the transaction (a Bundle's GET entry), audited with it.
+    public func read(type: String, id: String, version: Int?, from store: any ResourceStore) async throws -> (StoredResource, JSONValue?) {
+        let stored: StoredResource
+        if let version {
+            stored = try await store.vread(type: type, id: id, version: version)
+        } else {
+            stored = try await store.read(type: type, id: id)
+        }
+        let record = try await access.readable(stored, version == nil ? .read : .vread)
+        try await transaction.appendAudit([record])
+        return (stored, try stored.resource())
+    }
+
+    /// Rows found by a search inside this transaction (conditional references).
+    public func find(_ query: SearchQuery) async throws -> [StoredResource] {
+        try await transaction.find(query)
+    }
+}

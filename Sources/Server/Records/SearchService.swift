@@ -1,0 +1,143 @@
+import FHIRModels
+import Foundation
+
+/// Search, once, for every face: scope check → restrict to what the caller may see (in SQL)
+/// → search → total → per-result access decision → includes → audit. The FHIR face renders
+/// the result as a searchset Bundle, the platform face as a list of models, a transaction
+/// Bundle as an entry; none of them repeats a step.
+public struct SearchService: Sendable {
+    let store: any ResourceStore
+    let security: SecurityServices
+    /// The most included resources one page may carry.
+    let maxIncluded: Int
+
+    public init(store: any ResourceStore, security: SecurityServices, maxIncluded: Int) {
+        self.store = store
+        self.security = security
+        self.maxIncluded = maxIncluded
+    }
+
+    /// What one search asks, besides who asks.
+    public struct Request: Sendable {
+        /// The parsed query (the face parsed it with its own strictness and base URL).
+        public var query: SearchQuery
+        /// The raw parameters, for naming other patients (`patient=`, `subject=`) and the audit log.
+        public var items: [(key: String, value: String)]
+        /// A compartment search or `$everything`: only this patient's compartment.
+        public var compartmentPatient: String?
+        public var interaction: AuditedInteraction = .searchType
+        /// The type the audit record names (nil for system searches and `$everything`).
+        public var auditType: String?
+        /// The query as the audit log keeps it (bounded): what the caller wrote.
+        public var queryText: String
+
+        public init(query: SearchQuery, items: [(key: String, value: String)], compartmentPatient: String? = nil,
+                    interaction: AuditedInteraction = .searchType, auditType: String?, queryText: String? = nil) {
+            self.query = query
+            self.items = items
+            self.compartmentPatient = compartmentPatient
+            self.interaction = interaction
+            self.auditType = auditType
+            self.queryText = queryText ?? String(items.map { "\($0.key)=\($0.value)" }.joined(separator: "&").prefix(2048))
+        }
+    }
+
+    /// A page of what the caller may see.
+    public struct Result: Sendable {
+        /// The query as run (after access restrictions), for rendering (`_summary`, `_elements`, ignored parameters).
+        public let query: SearchQuery
+        public let matches: [(stored: StoredResource, resource: JSONValue)]
+        public let included: [(stored: StoredResource, resource: JSONValue)]
+        /// `_total=accurate|estimate` or `_summary=count`.
+        public let total: Int?
+        /// The opaque cursor of the next page.
+        public let next: String?
+    }
+
+    /// The caller may not search `type` at all (their token's scopes): audited and refused.
+    func requireScope(_ types: [String], _ request: Request, access: AuditedAccess) async throws {
+        for type in types where !access.access.scopeAllows(.search, on: type) {
+            try await security.audit.record(access.record(request.interaction, type: type, decision: .deny("scope"), query: request.queryText))
+            throw AccessDenied(.forbidden, "the access token's scopes do not allow searching \(type)")
+        }
+    }
+
+    public func search(_ request: Request, as caller: Caller) async throws -> Result {
+        let access = AuditedAccess(try await RecordService(store: store, security: security).confirmed(caller), security: security)
+        try await requireScope(request.query.types, request, access: access)
+        var query = request.query
+        if let patient = request.compartmentPatient {
+            if query.types.isEmpty { query.anyType = true }
+            query.common.append(.compartment(patients: [patient]))
+        }
+        let denial = try await access.restrictToVisible(
+            &query, items: request.items, compartment: request.compartmentPatient, request.interaction, type: request.auditType,
+            queryText: request.queryText)
+        if query.summary == .count { query.count = 0 }
+        let page = try await store.search(query)
+        let total = try await total(of: query)
+        let matches = try await access.visible(
+            page.entries, request.interaction, type: request.auditType, permission: .search, query: request.queryText)
+        var records = matches.records
+        if let denial { records.append(denial) }
+        let sources = matches.shown.map(\.stored)
+        var included: [(stored: StoredResource, resource: JSONValue?)] = []
+        if !sources.isEmpty, !query.includes.isEmpty || !query.revincludes.isEmpty {
+            // Included resources pass the same access decision as matches.
+            let visible = try await access.visible(
+                try await includes(of: query, from: sources), request.interaction, type: request.auditType, permission: .read,
+                query: request.queryText)
+            included = visible.shown
+            records += visible.records.filter { $0.outcome != .success || !$0.patientIDs.isEmpty }
+        }
+        try await security.audit.record(records)
+        return Result(
+            query: query, matches: matches.shown.compactMap(Self.withResource), included: included.compactMap(Self.withResource),
+            total: total, next: query.summary == .count ? nil : page.next?.token)
+    }
+
+    /// A search inside a transaction Bundle: the same restrictions and audit, the rows seen by
+    /// the transaction, no paging.
+    public func search(_ request: Request, in writer: RecordWriter) async throws -> [(stored: StoredResource, resource: JSONValue)] {
+        let access = writer.access
+        for type in request.query.types where !access.access.scopeAllows(.search, on: type) {
+            throw AccessDenied(
+                .forbidden, "the access token's scopes do not allow searching \(type)",
+                record: access.record(request.interaction, type: type, decision: .deny("scope")))
+        }
+        var query = request.query
+        let denial = try await access.restrictToVisible(
+            &query, items: request.items, compartment: nil, request.interaction, type: request.auditType, queryText: nil)
+        let visible = try await access.visible(
+            try await writer.find(query), request.interaction, type: request.auditType, permission: .search, query: nil)
+        var records = visible.records
+        if let denial { records.append(denial) }
+        try await writer.transaction.appendAudit(records)
+        return visible.shown.compactMap(Self.withResource)
+    }
+
+    private func total(of query: SearchQuery) async throws -> Int? {
+        if query.summary == .count || query.total == .accurate { return try await store.count(query, estimate: false) }
+        if query.total == .estimate { return try await store.count(query, estimate: true) }
+        return nil
+    }
+
+    /// `_include`/`_revinclude` of the page's matches, and once more (`:iterate`) of what they included.
+    private func includes(of query: SearchQuery, from sources: [StoredResource]) async throws -> [StoredResource] {
+        var included = try await store.included(query.includes, reverse: false, from: sources, limit: maxIncluded)
+        included += try await store.included(query.revincludes, reverse: true, from: sources, limit: maxIncluded)
+        let iterating = query.includes.filter(\.iterate)
+        let iteratingReverse = query.revincludes.filter(\.iterate)
+        if !included.isEmpty, !iterating.isEmpty || !iteratingReverse.isEmpty {
+            var next = try await store.included(iterating, reverse: false, from: included, limit: maxIncluded)
+            next += try await store.included(iteratingReverse, reverse: true, from: included, limit: maxIncluded)
+            let known = Set(sources.compactMap(\.key) + included.compactMap(\.key))
+            included += next.filter { $0.key.map { !known.contains($0) } ?? true }
+        }
+        return included
+    }
+
+    private static func withResource(_ item: (stored: StoredResource, resource: JSONValue?)) -> (stored: StoredResource, resource: JSONValue)? {
+        item.resource.map { (item.stored, $0) }
+    }
+}

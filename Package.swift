@@ -40,7 +40,10 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
-            ]
+            ],
+            // The platform API's documents, served at /openapi.json and /docs (APIDocuments); the
+            // one copy of each, written by scripts/generate-openapi.py and scripts/render-api-docs.py.
+            resources: [.copy("Resources/openapi.json"), .copy("Resources/api.html")]
         ),
         .executableTarget(name: "medrec", dependencies: ["Server"]),
         // Release-mode throughput of the FHIR codecs: scripts/bench-codecs.sh.

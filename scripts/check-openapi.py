@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks docs/openapi.json, for CI. Exits 1 on the first run with any failure, listing them all.
+"""Checks Sources/Server/Resources/openapi.json, for CI. Exits 1 on the first run with any failure, listing them all.
 
 1. The document is valid OpenAPI 3.1 (openapi-spec-validator).
 2. Every example (request and response bodies, parameters, headers) validates against its schema
@@ -9,7 +9,7 @@
    examples for each body; public operations (and only they) say `security: []`.
 5. Exactly the expected routes are there: the 30 platform operations, the auth routes and the two
    document routes; lists take limit and cursor, reads and writes answer an ETag, creates a Location.
-6. (for docs/openapi.json itself) it is what scripts/generate-openapi.py writes, and docs/api.html is what
+6. (for Sources/Server/Resources/openapi.json itself) it is what scripts/generate-openapi.py writes, and Sources/Server/Resources/api.html is what
    scripts/render-api-docs.py renders from it.
 
     python3 scripts/check-openapi.py [OTHER.json]
@@ -29,7 +29,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = ROOT / "docs" / "openapi.json"
+SPEC = ROOT / "Sources" / "Server" / "Resources" / "openapi.json"
 BASE = "urn:medrec:openapi"
 
 COLLECTIONS = {

@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
-"""Writes docs/openapi.json, the OpenAPI 3.1 description of the platform API.
+"""Writes Sources/Server/Resources/openapi.json, the OpenAPI 3.1 description of the platform API.
 
 The six platform collections share one shape (list, read, create, update, delete), so the
 document is generated from the tables below rather than written by hand: one place per fact,
 and the 30 operations cannot drift apart. The contract is the platform spec (models, fields,
 routes, errors); the auth routes follow Sources/Server/Identity/AuthController.swift.
 
-    python3 scripts/generate-openapi.py          # rewrites docs/openapi.json
-    python3 scripts/generate-openapi.py --check  # exits 1 if docs/openapi.json is not current
+    python3 scripts/generate-openapi.py          # rewrites Sources/Server/Resources/openapi.json
+    python3 scripts/generate-openapi.py --check  # exits 1 if Sources/Server/Resources/openapi.json is not current
 
-Then `python3 scripts/render-api-docs.py` regenerates docs/api.html and
+Then `python3 scripts/render-api-docs.py` regenerates Sources/Server/Resources/api.html and
 `python3 scripts/check-openapi.py` validates both.
 """
 
@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OUTPUT = ROOT / "docs" / "openapi.json"
+OUTPUT = ROOT / "Sources" / "Server" / "Resources" / "openapi.json"
 
 EXT = "https://medical-records.example/fhir/StructureDefinition/"
 # The server's version (CapabilityStatement.software.version), so both faces name the same release.
@@ -1154,7 +1154,7 @@ def render():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if docs/openapi.json is not current")
+    parser.add_argument("--check", action="store_true", help="exit 1 if Sources/Server/Resources/openapi.json is not current")
     args = parser.parse_args()
     text_out = render()
     if args.check:

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Renders docs/api.html from docs/openapi.json: one self-contained page (inline CSS, no scripts,
+"""Renders Sources/Server/Resources/api.html from Sources/Server/Resources/openapi.json: one self-contained page (inline CSS, no scripts,
 nothing loaded from elsewhere), served by the server at /docs.
 
-    python3 scripts/render-api-docs.py          # rewrites docs/api.html
-    python3 scripts/render-api-docs.py --check  # exits 1 if docs/api.html is not current
+    python3 scripts/render-api-docs.py          # rewrites Sources/Server/Resources/api.html
+    python3 scripts/render-api-docs.py --check  # exits 1 if Sources/Server/Resources/api.html is not current
 
 The page lists the overview, security, each tag with its operations (method, path, summary,
 description, parameters, request body schema and examples, responses with headers and examples),
@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE = ROOT / "docs" / "openapi.json"
-OUTPUT = ROOT / "docs" / "api.html"
+SOURCE = ROOT / "Sources" / "Server" / "Resources" / "openapi.json"
+OUTPUT = ROOT / "Sources" / "Server" / "Resources" / "api.html"
 METHODS = ["get", "post", "put", "patch", "delete", "head", "options", "trace"]
 
 CSS = """
@@ -558,7 +558,7 @@ def render(spec):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if docs/api.html is not current")
+    parser.add_argument("--check", action="store_true", help="exit 1 if Sources/Server/Resources/api.html is not current")
     parser.add_argument("--source", type=Path, default=SOURCE)
     parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args()

@@ -6,7 +6,8 @@ import Mapping
 import Testing
 @testable import Server
 
-/// The published API documents: served without a token, the same as the files in `docs/`,
+/// The published API documents: served without a token, the same as the files in
+/// `Sources/Server/Resources` (the generators' output),
 /// in step with the router (a route the document lacks, or a documented route the server lacks,
 /// fails here), with examples the server itself accepts; and the profiles of `profiles/` served
 /// on the FHIR face.
@@ -17,11 +18,13 @@ import Testing
         try FHIRJSON.parse(Array(APIDocuments.openAPI.utf8))
     }
 
-    @Test func embeddedCopiesMatchTheFilesInDocs() throws {
-        let json = try String(contentsOf: Self.root.appendingPathComponent("docs/openapi.json"), encoding: .utf8)
-        let page = try String(contentsOf: Self.root.appendingPathComponent("docs/api.html"), encoding: .utf8)
-        #expect(APIDocuments.openAPI == json, "run scripts/embed-api-docs.py")
-        #expect(APIDocuments.page == page, "run scripts/render-api-docs.py and scripts/embed-api-docs.py")
+    /// The bundle the server reads (`Bundle.module`, in the build directory) holds the files of
+    /// the source tree, not a stale copy.
+    @Test func servedDocumentsAreTheFilesInTheSourceTree() throws {
+        let json = try String(contentsOf: Self.root.appendingPathComponent("Sources/Server/Resources/openapi.json"), encoding: .utf8)
+        let page = try String(contentsOf: Self.root.appendingPathComponent("Sources/Server/Resources/api.html"), encoding: .utf8)
+        #expect(APIDocuments.openAPI == json, "rebuild: the resource bundle is stale")
+        #expect(APIDocuments.page == page, "rebuild: the resource bundle is stale")
     }
 
     @Test func documentAndRouterDescribeTheSameOperations() throws {

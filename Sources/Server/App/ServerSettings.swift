@@ -4,7 +4,8 @@ import Foundation
 /// Every setting has one name: the config key below. In the environment it is the key in
 /// upper snake case (`medrec.databaseUrl` → `MEDREC_DATABASE_URL`); in a JSON config file
 /// (`MEDREC_CONFIG_FILE`) it is the nested object path (`{"medrec": {"databaseUrl": …}}`).
-/// Command-line flags, where they exist, win over both.
+/// Command-line flags, where they exist, win over both (`GlobalOptions`, `serve`'s own). Every
+/// command reads these same settings, so a tool run beside a server finds the server's database.
 public struct ServerSettings: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
@@ -14,9 +15,14 @@ public struct ServerSettings: Sendable {
     /// The public base URL of the FHIR API (used in Location headers and Bundle links);
     /// `nil` derives it from the request's Host header.
     public var baseURL: String?
+    /// Directory of `initdb`/`pg_ctl` for the embedded cluster; nil finds them (`PostgresBinaries`).
+    public var postgresBinDirectory: String?
     public var limits = ServerLimits()
-    public var logLevel = "info"
+    /// `trace` … `critical`; nil: the command's own default (`info` for `serve`, `warning` for the
+    /// tools, whose standard output is their answer).
+    public var logLevel: String?
     public var auth = AuthSettings()
+    public var encryption = EncryptionSettings()
 
     /// Tokens, passwords and audit.
     public struct AuthSettings: Sendable {
@@ -38,10 +44,16 @@ public struct ServerSettings: Sendable {
 
     public init() {}
 
-    /// Environment first, then the JSON file named by `MEDREC_CONFIG_FILE`, then defaults.
-    public static func load() async throws -> ServerSettings {
-        var providers: [any ConfigProvider] = [EnvironmentVariablesProvider()]
-        if let file = ProcessInfo.processInfo.environment["MEDREC_CONFIG_FILE"], !file.isEmpty {
+    /// The environment variable naming the JSON config file.
+    public static let configFileEnvironmentKey = "MEDREC_CONFIG_FILE"
+
+    /// Environment first, then the JSON config file (`configFile`, else the one named by
+    /// `MEDREC_CONFIG_FILE`), then defaults.
+    public static func load(
+        environment: [String: String] = ProcessInfo.processInfo.environment, configFile: String? = nil
+    ) async throws -> ServerSettings {
+        var providers: [any ConfigProvider] = [EnvironmentVariablesProvider(environmentVariables: environment)]
+        if let file = configFile ?? environment[configFileEnvironmentKey], !file.isEmpty {
             providers.append(try await FileProvider<JSONSnapshot>(filePath: .init(file)))
         }
         return ServerSettings(config: ConfigReader(providers: providers))
@@ -54,7 +66,8 @@ public struct ServerSettings: Sendable {
         dataDirectory = config.string(forKey: "medrec.dataDir", default: defaults.dataDirectory)
         databaseURL = config.string(forKey: "medrec.databaseUrl", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
         baseURL = config.string(forKey: "medrec.baseUrl").flatMap { $0.isEmpty ? nil : $0 }
-        logLevel = config.string(forKey: "medrec.logLevel", default: defaults.logLevel)
+        postgresBinDirectory = config.string(forKey: "medrec.pgBin").flatMap { $0.isEmpty ? nil : $0 }
+        logLevel = config.string(forKey: "medrec.logLevel").flatMap { $0.isEmpty ? nil : $0 }
         limits.maxBodyBytes = config.int(forKey: "medrec.maxBodyBytes", default: defaults.limits.maxBodyBytes)
         limits.maxBundleEntries = config.int(forKey: "medrec.maxBundleEntries", default: defaults.limits.maxBundleEntries)
         limits.statementTimeoutMilliseconds = config.int(
@@ -66,5 +79,6 @@ public struct ServerSettings: Sendable {
         auth.signingKeys = config.string(forKey: "medrec.auth.signingKeys", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
         auth.bcryptCost = config.int(forKey: "medrec.auth.bcryptCost", default: defaults.auth.bcryptCost)
         auth.auditReads = config.bool(forKey: "medrec.auth.auditReads", default: defaults.auth.auditReads)
+        encryption = EncryptionSettings(config: config)
     }
 }

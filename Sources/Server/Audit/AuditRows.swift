@@ -77,33 +77,19 @@ struct AuditRows: Sendable {
         queries += other.queries
     }
 
-    /// Binds the 18 arrays in the order `insertSQL` expects.
-    func appendBindings(to bindings: inout PostgresBindings) {
-        bindings.append(ids)
-        bindings.append(recorded)
-        bindings.append(actions)
-        bindings.append(subtypes)
-        bindings.append(outcomes)
-        bindings.append(descriptions)
-        bindings.append(agents)
-        bindings.append(roles)
-        bindings.append(fhirUsers)
-        bindings.append(clients)
-        bindings.append(addresses)
-        bindings.append(purposes)
-        bindings.append(reasons)
-        bindings.append(entityTypes)
-        bindings.append(entityIDs)
-        bindings.append(entityVersions)
-        bindings.append(patients)
-        bindings.append(queries)
+    /// The insert of these rows on its own, e.g. for the group commit.
+    func insertQuery() -> PostgresQuery {
+        var parameters = SQLParameters()
+        let text = insertSQL(&parameters)
+        return parameters.query(text)
     }
 
-    static let parameterCount = 18
-
-    /// The insert, its arrays bound from `$first` on.
-    static func insertSQL(first: Int) -> String {
-        let p = (0..<parameterCount).map { "$\(first + $0)" }
+    /// The insert of these rows, their arrays bound into `parameters`; composes into larger
+    /// statements (a create's single statement).
+    func insertSQL(_ parameters: inout SQLParameters) -> String {
+        func p<Value: PostgresDynamicTypeEncodable>(_ values: Value, _ type: String) -> String {
+            "\(parameters.bind(values))::\(type)[]"
+        }
         return """
             INSERT INTO audit_event (id, recorded, action, subtype, outcome, outcome_desc, agent_id, agent_role,
                 agent_fhir_user, agent_is_client, client_address, purpose, break_glass_reason, entity_type, entity_id,
@@ -112,13 +98,36 @@ struct AuditRows: Sendable {
                 NULLIF(a.role, ''), NULLIF(a.fhir_user, ''), a.client, NULLIF(a.address, ''), NULLIF(a.purpose, ''),
                 NULLIF(a.reason, ''), NULLIF(a.entity_type, ''), NULLIF(a.entity_id, ''), NULLIF(a.entity_version, -1),
                 CASE WHEN a.patients = '' THEN '{}'::text[] ELSE string_to_array(a.patients, ' ') END, NULLIF(a.query, '')
-            FROM unnest(\(p[0])::text[], \(p[1])::timestamptz[], \(p[2])::text[], \(p[3])::text[], \(p[4])::text[],
-                \(p[5])::text[], \(p[6])::text[], \(p[7])::text[], \(p[8])::text[], \(p[9])::boolean[], \(p[10])::text[],
-                \(p[11])::text[], \(p[12])::text[], \(p[13])::text[], \(p[14])::text[], \(p[15])::integer[], \(p[16])::text[],
-                \(p[17])::text[])
+            FROM unnest(\(p(ids, "text")), \(p(recorded, "timestamptz")), \(p(actions, "text")), \(p(subtypes, "text")),
+                \(p(outcomes, "text")), \(p(descriptions, "text")), \(p(agents, "text")), \(p(roles, "text")),
+                \(p(fhirUsers, "text")), \(p(clients, "boolean")), \(p(addresses, "text")), \(p(purposes, "text")),
+                \(p(reasons, "text")), \(p(entityTypes, "text")), \(p(entityIDs, "text")), \(p(entityVersions, "integer")),
+                \(p(patients, "text")), \(p(queries, "text")))
                 AS a(id, recorded, action, subtype, outcome, description, agent, role, fhir_user, client, address, purpose,
                     reason, entity_type, entity_id, entity_version, patients, query)
             """
+    }
+
+    // The three members below keep `AuditLog` (edited elsewhere at the moment) compiling
+    // unchanged; both derive from `insertSQL(_:)`, so the order of the arrays is written once.
+    // `AuditLog.insert` can become `connection.query(rows.insertQuery(), …)` and these go.
+
+    /// The number of arrays `insertSQL` binds.
+    static let parameterCount = 18
+
+    /// Binds the arrays, in the order `insertSQL(first: 1)` expects, into empty `bindings`.
+    func appendBindings(to bindings: inout PostgresBindings) {
+        precondition(bindings.count == 0, "the audit insert binds from $1")
+        var parameters = SQLParameters()
+        _ = insertSQL(&parameters)
+        bindings = parameters.bindings
+    }
+
+    /// The insert as a statement of its own (`first` must be 1).
+    static func insertSQL(first: Int) -> String {
+        precondition(first == 1, "the audit insert binds from $1; compose it with insertSQL(_:) otherwise")
+        var parameters = SQLParameters()
+        return AuditRows().insertSQL(&parameters)
     }
 
     /// The columns `record(from:)` reads, in order.

@@ -10,12 +10,12 @@ struct CLIDatabase {
     let identities: IdentityStore
     let logger: Logger
 
-    static func run(dataDirectory: String, _ body: @Sendable (CLIDatabase) async throws -> Void) async throws {
-        var logger = Logger(label: "medrec.cli") { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = .warning
-        let (endpoint, cluster) = try await DatabaseService.resolve(dataDirectory: dataDirectory, logger: logger, migrate: true)
+    static func run(_ options: GlobalOptions, _ body: @Sendable (CLIDatabase) async throws -> Void) async throws {
+        let settings = try await options.settings()
+        let logger = GlobalOptions.toolLogger(label: "medrec.cli", settings: settings)
+        let (endpoint, cluster) = try await DatabaseService.resolve(settings: settings, logger: logger, migrate: true)
         do {
-            let sealer = try ServeCommand.makeSealer(dataDirectory: dataDirectory, logger: logger)
+            let sealer = try ServeCommand.makeSealer(settings: settings, logger: logger)
             let client = PostgresClient(configuration: endpoint.clientConfiguration(), backgroundLogger: logger)
             let database = CLIDatabase(
                 store: PostgresResourceStore(client: client, logger: logger, sealer: sealer),

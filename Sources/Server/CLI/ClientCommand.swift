@@ -12,7 +12,7 @@ struct ClientCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a client; prints its id and secret once.")
         @Option(help: "A name for operators.") var name: String
         @Option(help: "SMART system scopes, space-separated, e.g. \"system/*.rs system/Patient.cruds\".") var scopes: String
-        @Option(name: .customLong("data-dir"), help: "Data directory holding the embedded database.") var dataDirectory = "./.medrec"
+        @OptionGroup var options: GlobalOptions
 
         func run() async throws {
             let parsed: ScopeSet
@@ -25,7 +25,7 @@ struct ClientCommand: AsyncParsableCommand {
                 throw ValidationError("--scopes must be system/ scopes only, e.g. system/*.rs")
             }
             let name = self.name
-            try await CLIDatabase.run(dataDirectory: dataDirectory) { database in
+            try await CLIDatabase.run(options) { database in
                 let client = try await database.identities.addClient(name: name, scopes: parsed.text)
                 print("client_id: \(client.id)")
                 print("client_secret: \(client.secret)")
@@ -37,10 +37,10 @@ struct ClientCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List clients.")
-        @Option(name: .customLong("data-dir"), help: "Data directory holding the embedded database.") var dataDirectory = "./.medrec"
+        @OptionGroup var options: GlobalOptions
 
         func run() async throws {
-            try await CLIDatabase.run(dataDirectory: dataDirectory) { database in
+            try await CLIDatabase.run(options) { database in
                 for client in try await database.identities.clients() {
                     print("\(client.id)\t\(client.revoked ? "revoked" : "active")\t\(client.name)\t\(client.scopes)")
                 }
@@ -51,11 +51,11 @@ struct ClientCommand: AsyncParsableCommand {
     struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Revoke a client: its secret and live tokens stop working at once.")
         @Argument(help: "The client id.") var id: String
-        @Option(name: .customLong("data-dir"), help: "Data directory holding the embedded database.") var dataDirectory = "./.medrec"
+        @OptionGroup var options: GlobalOptions
 
         func run() async throws {
             let id = self.id
-            try await CLIDatabase.run(dataDirectory: dataDirectory) { database in
+            try await CLIDatabase.run(options) { database in
                 guard try await database.identities.revokeClient(id: id) else {
                     throw ValidationError("no active client \(id)")
                 }

@@ -14,7 +14,7 @@ struct DbCommand: AsyncParsableCommand {
     struct URLCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "url",
-            abstract: "Print the connection URL of the database in use (MEDREC_DATABASE_URL, else the embedded one).",
+            abstract: "Print the connection URL of the database in use (the configured database URL, else the embedded one).",
             discussion: """
                 For the embedded database the URL holds the generated password (also in \
                 <data-dir>/postgres.password). The cluster is not started: if it is not running, a note \
@@ -23,22 +23,25 @@ struct DbCommand: AsyncParsableCommand {
                 """
         )
 
-        @Option(name: .customLong("data-dir"), help: "Data directory holding the embedded database.")
-        var dataDirectory = "./.medrec"
+        @OptionGroup var options: GlobalOptions
 
         @Flag(help: "Leave the password out of the URL.")
         var withoutPassword = false
 
         func run() async throws {
-            if let url = ProcessInfo.processInfo.environment[DatabaseService.urlEnvironmentKey], !url.isEmpty {
+            let settings = try await options.settings()
+            if let url = settings.databaseURL {
                 let endpoint = try DatabaseEndpoint(url: url)
                 print(withoutPassword ? endpoint.url : url)
                 return
             }
-            let logger = DbCommand.logger
+            let logger = GlobalOptions.toolLogger(label: "medrec.db", settings: settings)
+            let dataDirectory = settings.dataDirectory
             var recorded = EmbeddedPostgres.recordedEndpoint(dataDirectory: dataDirectory)
             if recorded == nil {
-                let cluster = EmbeddedPostgres(dataDirectory: dataDirectory, logger: logger)
+                var clusterOptions = EmbeddedPostgres.Options()
+                clusterOptions.binariesDirectory = settings.postgresBinDirectory
+                let cluster = EmbeddedPostgres(dataDirectory: dataDirectory, options: clusterOptions, logger: logger)
                 _ = try await cluster.start()
                 try await cluster.stop()
                 recorded = EmbeddedPostgres.recordedEndpoint(dataDirectory: dataDirectory)
@@ -61,20 +64,14 @@ struct DbCommand: AsyncParsableCommand {
             abstract: "Stop the embedded database server of a data directory, if it is running."
         )
 
-        @Option(name: .customLong("data-dir"), help: "Data directory holding the embedded database.")
-        var dataDirectory = "./.medrec"
+        @OptionGroup var options: GlobalOptions
 
         func run() async throws {
+            let settings = try await options.settings()
             let stopped = try await EmbeddedPostgres.stopRecordedCluster(
-                dataDirectory: dataDirectory, logger: DbCommand.logger)
+                dataDirectory: settings.dataDirectory, binariesDirectory: settings.postgresBinDirectory,
+                logger: GlobalOptions.toolLogger(label: "medrec.db", settings: settings))
             print(stopped ? "stopped" : "not running")
         }
-    }
-
-    /// Warnings and errors to stderr: stdout carries the command's answer.
-    static var logger: Logger {
-        var logger = Logger(label: "medrec.db") { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = .warning
-        return logger
     }
 }

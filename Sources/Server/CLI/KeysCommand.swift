@@ -10,20 +10,15 @@ struct KeysCommand: AsyncParsableCommand {
         subcommands: [Status.self, Add.self, Rotate.self]
     )
 
-    struct Options: ParsableArguments {
-        @Option(name: .customLong("data-dir"), help: "Data directory (embedded database and development key file).")
-        var dataDirectory = "./.medrec"
-    }
-
     /// Runs `body` with a connection to the database in use and the configured sealer.
     static func withDatabase(
-        _ options: Options, _ body: (PostgresConnectionContext) async throws -> Void
+        _ options: GlobalOptions, _ body: (PostgresConnectionContext) async throws -> Void
     ) async throws {
-        var logger = Logger(label: "medrec.keys") { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = .warning
-        let (endpoint, cluster) = try await DatabaseService.resolve(dataDirectory: options.dataDirectory, logger: logger)
+        let settings = try await options.settings()
+        let logger = GlobalOptions.toolLogger(label: "medrec.keys", settings: settings)
+        let (endpoint, cluster) = try await DatabaseService.resolve(settings: settings, logger: logger)
         do {
-            let sealer = try ServeCommand.makeSealer(dataDirectory: options.dataDirectory, logger: logger)
+            let sealer = try ServeCommand.makeSealer(settings: settings, logger: logger)
             try await endpoint.withConnection(logger: logger) { connection in
                 try await body(PostgresConnectionContext(connection: connection, sealer: sealer, logger: logger))
             }
@@ -36,7 +31,7 @@ struct KeysCommand: AsyncParsableCommand {
 
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show how many rows each key seals.")
-        @OptionGroup var options: Options
+        @OptionGroup var options: GlobalOptions
 
         func run() async throws {
             try await KeysCommand.withDatabase(options) { context in
@@ -53,16 +48,16 @@ struct KeysCommand: AsyncParsableCommand {
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add a new random key to the key file and make it active (restart servers afterwards).")
-        @OptionGroup var options: Options
+        @OptionGroup var options: GlobalOptions
 
-        func run() throws {
-            let environment = ProcessInfo.processInfo.environment
-            if let list = environment["MEDREC_ENCRYPTION_KEYS"], !list.isEmpty {
+        func run() async throws {
+            let settings = try await options.settings()
+            if settings.encryption.keys != nil {
                 throw ValidationError(
-                    "keys come from MEDREC_ENCRYPTION_KEYS: append a new id:base64 key there (openssl rand -base64 32), restart, then run `medrec keys rotate`")
+                    "keys come from MEDREC_ENCRYPTION_KEYS (medrec.encryption.keys): append a new id:base64 key there (openssl rand -base64 32), restart, then run `medrec keys rotate`")
             }
-            let path = environment["MEDREC_ENCRYPTION_KEY_FILE"].flatMap { $0.isEmpty ? nil : $0 }
-                ?? URL(fileURLWithPath: options.dataDirectory).appendingPathComponent("encryption-keys.json").path
+            let path = settings.encryption.keyFile
+                ?? URL(fileURLWithPath: settings.dataDirectory).appendingPathComponent("encryption-keys.json").path
             let id = try Keyring.addKey(toKeyFile: URL(fileURLWithPath: path))
             print("added key \(id) to \(path) as the active key; restart servers, then run `medrec keys rotate`")
         }
@@ -71,7 +66,7 @@ struct KeysCommand: AsyncParsableCommand {
     struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Re-seal every row under the active key, in batches, without blocking reads or writes; resumable.")
-        @OptionGroup var options: Options
+        @OptionGroup var options: GlobalOptions
         @Option(help: "Rows per transaction.") var batchSize = 200
 
         func run() async throws {

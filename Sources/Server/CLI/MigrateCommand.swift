@@ -7,17 +7,15 @@ import Logging
 struct MigrateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "migrate",
-        abstract: "Apply pending schema migrations to the database (MEDREC_DATABASE_URL, else the embedded one)."
+        abstract: "Apply pending schema migrations to the database (the configured database URL, else the embedded one)."
     )
 
-    @Option(name: .customLong("data-dir"), help: "Data directory holding the embedded database.")
-    var dataDirectory = "./.medrec"
+    @OptionGroup var options: GlobalOptions
 
     func run() async throws {
-        var logger = Logger(label: "medrec.migrate") { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = .warning
-        let (endpoint, cluster) = try await DatabaseService.resolve(
-            dataDirectory: dataDirectory, logger: logger, migrate: false)
+        let settings = try await options.settings()
+        let logger = GlobalOptions.toolLogger(label: "medrec.migrate", settings: settings)
+        let (endpoint, cluster) = try await DatabaseService.resolve(settings: settings, logger: logger, migrate: false)
         do {
             let applied = try await Migrator().migrate(endpoint, logger: logger)
             if applied.isEmpty {

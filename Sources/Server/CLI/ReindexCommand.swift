@@ -9,8 +9,7 @@ struct ReindexCommand: AsyncParsableCommand {
         abstract: "Bring the search index of older rows up to date, in batches, online."
     )
 
-    @Option(name: .customLong("data-dir"), help: "Data directory holding the embedded database.")
-    var dataDirectory = "./.medrec"
+    @OptionGroup var options: GlobalOptions
 
     @Option(help: "Rows per batch (one short transaction each).")
     var batchSize = 500
@@ -20,10 +19,10 @@ struct ReindexCommand: AsyncParsableCommand {
 
     func run() async throws {
         let batchSize = batchSize, all = all
-        try await CLIDatabase.run(dataDirectory: dataDirectory) { database in
+        try await CLIDatabase.run(options) { database in
             let reindexer = Reindexer(store: database.store, batchSize: max(1, min(batchSize, 10_000)))
             if all {
-                try await database.store.client.query("UPDATE resource SET index_version = 2 WHERE index_version >= 2", logger: database.logger)
+                try await reindexer.markAllStale()
             }
             let pending = try await reindexer.pending()
             print("rows to reindex: \(pending)")

@@ -9,7 +9,7 @@ import PostgresNIO
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run the server (embedded PostgreSQL unless MEDREC_DATABASE_URL is set)."
+        abstract: "Run the server (embedded PostgreSQL unless a database URL is configured)."
     )
 
     @Option(help: "Address to listen on (default 127.0.0.1, or MEDREC_HOST).")
@@ -18,24 +18,19 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on (default 8080, or MEDREC_PORT).")
     var port: Int?
 
-    @Option(name: .customLong("data-dir"), help: "Data directory for the embedded database (default ./.medrec, or MEDREC_DATA_DIR).")
-    var dataDirectory: String?
+    @OptionGroup var options: GlobalOptions
 
     func run() async throws {
-        var settings = try await ServerSettings.load()
+        var settings = try await options.settings()
         if let host { settings.host = host }
         if let port { settings.port = port }
-        if let dataDirectory { settings.dataDirectory = dataDirectory }
         var logger = Logger(label: "medrec")
-        logger.logLevel = Logger.Level(rawValue: settings.logLevel) ?? .info
+        logger.logLevel = settings.logLevel.flatMap(Logger.Level.init(rawValue:)) ?? .info
 
-        var environment = ProcessInfo.processInfo.environment
-        if let databaseURL = settings.databaseURL { environment[DatabaseService.urlEnvironmentKey] = databaseURL }
         let endpoint: DatabaseEndpoint
         let cluster: EmbeddedPostgres?
         do {
-            (endpoint, cluster) = try await DatabaseService.resolve(
-                dataDirectory: settings.dataDirectory, logger: logger, environment: environment)
+            (endpoint, cluster) = try await DatabaseService.resolve(settings: settings, logger: logger)
         } catch let error as DatabaseError {
             FileHandle.standardError.write(Data("medrec: \(error)\n".utf8))
             throw ExitCode(2)
@@ -43,7 +38,7 @@ struct ServeCommand: AsyncParsableCommand {
         // After the database: the data directory exists by now with the permissions it needs.
         let sealer: FieldSealer
         do {
-            sealer = try Self.makeSealer(dataDirectory: settings.dataDirectory, logger: logger)
+            sealer = try Self.makeSealer(settings: settings, logger: logger)
         } catch {
             try? await cluster?.stop()
             FileHandle.standardError.write(Data("medrec: \(error)\n".utf8))
@@ -74,10 +69,10 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// The encryption policy and keyring from configuration; warns at every start while a
     /// development key file is in use.
-    static func makeSealer(dataDirectory: String, logger: Logger) throws -> FieldSealer {
-        let environment = ProcessInfo.processInfo.environment
-        let policy = try EncryptionPolicy.configured(environment: environment)
-        let configured = try Keyring.configured(environment: environment, dataDirectory: URL(fileURLWithPath: dataDirectory))
+    static func makeSealer(settings: ServerSettings, logger: Logger) throws -> FieldSealer {
+        let policy = try EncryptionPolicy.configured(settings: settings.encryption)
+        let configured = try Keyring.configured(
+            settings: settings.encryption, dataDirectory: URL(fileURLWithPath: settings.dataDirectory))
         if case .developmentKeyFile(let path) = configured.source {
             logger.warning(
                 "field encryption uses a DEVELOPMENT key file; set MEDREC_ENCRYPTION_KEYS or MEDREC_ENCRYPTION_KEY_FILE for real data",

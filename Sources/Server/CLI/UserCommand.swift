@@ -21,7 +21,7 @@ struct UserCommand: AsyncParsableCommand {
         @Option(help: "Link a doctor account to this existing Practitioner id.") var practitioner: String?
         @Option(help: "Given name, for a new linked Patient or Practitioner.") var firstName: String?
         @Option(help: "Family name, for a new linked Patient or Practitioner.") var lastName: String?
-        @Option(name: .customLong("data-dir"), help: "Data directory holding the embedded database.") var dataDirectory = "./.medrec"
+        @OptionGroup var options: GlobalOptions
 
         func run() async throws {
             guard let role = Principal.Role(rawValue: role), role != .system else {
@@ -45,7 +45,7 @@ struct UserCommand: AsyncParsableCommand {
             let firstName = self.firstName
             let lastName = self.lastName
             let hash = try await PasswordHasher().hash(secret)
-            try await CLIDatabase.run(dataDirectory: dataDirectory) { database in
+            try await CLIDatabase.run(options) { database in
                 var fhirUser: String?
                 if let linkType {
                     if let existing {

@@ -34,6 +34,8 @@ public actor EmbeddedPostgres: Service {
         public var durable = true
         /// Extra `postgresql.conf` settings (name to value, values as in the file), applied last.
         public var settings: [String: String] = [:]
+        /// The directory of `initdb`/`pg_ctl` (`medrec.pgBin`); nil finds them (`PostgresBinaries.locate`).
+        public var binariesDirectory: String?
         public init() {}
     }
 
@@ -104,7 +106,8 @@ public actor EmbeddedPostgres: Service {
         let layout = try await resolveLayout(user: user)
         return try await Self.withClusterLock(layout) {
             let preferredVersion = Self.clusterMajorVersion(layout)
-            let binaries = try PostgresBinaries.locate(preferringMajorVersion: preferredVersion)
+            let binaries = try PostgresBinaries.locate(
+                directory: options.binariesDirectory, preferringMajorVersion: preferredVersion)
             let password = try Self.loadOrCreatePassword(layout)
             try Self.createDirectory(layout.root, mode: 0o700)
             try user.takeOwnership(of: layout.root)
@@ -463,13 +466,16 @@ extension EmbeddedPostgres {
 
     /// Stops the cluster in `dataDirectory` whoever started it (`medrec db stop`). Returns false
     /// when it was not running.
-    public static func stopRecordedCluster(dataDirectory: String, logger: Logger) async throws -> Bool {
+    public static func stopRecordedCluster(
+        dataDirectory: String, binariesDirectory: String? = nil, logger: Logger
+    ) async throws -> Bool {
         let directory = ClusterLayout.absolute(dataDirectory)
         guard let layout = ClusterLayout.existing(in: directory),
             let pidFile = PostmasterPIDFile.read(pgdata: layout.pgdata), pidFile.isLive(pgdata: layout.pgdata)
         else { return false }
         let user = try ClusterUser.forCurrentProcess()
-        let binaries = try PostgresBinaries.locate(preferringMajorVersion: clusterMajorVersion(layout))
+        let binaries = try PostgresBinaries.locate(
+            directory: binariesDirectory, preferringMajorVersion: clusterMajorVersion(layout))
         try await withClusterLock(layout) {
             try await stopServer(binaries: binaries, user: user, layout: layout, logger: logger)
         }

@@ -24,17 +24,18 @@ public struct PostgresBinaries: Sendable, Hashable {
         self.directory = directory
     }
 
-    /// Finds the binaries: `MEDREC_PG_BIN`, then `PATH`, then the highest version under
-    /// `/usr/lib/postgresql/*/bin` and `/usr/pgsql-*/bin`.
+    /// Finds the binaries: `directory` (the configured `medrec.pgBin`), else `MEDREC_PG_BIN`, then
+    /// `PATH`, then the highest version under `/usr/lib/postgresql/*/bin` and `/usr/pgsql-*/bin`.
     ///
     /// - Parameter preferringMajorVersion: the version an existing cluster was created with; a
     ///   packaged installation of that version wins over `PATH` and newer ones, since a cluster
     ///   only runs with its own major version.
     public static func locate(
+        directory: String? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         preferringMajorVersion: Int? = nil
     ) throws(DatabaseError) -> PostgresBinaries {
-        if let explicit = environment[environmentKey], !explicit.isEmpty {
+        if let explicit = directory ?? environment[environmentKey], !explicit.isEmpty {
             let candidate = PostgresBinaries(directory: explicit)
             guard candidate.isComplete else {
                 throw DatabaseError(

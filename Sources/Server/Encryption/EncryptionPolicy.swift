@@ -87,9 +87,14 @@ public struct EncryptionPolicy: Sendable, Equatable {
         }
     }()
 
-    /// The policy file named by `MEDREC_ENCRYPTION_POLICY`, or the built-in one.
+    /// The policy file named by `MEDREC_ENCRYPTION_POLICY` in the environment alone, or the built-in one.
     public static func configured(environment: [String: String]) throws(EncryptionConfigurationError) -> EncryptionPolicy {
-        guard let path = environment["MEDREC_ENCRYPTION_POLICY"], !path.isEmpty else { return standard }
+        try configured(settings: EncryptionSettings(environment: environment))
+    }
+
+    /// The configured policy file (`MEDREC_ENCRYPTION_POLICY`, `medrec.encryption.policy`), or the built-in one.
+    public static func configured(settings: EncryptionSettings) throws(EncryptionConfigurationError) -> EncryptionPolicy {
+        guard let path = settings.policyFile else { return standard }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))

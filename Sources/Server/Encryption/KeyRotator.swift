@@ -14,13 +14,10 @@ struct KeyRotator {
     /// Rows per key id, for the current and history tables.
     func status(on connection: PostgresConnection) async throws -> [(table: String, keyID: String, rows: Int)] {
         var result: [(String, String, Int)] = []
-        for table in ["resource", "resource_history"] {
-            let rows = try await connection.query(
-                PostgresQuery(unsafeSQL: """
-                    SELECT key_id, count(*)::bigint FROM \(table) WHERE sealed IS NOT NULL GROUP BY key_id ORDER BY key_id
-                    """), logger: logger)
+        for table in KeyRotationStatements.Table.allCases {
+            let rows = try await connection.query(KeyRotationStatements.countsByKey(in: table), logger: logger)
             for try await (keyID, count) in rows.decode((String?, Int64).self) {
-                result.append((table, keyID ?? "(none)", Int(count)))
+                result.append((table.rawValue, keyID ?? "(none)", Int(count)))
             }
         }
         return result
@@ -31,8 +28,8 @@ struct KeyRotator {
         var total = 0
         var idleRounds = 0
         while true {
-            let current = try await resealBatch(table: "resource", keyColumn: "resource_key", on: connection)
-            let history = try await resealBatch(table: "resource_history", keyColumn: "history_key", on: connection)
+            let current = try await resealBatch(table: .current, on: connection)
+            let history = try await resealBatch(table: .history, on: connection)
             total += current + history
             if current + history > 0 {
                 try progress(total)
@@ -48,26 +45,18 @@ struct KeyRotator {
     }
 
     func remaining(on connection: PostgresConnection) async throws -> Int {
-        let active = sealer.keyring.activeKeyID
         let rows = try await connection.query(
-            """
-            SELECT (SELECT count(*) FROM resource WHERE sealed IS NOT NULL AND key_id IS DISTINCT FROM \(active))
-                 + (SELECT count(*) FROM resource_history WHERE sealed IS NOT NULL AND key_id IS DISTINCT FROM \(active))
-            """, logger: logger)
+            KeyRotationStatements.remaining(activeKeyID: sealer.keyring.activeKeyID), logger: logger)
         for try await count in rows.decode(Int64.self) { return Int(count) }
         return 0
     }
 
     /// One transaction: lock up to `batchSize` free rows under an old key, re-seal, update.
-    private func resealBatch(table: String, keyColumn: String, on connection: PostgresConnection) async throws -> Int {
+    private func resealBatch(table: KeyRotationStatements.Table, on connection: PostgresConnection) async throws -> Int {
         let active = sealer.keyring.activeKeyID
         return try await connection.withTransaction(logger: logger) { connection in
             let rows = try await connection.query(
-                PostgresQuery(unsafeSQL: """
-                    SELECT \(keyColumn), type, id, version_id, content::text, encode(sealed, 'base64'), key_id
-                    FROM \(table) WHERE sealed IS NOT NULL AND key_id IS DISTINCT FROM $1
-                    ORDER BY \(keyColumn) LIMIT $2 FOR UPDATE SKIP LOCKED
-                    """, binds: try bindings(active, Int64(batchSize))), logger: logger)
+                KeyRotationStatements.lockBatch(in: table, notUnder: active, limit: batchSize), logger: logger)
             var pending: [(Int64, String, String, Int, String, String, String?)] = []
             for try await (key, type, id, version, content, sealed, keyID)
                 in rows.decode((Int64, String, String, Int, String, String, String?).self) {
@@ -82,18 +71,11 @@ struct KeyRotator {
                 let newContent = String(decoding: FHIRJSON.serialize(resealed.content), as: UTF8.self)
                 let newSealed = resealed.sealed.map { Data($0).base64EncodedString() } ?? ""
                 try await connection.query(
-                    PostgresQuery(unsafeSQL: """
-                        UPDATE \(table) SET content = $1::jsonb, sealed = decode(NULLIF($2, ''), 'base64'), key_id = NULLIF($3, '')
-                        WHERE \(keyColumn) = $4
-                        """, binds: try bindings(newContent, newSealed, resealed.keyID ?? "", key)), logger: logger)
+                    KeyRotationStatements.update(
+                        in: table, key: key, content: newContent, sealed: newSealed, keyID: resealed.keyID ?? ""),
+                    logger: logger)
             }
             return pending.count
         }
-    }
-
-    private func bindings(_ values: any PostgresEncodable...) throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: values.count)
-        for value in values { try bindings.append(value) }
-        return bindings
     }
 }

@@ -8,8 +8,8 @@ import Musl
 import Darwin
 #endif
 
-/// Where the keyring comes from: `MEDREC_ENCRYPTION_KEYS`, a key file, or (embedded default)
-/// a development key file in the data directory.
+/// Where the keyring comes from: `MEDREC_ENCRYPTION_KEYS` (`medrec.encryption.keys`), a key file,
+/// or (embedded default) a development key file in the data directory.
 extension Keyring {
     /// How the keyring was found, so the server can warn about a development key at every start.
     public enum Source: Sendable, Equatable {
@@ -18,19 +18,20 @@ extension Keyring {
         case developmentKeyFile(String)
     }
 
-    /// The keyring from the environment, else `MEDREC_ENCRYPTION_KEY_FILE`, else the development
-    /// key file in `dataDirectory` (created when absent; `nil` means no fallback, and no keys is an error).
+    /// The keyring from the configured key list, else the key file, else the development key file
+    /// in `dataDirectory` (created when absent; `nil` means no fallback, and no keys is an error).
     ///
-    /// - `MEDREC_ENCRYPTION_KEYS`: `id1:base64,id2:base64`; the last is active unless
-    ///   `MEDREC_ENCRYPTION_ACTIVE_KEY` names another. Needs `MEDREC_BLIND_INDEX_KEY` (base64).
-    /// - `MEDREC_ENCRYPTION_KEY_FILE`: a JSON key file (see `load(keyFile:)`), mode 0600.
-    public static func configured(environment: [String: String], dataDirectory: URL?)
+    /// - `keys` (`MEDREC_ENCRYPTION_KEYS`): `id1:base64,id2:base64`; the last is active unless
+    ///   `activeKey` (`MEDREC_ENCRYPTION_ACTIVE_KEY`) names another. Needs `blindIndexKey`
+    ///   (`MEDREC_BLIND_INDEX_KEY`, base64).
+    /// - `keyFile` (`MEDREC_ENCRYPTION_KEY_FILE`): a JSON key file (see `load(keyFile:)`), mode 0600.
+    public static func configured(settings: EncryptionSettings, dataDirectory: URL?)
         throws(EncryptionConfigurationError) -> (keyring: Keyring, source: Source)
     {
-        if let list = environment["MEDREC_ENCRYPTION_KEYS"], !list.isEmpty {
-            return (try fromEnvironment(list: list, environment: environment), .environment)
+        if let list = settings.keys {
+            return (try fromList(list, settings: settings), .environment)
         }
-        if let path = environment["MEDREC_ENCRYPTION_KEY_FILE"], !path.isEmpty {
+        if let path = settings.keyFile {
             return (try load(keyFile: URL(fileURLWithPath: path)), .keyFile(path))
         }
         guard let dataDirectory else {
@@ -41,7 +42,14 @@ extension Keyring {
         return (try load(keyFile: file), .developmentKeyFile(file.path))
     }
 
-    static func fromEnvironment(list: String, environment: [String: String]) throws(EncryptionConfigurationError)
+    /// The keyring the environment variables alone configure (see `configured(settings:dataDirectory:)`).
+    public static func configured(environment: [String: String], dataDirectory: URL?)
+        throws(EncryptionConfigurationError) -> (keyring: Keyring, source: Source)
+    {
+        try configured(settings: EncryptionSettings(environment: environment), dataDirectory: dataDirectory)
+    }
+
+    static func fromList(_ list: String, settings: EncryptionSettings) throws(EncryptionConfigurationError)
         -> Keyring
     {
         var keys: [(id: String, material: [UInt8])] = []
@@ -57,15 +65,14 @@ extension Keyring {
             }
             keys.append((id, material))
         }
-        let active = environment["MEDREC_ENCRYPTION_ACTIVE_KEY"].flatMap { $0.isEmpty ? nil : $0 }
-        guard let blind = environment["MEDREC_BLIND_INDEX_KEY"], !blind.isEmpty else {
+        guard let blind = settings.blindIndexKey else {
             throw EncryptionConfigurationError(
                 "MEDREC_BLIND_INDEX_KEY is not set: blind indexes need their own key, which stays the same across rotations")
         }
         guard let blindMaterial = decodeBase64(Substring(blind)) else {
             throw EncryptionConfigurationError("MEDREC_BLIND_INDEX_KEY is not valid base64")
         }
-        return try Keyring(keys: keys, activeKeyID: active, blindIndexKey: blindMaterial)
+        return try Keyring(keys: keys, activeKeyID: settings.activeKey, blindIndexKey: blindMaterial)
     }
 
     /// The on-disk form: `{"active": "k2", "keys": {"k1": "base64", "k2": "base64"}, "blindIndexKey": "base64"}`.

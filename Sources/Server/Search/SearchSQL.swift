@@ -8,18 +8,18 @@ import PostgresNIO
 /// `search_reference`. Every value is a bound parameter: nothing from the request is spliced
 /// into the SQL text.
 struct SearchSQL {
-    private(set) var bindings = PostgresBindings()
-    private var parameterCount = 0
+    private var parameters = SQLParameters()
     private var aliasCount = 0
+
+    /// The values bound so far, in placeholder order.
+    var bindings: PostgresBindings { parameters.bindings }
 
     /// The selected columns of a resource row, as `StoredRow` decodes them.
     static let columns =
         "r.resource_key, r.type, r.id, r.version_id, r.last_updated, r.content::text, encode(r.sealed, 'base64'), r.key_id"
 
     mutating func bind<Value: PostgresNonThrowingEncodable>(_ value: Value) -> String {
-        bindings.append(value)
-        parameterCount += 1
-        return "$\(parameterCount)"
+        parameters.bind(value)
     }
 
     private mutating func alias(_ prefix: String) -> String {

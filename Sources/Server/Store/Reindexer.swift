@@ -17,12 +17,7 @@ struct Reindexer: Sendable {
     func reindexBatch() async throws -> Int {
         try await store.run {
             try await store.client.withTransaction(logger: store.logger) { connection in
-                let rows = try await connection.query(
-                    """
-                    SELECT resource_key, type, id, deleted, content::text FROM resource
-                    WHERE index_version < \(SearchIndexRows.version)
-                    ORDER BY resource_key LIMIT \(batchSize) FOR UPDATE SKIP LOCKED
-                    """, logger: store.logger)
+                let rows = try await connection.query(ReindexStatements.lockStaleBatch(limit: batchSize), logger: store.logger)
                 var keys: [Int64] = []
                 var index = SearchIndexRows()
                 var patientKeys: [Int64] = [], patientIDs: [String] = []
@@ -49,20 +44,10 @@ struct Reindexer: Sendable {
                 // Compartment rows and stated relationships too (rows from before index version 2
                 // have none); 'author' relationships are history and stay.
                 try await connection.query(
-                    """
-                    WITH removed AS (DELETE FROM resource_patient WHERE resource_key = ANY(\(keys)::bigint[])),
-                    removed_care AS (DELETE FROM care_relationship WHERE resource_key = ANY(\(keys)::bigint[]) AND kind <> 'author'),
-                    patients AS (
-                        INSERT INTO resource_patient (resource_key, patient_id)
-                        SELECT * FROM unnest(\(patientKeys)::bigint[], \(patientIDs)::text[])
-                    ), care AS (
-                        INSERT INTO care_relationship (practitioner_id, patient_id, kind, resource_key)
-                        SELECT pr, pa, k, rk FROM unnest(\(carePractitioners)::text[], \(carePatients)::text[], \(careKinds)::text[],
-                            \(careKeys)::bigint[]) AS u(pr, pa, k, rk)
-                        ON CONFLICT DO NOTHING
-                    )
-                    UPDATE resource SET index_version = \(SearchIndexRows.version) WHERE resource_key = ANY(\(keys)::bigint[])
-                    """, logger: store.logger)
+                    ReindexStatements.replaceAccessRows(
+                        keys: keys, patientKeys: patientKeys, patientIDs: patientIDs, careKeys: careKeys,
+                        carePractitioners: carePractitioners, carePatients: carePatients, careKinds: careKinds),
+                    logger: store.logger)
                 return keys.count
             }
         }
@@ -80,10 +65,14 @@ struct Reindexer: Sendable {
         return total
     }
 
+    /// Marks every row's search index as stale, so `reindexAll` redoes all of it.
+    func markAllStale() async throws {
+        try await store.client.query(ReindexStatements.markAllStale, logger: store.logger)
+    }
+
     /// Rows still waiting for the current extraction.
     func pending() async throws -> Int {
-        let rows = try await store.client.query(
-            "SELECT count(*) FROM resource WHERE index_version < \(SearchIndexRows.version)", logger: store.logger)
+        let rows = try await store.client.query(ReindexStatements.pending, logger: store.logger)
         for try await count in rows.decode(Int64.self) { return Int(count) }
         return 0
     }

@@ -14,8 +14,6 @@ struct SearchIndexRows: Sendable {
     /// `resource.index_version` of rows indexed by this code. 3: every R4 parameter (issue 6);
     /// 2: compartment and care-relationship rows only; 1: neither.
     static let version = 3
-    /// The number of bound parameters `appendBindings` adds.
-    static let parameterCount = 31
 
     private static let extractor = SearchIndexExtractor()
 
@@ -116,36 +114,24 @@ struct SearchIndexRows: Sendable {
         }
     }
 
-    func appendBindings(to bindings: inout PostgresBindings) {
-        bindings.append(tokenOrdinals); bindings.append(tokenParams); bindings.append(tokenSystemCodes)
-        bindings.append(tokenCodes); bindings.append(tokenSystems); bindings.append(tokenValues)
-        bindings.append(stringOrdinals); bindings.append(stringParams); bindings.append(stringNormalized); bindings.append(stringExact)
-        bindings.append(dateOrdinals); bindings.append(dateParams); bindings.append(dateLows); bindings.append(dateHighs)
-        bindings.append(referenceOrdinals); bindings.append(referenceParams); bindings.append(referenceTypes)
-        bindings.append(referenceIDs); bindings.append(referenceURLs)
-        bindings.append(numberOrdinals); bindings.append(numberParams); bindings.append(numberValues)
-        bindings.append(quantityOrdinals); bindings.append(quantityParams); bindings.append(quantityValues)
-        bindings.append(quantitySystems); bindings.append(quantityCodes); bindings.append(quantityUnits)
-        bindings.append(uriOrdinals); bindings.append(uriParams); bindings.append(uriValues)
-    }
-
-    /// The CTEs (each preceded by a comma) inserting the rows bound from `$first` on, in the
-    /// order of `appendBindings` (`parameterCount` parameters). Needs a CTE
-    /// `keyed (resource_key, ord)` before them.
-    static func insertCTEs(first: Int) -> String {
-        var next = first
-        func p(_ type: String) -> String {
-            defer { next += 1 }
-            return "$\(next)::\(type)[]"
+    /// The CTEs (each preceded by a comma) inserting these rows, their arrays bound into
+    /// `parameters`. Needs a CTE `keyed (resource_key, ord)` before them.
+    func insertCTEs(_ parameters: inout SQLParameters) -> String {
+        func p<Value: PostgresDynamicTypeEncodable>(_ values: Value, _ type: String) -> String {
+            "\(parameters.bind(values))::\(type)[]"
         }
-        let token = "unnest(\(p("bigint")), \(p("bigint")), \(p("bigint")), \(p("bigint")), \(p("bigint")), \(p("text")))"
-        let string = "unnest(\(p("bigint")), \(p("bigint")), \(p("text")), \(p("text")))"
-        let date = "unnest(\(p("bigint")), \(p("bigint")), \(p("timestamptz")), \(p("timestamptz")))"
-        let reference = "unnest(\(p("bigint")), \(p("bigint")), \(p("text")), \(p("text")), \(p("text")))"
-        let number = "unnest(\(p("bigint")), \(p("bigint")), \(p("text")))"
-        let quantity = "unnest(\(p("bigint")), \(p("bigint")), \(p("text")), \(p("text")), \(p("text")), \(p("text")))"
-        let uri = "unnest(\(p("bigint")), \(p("bigint")), \(p("text")))"
-        precondition(next - first == parameterCount, "insertCTEs and appendBindings disagree")
+        let token = "unnest(\(p(tokenOrdinals, "bigint")), \(p(tokenParams, "bigint")), \(p(tokenSystemCodes, "bigint")), "
+            + "\(p(tokenCodes, "bigint")), \(p(tokenSystems, "bigint")), \(p(tokenValues, "text")))"
+        let string = "unnest(\(p(stringOrdinals, "bigint")), \(p(stringParams, "bigint")), \(p(stringNormalized, "text")), "
+            + "\(p(stringExact, "text")))"
+        let date = "unnest(\(p(dateOrdinals, "bigint")), \(p(dateParams, "bigint")), \(p(dateLows, "timestamptz")), "
+            + "\(p(dateHighs, "timestamptz")))"
+        let reference = "unnest(\(p(referenceOrdinals, "bigint")), \(p(referenceParams, "bigint")), \(p(referenceTypes, "text")), "
+            + "\(p(referenceIDs, "text")), \(p(referenceURLs, "text")))"
+        let number = "unnest(\(p(numberOrdinals, "bigint")), \(p(numberParams, "bigint")), \(p(numberValues, "text")))"
+        let quantity = "unnest(\(p(quantityOrdinals, "bigint")), \(p(quantityParams, "bigint")), \(p(quantityValues, "text")), "
+            + "\(p(quantitySystems, "text")), \(p(quantityCodes, "text")), \(p(quantityUnits, "text")))"
+        let uri = "unnest(\(p(uriOrdinals, "bigint")), \(p(uriParams, "bigint")), \(p(uriValues, "text")))"
         return """
             , index_token AS (
                 INSERT INTO search_token (resource_key, param, system_code, code, system, value)
@@ -209,15 +195,13 @@ extension SearchIndexRows {
     /// Replaces every index row of `keys` (the batch's resources in ordinal order) with these
     /// rows, in one statement: updates, deletions (no rows) and the reindexer use it.
     func replace(keys: [Int64], on connection: PostgresConnection, logger: Logger) async throws {
-        var bindings = PostgresBindings(capacity: 1 + Self.parameterCount)
-        bindings.append(keys)
-        appendBindings(to: &bindings)
-        try await connection.query(PostgresQuery(unsafeSQL: Self.replaceSQL, binds: bindings), logger: logger)
+        var parameters = SQLParameters()
+        let keys = parameters.bind(keys)
+        let text = """
+            WITH keyed AS (SELECT * FROM unnest(\(keys)::bigint[]) WITH ORDINALITY AS k(resource_key, ord))
+            \(Self.deleteCTEs(keys: keys))\(insertCTEs(&parameters))
+            SELECT 1
+            """
+        try await connection.query(parameters.query(text), logger: logger)
     }
-
-    private static let replaceSQL = """
-        WITH keyed AS (SELECT * FROM unnest($1::bigint[]) WITH ORDINALITY AS k(resource_key, ord))
-        \(deleteCTEs(keys: "$1"))\(insertCTEs(first: 2))
-        SELECT 1
-        """
 }

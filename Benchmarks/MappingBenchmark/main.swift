@@ -2,12 +2,12 @@ import FHIRModels
 import Foundation
 import Mapping
 
-// What the typed FHIR models would add to the platform mapping (issue 14), per resource:
-// (a) today's mapping, `Model(fhir:)` and `fhir(mergingInto:context:)` (an unchanged write and
-// a one-field change); (b) the typed path's extra work, JSON tree → typed model → JSON tree;
-// (c) for scale, parsing the resource's JSON text, which every platform read already pays.
-// Over every resource of a mapped type in the Synthea bundles (Composition: the HL7 example
-// document, Synthea has none), references resolved to `Type/id` as a transaction stores them.
+// What the platform mapping costs per resource: `Model(fhir:)` and `fhir(mergingInto:context:)`
+// (an unchanged write and a one-field change), against parsing the resource's JSON text, which
+// every platform read already pays. Over every resource of a mapped type in the Synthea bundles
+// (Composition: the HL7 example document, Synthea has none), references resolved to `Type/id`
+// as a transaction stores them. Issue 14 used this benchmark, with typed-model columns since
+// removed, to decide against typed models in Mapping (docs/architecture.md, "Typed models: decision").
 // Usage: MappingBenchmark [FIXTURES_DIR] [--rounds N]
 
 let arguments = CommandLine.arguments.dropFirst()
@@ -87,22 +87,15 @@ let context = MappingContext(authorPractitionerID: "author-1", now: Date(timeInt
     return best * 1e6 / Double(max(count, 1))
 }
 
-/// One row: the mapping model `M` and the typed model `T` of the same resource type.
-@MainActor func row<M: PlatformModel, T: FHIRJSONRepresentable>(
-    _ model: M.Type, _ typed: T.Type, change: (inout M) -> Void
-) {
+/// One row: the platform model `M` over every fixture resource of its FHIR type.
+@MainActor func row<M: PlatformModel>(_ model: M.Type, change: (inout M) -> Void) {
     let resources = byType[M.resourceType] ?? []
     guard !resources.isEmpty else {
-        print("| \(M.resourceType) | 0 | — | — | — | — | — | — | — | — | — |")
+        print("| \(M.resourceType) | 0 | — | — | — | — | — |")
         return
     }
     let models = resources.map { M(fhir: $0) }
     let changed = models.map { var copy = $0; change(&copy); return copy }
-    var typedModels: [T] = []
-    var refused = 0
-    for resource in resources {
-        do { typedModels.append(try T(json: resource)) } catch { refused += 1 }
-    }
     let read = microseconds(resources.count) {
         var n = 0
         for resource in resources { n &+= M(fhir: resource).id?.utf8.count ?? 0 }
@@ -122,35 +115,23 @@ let context = MappingContext(authorPractitionerID: "author-1", now: Date(timeInt
         }
         return n
     }
-    let decode = microseconds(resources.count) {
-        var n = 0
-        for resource in resources { n &+= ((try? T(json: resource)) != nil) ? 1 : 0 }
-        return n
-    }
-    let encode = microseconds(typedModels.count) {
-        var n = 0
-        for model in typedModels { n &+= model.json().objectValue?.count ?? 0 }
-        return n
-    }
     let bytes = resources.map { FHIRJSON.serialize($0) }
     let parse = microseconds(bytes.count) {
         var n = 0
         for data in bytes { n &+= ((try? FHIRJSON.parse(data)) != nil) ? 1 : 0 }
         return n
     }
-    let existing = read + mergeChanged
-    let typedExtra = decode + encode
     func f(_ value: Double) -> String { String(format: "%.2f", value) }
-    print("| \(M.resourceType) | \(resources.count) | \(refused) | \(f(read)) | \(f(mergeSame)) | \(f(mergeChanged)) | \(f(decode)) | \(f(encode)) | \(f(typedExtra / existing))× | \(f(parse)) | \(f(typedExtra / parse))× |")
+    print("| \(M.resourceType) | \(resources.count) | \(f(read)) | \(f(mergeSame)) | \(f(mergeChanged)) | \(f(parse)) | \(f((read + mergeChanged) / parse))× |")
 }
 
-print("Mapping vs typed models, µs per resource, best of \(rounds) (release build)")
+print("Platform mapping, µs per resource, best of \(rounds) (release build)")
 print("")
-print("| type | resources | typed refused | (a1) init(fhir:) | (a2) merge unchanged | (a3) merge one change | (b1) typed decode | (b2) typed encode | (b1+b2) / (a1+a3) | (c) FHIRJSON.parse of the resource | (b1+b2) / (c) |")
-print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-row(PatientDTO.self, Patient.self) { $0.lastName = ($0.lastName ?? "") + "x" }
-row(DoctorDTO.self, Practitioner.self) { $0.lastName = ($0.lastName ?? "") + "x" }
-row(AppointmentDTO.self, Encounter.self) { $0.reasonForVisit = "changed" }
-row(MedicalRecordDTO.self, Composition.self) { $0.diagnosis = "changed" }
-row(PrescriptionDTO.self, MedicationRequest.self) { $0.dosage = "changed" }
-row(BillingDTO.self, Claim.self) { $0.status = $0.status == .paid ? .pending : .paid }
+print("| type | resources | (a1) init(fhir:) | (a2) merge unchanged | (a3) merge one change | (c) FHIRJSON.parse of the resource | (a1+a3) / (c) |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+row(PatientDTO.self) { $0.lastName = ($0.lastName ?? "") + "x" }
+row(DoctorDTO.self) { $0.lastName = ($0.lastName ?? "") + "x" }
+row(AppointmentDTO.self) { $0.reasonForVisit = "changed" }
+row(MedicalRecordDTO.self) { $0.diagnosis = "changed" }
+row(PrescriptionDTO.self) { $0.dosage = "changed" }
+row(BillingDTO.self) { $0.status = $0.status == .paid ? .pending : .paid }

@@ -48,6 +48,8 @@ let package = Package(
         .executableTarget(name: "medrec", dependencies: ["Server"]),
         // Release-mode throughput of the FHIR codecs: scripts/bench-codecs.sh.
         .executableTarget(name: "FHIRCodecBenchmark", dependencies: ["FHIRModels"], path: "Benchmarks/FHIRCodecBenchmark"),
+        // Release-mode cost of the platform mapping per resource (issue 14's measurement).
+        .executableTarget(name: "MappingBenchmark", dependencies: ["FHIRModels", "Mapping"], path: "Benchmarks/MappingBenchmark"),
         // The one helper through which tests find ../shared/fixtures.
         .target(name: "FixtureSupport", path: "Tests/FixtureSupport"),
         .testTarget(name: "FHIRModelsTests", dependencies: ["FHIRModels", "FixtureSupport"]),

@@ -5,7 +5,7 @@ public struct FHIRFormatError: Error, Sendable, Hashable, CustomStringConvertibl
         fileprivate enum Base: String, Sendable, Hashable {
             case malformedJSON, duplicateKey, tooDeep, tooLarge, invalidUTF8, forbiddenNull
             case malformedXML, forbiddenDTD, wrongNamespace, activeContent
-            case unknownElement, wrongType, unknownResourceType, missingElement
+            case unknownElement, wrongType, unknownResourceType
         }
         fileprivate let base: Base
         public static let malformedJSON = Kind(base: .malformedJSON)
@@ -21,8 +21,6 @@ public struct FHIRFormatError: Error, Sendable, Hashable, CustomStringConvertibl
         public static let unknownElement = Kind(base: .unknownElement)
         public static let wrongType = Kind(base: .wrongType)
         public static let unknownResourceType = Kind(base: .unknownResourceType)
-        /// A required element (minimum cardinality 1) is absent, so the typed model cannot hold the resource.
-        public static let missingElement = Kind(base: .missingElement)
         public var description: String { base.rawValue }
     }
 
@@ -55,7 +53,6 @@ public struct FHIRFormatError: Error, Sendable, Hashable, CustomStringConvertibl
         case .forbiddenDTD, .activeContent: code = .security
         case .tooDeep, .tooLarge: code = .tooLong
         case .unknownElement, .wrongType, .unknownResourceType: code = .structure
-        case .missingElement: code = .required
         default: code = .invalid
         }
         return OutcomeIssue(severity: .error, code: code, diagnostics: description, expression: expression)

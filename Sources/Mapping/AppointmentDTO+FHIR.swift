@@ -14,8 +14,8 @@ extension AppointmentDTO {
         let participants = resource.array("participant")
         self.init(
             id: resource.string("id"),
-            patientID: FHIRReference.id(of: resource["subject"], type: "Patient"),
-            doctorID: Self.doctorIndex(participants).flatMap { FHIRReference.id(of: participants[$0]["individual"], type: "Practitioner") },
+            patientID: ReferenceField.id(of: resource["subject"], type: "Patient"),
+            doctorID: Self.doctorIndex(participants).flatMap { ReferenceField.id(of: participants[$0]["individual"], type: "Practitioner") },
             dateTime: resource.object("period")?.string("start"),
             reasonForVisit: resource.array("reasonCode").first?.conceptText,
             status: resource.string("status").flatMap(AppointmentStatus.init(fhirCode:)),
@@ -25,7 +25,7 @@ extension AppointmentDTO {
 
     /// The first participant that is a local Practitioner.
     static func doctorIndex(_ participants: [JSONValue]) -> Int? {
-        participants.firstIndex { FHIRReference.id(of: $0["individual"], type: "Practitioner") != nil }
+        participants.firstIndex { ReferenceField.id(of: $0["individual"], type: "Practitioner") != nil }
     }
 
     public func fhir(mergingInto existing: JSONValue?, context: MappingContext) -> JSONValue {
@@ -41,7 +41,7 @@ extension AppointmentDTO {
             resource["status"] = .string(status.fhirCode)
         }
         if patientID != old.patientID {
-            resource["subject"] = patientID.map { FHIRReference.retarget(resource["subject"], type: "Patient", id: $0) }
+            resource["subject"] = patientID.map { ReferenceField.retarget(resource["subject"], type: "Patient", id: $0) }
         }
         if doctorID != old.doctorID {
             var participants = resource.array("participant")
@@ -49,12 +49,12 @@ extension AppointmentDTO {
             switch (index, doctorID) {
             case (let index?, let doctorID?):
                 var participant = participants[index].objectValue ?? JSONObject()
-                participant["individual"] = FHIRReference.retarget(participant["individual"], type: "Practitioner", id: doctorID)
+                participant["individual"] = ReferenceField.retarget(participant["individual"], type: "Practitioner", id: doctorID)
                 participants[index] = .object(participant)
             case (let index?, nil):
                 participants.remove(at: index)
             case (nil, let doctorID?):
-                participants.insert(["individual": FHIRReference.make(type: "Practitioner", id: doctorID)], at: 0)
+                participants.insert(["individual": ReferenceField.make(type: "Practitioner", id: doctorID)], at: 0)
             case (nil, nil):
                 break
             }

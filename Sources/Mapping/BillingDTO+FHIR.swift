@@ -8,8 +8,8 @@ extension BillingDTO {
         let resource = fhir.objectValue ?? JSONObject()
         self.init(
             id: resource.string("id"),
-            patientID: FHIRReference.id(of: resource["patient"], type: "Patient"),
-            appointmentID: FHIRReference.id(of: resource.array("item").first?["encounter"]?.arrayValue?.first, type: "Encounter"),
+            patientID: ReferenceField.id(of: resource["patient"], type: "Patient"),
+            appointmentID: ReferenceField.id(of: resource.array("item").first?["encounter"]?.arrayValue?.first, type: "Encounter"),
             date: resource.string("created"),
             amount: MoneyAmount(fhir: resource["total"]),
             insuranceCoverage: MoneyAmount(fhir: FHIRExtensionList.value(in: resource, url: PlatformProfiles.claimInsuranceCoverage, as: "valueMoney")),
@@ -29,11 +29,11 @@ extension BillingDTO {
             resource["use"] = "claim"
         }
         if patientID != old.patientID {
-            resource["patient"] = patientID.map { FHIRReference.retarget(resource["patient"], type: "Patient", id: $0) }
+            resource["patient"] = patientID.map { ReferenceField.retarget(resource["patient"], type: "Patient", id: $0) }
         }
         if date != old.date { resource.setString("created", date) }
         if base == nil {
-            resource["provider"] = context.billingProviderPractitionerID.map { FHIRReference.make(type: "Practitioner", id: $0) }
+            resource["provider"] = context.billingProviderPractitionerID.map { ReferenceField.make(type: "Practitioner", id: $0) }
                 ?? ["display": .string(Self.defaultProvider)]
             resource["priority"] = ["coding": [["system": "http://terminology.hl7.org/CodeSystem/processpriority", "code": "normal"]]]
             resource["insurance"] = [[
@@ -47,7 +47,7 @@ extension BillingDTO {
             var first = items.first?.objectValue
             if let appointmentID {
                 var encounters = first?.array("encounter") ?? []
-                let reference = FHIRReference.retarget(encounters.first, type: "Encounter", id: appointmentID)
+                let reference = ReferenceField.retarget(encounters.first, type: "Encounter", id: appointmentID)
                 if encounters.isEmpty { encounters = [reference] } else { encounters[0] = reference }
                 if first == nil {
                     first = ["sequence": 1, "productOrService": ["text": "Appointment"]]

@@ -22,7 +22,7 @@ extension MedicalRecordDTO {
         }
         self.init(
             id: resource.string("id"),
-            patientID: FHIRReference.id(of: resource["subject"], type: "Patient"),
+            patientID: ReferenceField.id(of: resource["subject"], type: "Patient"),
             createdAt: resource.string("date"),
             updatedAt: resource.object("meta")?.string("lastUpdated"),
             diagnosis: text(.diagnosis),
@@ -47,11 +47,11 @@ extension MedicalRecordDTO {
             resource["type"] = Self.documentType
         }
         if patientID != old.patientID {
-            resource["subject"] = patientID.map { FHIRReference.retarget(resource["subject"], type: "Patient", id: $0) }
+            resource["subject"] = patientID.map { ReferenceField.retarget(resource["subject"], type: "Patient", id: $0) }
         }
         if base == nil {
             resource["date"] = .string(PlatformFormat.dateTime(context.now))
-            resource["author"] = [context.authorPractitionerID.map { FHIRReference.make(type: "Practitioner", id: $0) } ?? Self.defaultAuthor]
+            resource["author"] = [context.authorPractitionerID.map { ReferenceField.make(type: "Practitioner", id: $0) } ?? Self.defaultAuthor]
             resource["title"] = .string(Self.title)
         }
         var sections = resource.array("section")

@@ -6,8 +6,8 @@ extension PrescriptionDTO {
         let dosage = resource.array("dosageInstruction").first?.objectValue
         self.init(
             id: resource.string("id"),
-            patientID: FHIRReference.id(of: resource["subject"], type: "Patient"),
-            doctorID: FHIRReference.id(of: resource["requester"], type: "Practitioner"),
+            patientID: ReferenceField.id(of: resource["subject"], type: "Patient"),
+            doctorID: ReferenceField.id(of: resource["requester"], type: "Practitioner"),
             dateIssued: resource.string("authoredOn"),
             medication: resource["medicationCodeableConcept"]?.conceptText,
             dosage: dosage?.string("text"),
@@ -33,11 +33,11 @@ extension PrescriptionDTO {
             resource["medicationCodeableConcept"] = ["text": .string(medication)]
         }
         if patientID != old.patientID {
-            resource["subject"] = patientID.map { FHIRReference.retarget(resource["subject"], type: "Patient", id: $0) }
+            resource["subject"] = patientID.map { ReferenceField.retarget(resource["subject"], type: "Patient", id: $0) }
         }
         if dateIssued != old.dateIssued { resource.setString("authoredOn", dateIssued) }
         if doctorID != old.doctorID {
-            resource["requester"] = doctorID.map { FHIRReference.retarget(resource["requester"], type: "Practitioner", id: $0) }
+            resource["requester"] = doctorID.map { ReferenceField.retarget(resource["requester"], type: "Practitioner", id: $0) }
         }
         if dosage != old.dosage || instructions != old.instructions {
             var instructionsList = resource.array("dosageInstruction")

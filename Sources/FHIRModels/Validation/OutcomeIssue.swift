@@ -1,6 +1,5 @@
-/// One finding about a resource, in the shape of an `OperationOutcome.issue`.
-/// Kept separate from the typed `OperationOutcome` so that parsing and validation
-/// can report without depending on the typed models.
+/// One finding about a resource, in the shape of an `OperationOutcome.issue`, so that parsing
+/// and validation report in the form the server answers with.
 public struct OutcomeIssue: Sendable, Hashable, CustomStringConvertible {
     public enum Severity: String, Sendable, Hashable {
         case fatal, error, warning, information

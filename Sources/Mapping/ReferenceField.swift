@@ -3,7 +3,10 @@ import FHIRModels
 /// The platform's ids of other records are FHIR ids; on the FHIR side they are relative
 /// references `Type/id`, the only form the store writes. Anything else (absolute URLs,
 /// `urn:uuid:`, conditional or logical references) is not a local record and reads as absent.
-enum FHIRReference {
+///
+/// Named apart from the Server module's public `FHIRReference` (full reference parsing), so the
+/// two never clash where both modules are imported; Mapping needs only this narrow reading.
+enum ReferenceField {
     static func id(of reference: JSONValue?, type: String) -> String? {
         guard let text = reference?["reference"]?.stringValue, text.hasPrefix(type + "/") else { return nil }
         let id = String(text.dropFirst(type.count + 1))

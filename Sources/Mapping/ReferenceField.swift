@@ -1,20 +1,20 @@
 import FHIRModels
 
-/// The platform's ids of other records are FHIR ids; on the FHIR side they are relative
-/// references `Type/id`, the only form the store writes. Anything else (absolute URLs,
-/// `urn:uuid:`, conditional or logical references) is not a local record and reads as absent.
-///
-/// Named apart from the Server module's public `FHIRReference` (full reference parsing), so the
-/// two never clash where both modules are imported; Mapping needs only this narrow reading.
+/// A `Reference` element as the platform reads and writes it. The platform's ids of other
+/// records are FHIR ids; on the FHIR side they are relative references `Type/id`, the only form
+/// the store writes. Anything else (absolute or versioned URLs, `urn:uuid:`, conditional or
+/// logical references) is not a local record and reads as absent. Parsing is FHIRModels'
+/// `ResourceReference`, the one reference parser.
 enum ReferenceField {
     static func id(of reference: JSONValue?, type: String) -> String? {
-        guard let text = reference?["reference"]?.stringValue, text.hasPrefix(type + "/") else { return nil }
-        let id = String(text.dropFirst(type.count + 1))
-        return PlatformFormat.isFHIRID(id) ? id : nil
+        guard let text = reference?["reference"]?.stringValue else { return nil }
+        let parsed = ResourceReference(text)
+        guard !parsed.isAbsolute, parsed.version == nil else { return nil }
+        return parsed.id(ofType: type)
     }
 
     static func make(type: String, id: String) -> JSONValue {
-        ["reference": .string("\(type)/\(id)")]
+        ["reference": .string(ResourceReference.literal(type: type, id: id))]
     }
 
     /// Sets the reference of `element`, dropping a `display` that would now describe another record.
@@ -23,7 +23,7 @@ enum ReferenceField {
         for key in ["reference", "display", "identifier", "type", "_reference", "_display"] {
             object[key] = nil
         }
-        object["reference"] = .string("\(type)/\(id)")
+        object["reference"] = .string(ResourceReference.literal(type: type, id: id))
         return .object(object)
     }
 }

@@ -61,12 +61,8 @@ public final class AuditLog: Sendable {
 
     /// One statement for many events.
     static func insert(_ rows: AuditRows, on connection: PostgresConnection, logger: Logger) async throws {
-        var bindings = PostgresBindings(capacity: AuditRows.parameterCount)
-        rows.appendBindings(to: &bindings)
-        try await connection.query(PostgresQuery(unsafeSQL: insertSQL, binds: bindings), logger: logger)
+        try await connection.query(rows.insertQuery(), logger: logger)
     }
-
-    private static let insertSQL = AuditRows.insertSQL(first: 1)
 
     /// Pending rows and the callers waiting for them, behind a lock (no actor hop per request).
     private final class Queue: @unchecked Sendable {

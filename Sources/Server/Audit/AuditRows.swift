@@ -108,28 +108,6 @@ struct AuditRows: Sendable {
             """
     }
 
-    // The three members below keep `AuditLog` (edited elsewhere at the moment) compiling
-    // unchanged; both derive from `insertSQL(_:)`, so the order of the arrays is written once.
-    // `AuditLog.insert` can become `connection.query(rows.insertQuery(), …)` and these go.
-
-    /// The number of arrays `insertSQL` binds.
-    static let parameterCount = 18
-
-    /// Binds the arrays, in the order `insertSQL(first: 1)` expects, into empty `bindings`.
-    func appendBindings(to bindings: inout PostgresBindings) {
-        precondition(bindings.count == 0, "the audit insert binds from $1")
-        var parameters = SQLParameters()
-        _ = insertSQL(&parameters)
-        bindings = parameters.bindings
-    }
-
-    /// The insert as a statement of its own (`first` must be 1).
-    static func insertSQL(first: Int) -> String {
-        precondition(first == 1, "the audit insert binds from $1; compose it with insertSQL(_:) otherwise")
-        var parameters = SQLParameters()
-        return AuditRows().insertSQL(&parameters)
-    }
-
     /// The columns `record(from:)` reads, in order.
     static let selectColumns = """
         audit_key, id::text, recorded, action, subtype, outcome, outcome_desc, agent_id, agent_role, agent_fhir_user,

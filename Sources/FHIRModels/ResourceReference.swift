@@ -20,7 +20,9 @@ public struct ResourceReference: Sendable, Hashable {
 
     public init(_ text: String) {
         self.text = text
-        isAbsolute = text.contains("://")
+        // A conditional reference's criteria may hold URLs (`identifier=http://…|1`): only the
+        // part before them tells whether the reference itself is a URL.
+        isAbsolute = (text.split(separator: "?", maxSplits: 1).first ?? "").contains("://")
         var parsedTarget: (type: String, id: String)? = nil
         var parsedVersion: String? = nil
         if !text.isEmpty, !text.hasPrefix("#"), !text.hasPrefix("urn:"), !text.contains("?"), !text.contains("#") {
@@ -49,7 +51,13 @@ public struct ResourceReference: Sendable, Hashable {
     public var isPlaceholder: Bool { text.hasPrefix("urn:uuid:") || text.hasPrefix("urn:oid:") }
 
     /// Conditional (`Type?criteria`): resolved by search in a transaction.
-    public var isConditional: Bool { !text.hasPrefix("#") && text.contains("?") && !isAbsolute }
+    public var isConditional: Bool {
+        guard let question = text.firstIndex(of: "?") else { return false }
+        return Self.isResourceType(String(text[..<question]))
+    }
+
+    /// A reference to a resource contained in the referring one (`#id`).
+    public var isContained: Bool { text.hasPrefix("#") }
 
     /// The relative literal form `Type/id`, the only form the store writes.
     public static func literal(type: String, id: String) -> String { "\(type)/\(id)" }

@@ -339,7 +339,8 @@ struct SearchQueryParser {
         return .reference(param: param, targets)
     }
 
-    /// `Type/id`, `id`, our own absolute URL, or any other URL (matched as written).
+    /// `Type/id`, `id`, our own absolute URL, or any other URL (matched as written). The
+    /// `Type/id` form is read by `ResourceReference`, the one reference parser.
     func referenceTarget(_ text: String, allowed: [String], key: String) throws -> SearchCondition.ReferenceTarget {
         var local = text
         if text.contains(":") {
@@ -347,22 +348,18 @@ struct SearchQueryParser {
             guard text.hasPrefix(base) else { return .init(types: [], id: nil, url: text) }
             local = String(text.dropFirst(base.count))
         }
-        var parts = local.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        if parts.count == 4, parts[2] == "_history" { parts.removeLast(2) }
-        switch parts.count {
-        case 1:
-            guard FHIRRequest.isValidID(parts[0]) else { throw bad("a reference is Type/id or an id", key) }
-            return .init(types: allowed, id: parts[0], url: nil)
-        case 2:
-            guard FHIRMetadata.resource(named: parts[0]) != nil, FHIRRequest.isValidID(parts[1]) else {
-                throw bad("a reference is Type/id or an id", key)
-            }
-            guard allowed.isEmpty || allowed.contains(parts[0]) else { return .init(types: [], id: nil, url: nil) }
-            return .init(types: [parts[0]], id: parts[1], url: text.contains(":") ? text : nil)
-        default:
-            if text.contains(":") { return .init(types: [], id: nil, url: text) }
+        if !local.contains("/") {
+            guard FHIRRequest.isValidID(local) else { throw bad("a reference is Type/id or an id", key) }
+            return .init(types: allowed, id: local, url: nil)
+        }
+        let reference = ResourceReference(local)
+        guard let target = reference.target, !reference.isAbsolute else {
+            // Our own base followed by something that is not Type/id names nothing here.
+            if text.contains(":"), local.split(separator: "/").count != 2 { return .init(types: [], id: nil, url: text) }
             throw bad("a reference is Type/id or an id", key)
         }
+        guard allowed.isEmpty || allowed.contains(target.type) else { return .init(types: [], id: nil, url: nil) }
+        return .init(types: [target.type], id: target.id, url: text.contains(":") ? text : nil)
     }
 
     private func chain(head: String, rest: String, value: String, type: String, depth: Int) throws -> SearchCondition? {

@@ -26,15 +26,10 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk 
 
 source scripts/lib-medrec-server.sh
 medrec_prepare bench-platform
-doctor_password="bench doctor passphrase"
-"$bin" user add --email doctor@bench.example --password "$doctor_password" --role doctor \
-  --first-name Bench --last-name Doctor --data-dir "$work/data" > "$work/doctor.txt"
-practitioner=$(grep -o 'Practitioner/[^ ]*' "$work/doctor.txt")
+medrec_bench_doctor
 medrec_start
 sys_token=$(medrec_system_token)
-doc_token=$(curl -sf -X POST "$base/auth/login" -H 'Content-Type: application/json' \
-  -d "{\"email\":\"doctor@bench.example\",\"password\":\"$doctor_password\"}" \
-  | python3 -c "import json,sys; print(json.load(sys.stdin)['accessToken'])")
+doc_token=$(medrec_doctor_token)
 
 # The platform body, the patient it creates, and that patient's FHIR form as the FHIR POST body.
 medrec_bench_patient "$practitioner" "$sys_token"

@@ -30,10 +30,7 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk 
 
 source scripts/lib-medrec-server.sh
 medrec_prepare bench-versions
-doctor_password="bench doctor passphrase"
-"$bin" user add --email doctor@bench.example --password "$doctor_password" --role doctor \
-  --first-name Bench --last-name Doctor --data-dir "$work/data" > "$work/doctor.txt"
-practitioner=$(grep -o 'Practitioner/[^ ]*' "$work/doctor.txt")
+medrec_bench_doctor
 medrec_start
 new_base=$base
 # The baseline serves the same cluster, keys and accounts: the new server's database URL and data dir.
@@ -47,9 +44,7 @@ grep -q "listening on" "$work/baseline.log" || { cat "$work/baseline.log"; exit 
 old_base="http://127.0.0.1:$base_port"
 
 sys_token=$(medrec_system_token)
-doc_token=$(curl -sf -X POST "$new_base/auth/login" -H 'Content-Type: application/json' \
-  -d "{\"email\":\"doctor@bench.example\",\"password\":\"$doctor_password\"}" \
-  | python3 -c "import json,sys; print(json.load(sys.stdin)['accessToken'])")
+doc_token=$(medrec_doctor_token)
 base=$new_base
 medrec_bench_patient "$practitioner" "$sys_token"
 # Every request answers 200 on both servers before the load starts.

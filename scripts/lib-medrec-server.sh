@@ -29,6 +29,20 @@ medrec_system_token() {
     | python3 -c "import json,sys; print(json.load(sys.stdin)['access_token'])"
 }
 
+# An approved doctor account (before `medrec_start`); sets $practitioner ("Practitioner/<id>").
+medrec_bench_doctor() {
+  "$bin" user add --email doctor@bench.example --password "bench doctor passphrase" --role doctor \
+    --first-name Bench --last-name Doctor --data-dir "$work/data" > "$work/doctor.txt"
+  practitioner=$(grep -o 'Practitioner/[^ ]*' "$work/doctor.txt")
+}
+
+# That doctor's access token from $base.
+medrec_doctor_token() {
+  curl -sf -X POST "$base/auth/login" -H 'Content-Type: application/json' \
+    -d '{"email":"doctor@bench.example","password":"bench doctor passphrase"}' \
+    | python3 -c "import json,sys; print(json.load(sys.stdin)['accessToken'])"
+}
+
 # The benchmarks' shared record: writes $work/platform-patient.json, creates that patient on the
 # platform face of $base (sets $patient), writes its FHIR form as $work/fhir-patient.json (the
 # FHIR POST body that stores the same thing), and gives the practitioner $1 a care relationship

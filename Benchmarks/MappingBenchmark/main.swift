@@ -23,24 +23,6 @@ while let argument = iterator.next() {
 }
 let fixtures = URL(fileURLWithPath: fixturesPath)
 
-/// Replaces `urn:uuid:` references by the `Type/id` a transaction would store.
-func resolving(_ value: JSONValue, _ targets: [String: String]) -> JSONValue {
-    switch value {
-    case .object(var object):
-        for key in object.keys {
-            if key == "reference", let text = object[key]?.stringValue, let target = targets[text] {
-                object[key] = .string(target)
-            } else if let member = object[key] {
-                object[key] = resolving(member, targets)
-            }
-        }
-        return .object(object)
-    case .array(let array):
-        return .array(array.map { resolving($0, targets) })
-    default:
-        return value
-    }
-}
 
 var byType: [String: [JSONValue]] = [:]
 let syntheaDirectory = fixtures.appendingPathComponent("synthea")
@@ -57,7 +39,7 @@ for name in syntheaFiles {
     }
     for entry in entries {
         guard let resource = entry["resource"], let type = resource["resourceType"]?.stringValue else { continue }
-        byType[type, default: []].append(resolving(resource, targets))
+        byType[type, default: []].append(resource.replacingReferences(targets))
     }
 }
 let document = try FHIRJSON.parse(Data(contentsOf: fixtures.appendingPathComponent("hl7-examples/json/document-example-dischargesummary.json")))

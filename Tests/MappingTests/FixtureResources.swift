@@ -31,7 +31,7 @@ struct FixtureResource {
                 guard let resource = entry["resource"], resource["resourceType"]?.stringValue == type else { return nil }
                 return FixtureResource(
                     source: "synthea/\(url.lastPathComponent)#\(index)",
-                    resource: resolving(resource, targets)
+                    resource: resource.replacingReferences(targets)
                 )
             }
         }
@@ -49,24 +49,6 @@ struct FixtureResource {
                 guard let nested = entry["resource"], nested["resourceType"]?.stringValue == type else { return nil }
                 return FixtureResource(source: "\(name)#\(index)", resource: nested)
             }
-        }
-    }
-
-    private static func resolving(_ value: JSONValue, _ targets: [String: String]) -> JSONValue {
-        switch value {
-        case .object(var object):
-            for key in object.keys {
-                if key == "reference", let text = object[key]?.stringValue, let target = targets[text] {
-                    object[key] = .string(target)
-                } else if let member = object[key] {
-                    object[key] = resolving(member, targets)
-                }
-            }
-            return .object(object)
-        case .array(let array):
-            return .array(array.map { resolving($0, targets) })
-        default:
-            return value
         }
     }
 }

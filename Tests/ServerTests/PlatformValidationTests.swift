@@ -179,8 +179,13 @@ import Testing
             _ = try Self.error(try await client.send(.delete, "/prescriptions/unknown-id"), .notFound, code: "not_found")
             _ = try Self.error(try await Platform.call(client, .put, "/patients/unknown-id", body: Self.patient), .notFound, code: "not_found")
             _ = try Self.error(try await client.send(.get, "/nothing-here"), .notFound, code: "not_found")
-            let patch = try Self.error(try await client.send(.patch, "/patients/x"), .methodNotAllowed, code: "method_not_allowed")
-            _ = patch
+            let patch = try await client.send(.patch, "/patients/x")
+            _ = try Self.error(patch, .methodNotAllowed, code: "method_not_allowed")
+            #expect(patch.headers[.allow] == "GET, PUT, DELETE")
+            // The Allow list is read from the router's own routes, so every route has one.
+            let jwksPost = try await client.send(.post, "/.well-known/jwks.json")
+            _ = try Self.error(jwksPost, .methodNotAllowed, code: "method_not_allowed")
+            #expect(jwksPost.headers[.allow] == "GET")
             let collectionPut = try await client.send(.put, "/appointments")
             _ = try Self.error(collectionPut, .methodNotAllowed, code: "method_not_allowed")
             #expect(collectionPut.headers[.allow] == "GET, POST")

@@ -15,7 +15,8 @@ public enum MedrecApplication {
         let router = Router(context: Context.self)
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: FHIROutcomeMiddleware())
-        router.add(middleware: PlatformErrorMiddleware())
+        let allowedMethods = AllowedMethods()
+        router.add(middleware: PlatformErrorMiddleware(allowed: allowedMethods))
         // The route table, by access. Public routes are registered on `open`; everything else
         // sits behind the bearer authenticator (deny by default: a new route is authenticated
         // unless it is placed among the public ones here). Record reads defer the token's
@@ -32,6 +33,7 @@ public enum MedrecApplication {
         let fhir = RouterPath(APIFace.fhirPrefix)
         FHIRController(store: store, limits: settings.limits, baseURL: settings.baseURL, security: security).addRoutes(
             public: open.group(fhir), reads: reads.group(fhir), authenticated: authenticated.group(fhir))
+        allowedMethods.load(router.routes)
         return router
     }
 

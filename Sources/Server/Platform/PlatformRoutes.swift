@@ -22,22 +22,6 @@ enum PlatformRoutes {
         collections.flatMap { operations(of: $0.path) }
     }
 
-    /// The methods a path outside `/fhir` answers, for a 405 with `Allow` when another method
-    /// comes (nil for paths the platform does not serve).
-    static func allowedMethods(for path: String) -> [HTTPRequest.Method]? {
-        switch path {
-        case "/auth/register", "/auth/login", "/auth/refresh", "/auth/logout", "/auth/password", "/auth/token": return [.post]
-        case "/auth/me", "/openapi.json", "/docs": return [.get]
-        default: break
-        }
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2 || parts.count == 3, parts[0].isEmpty, collections.contains(where: { $0.path == parts[1] }) else {
-            return nil
-        }
-        if parts.count == 2 { return [.get, .post] }
-        return parts[2].isEmpty ? nil : [.get, .put, .delete]
-    }
-
     /// How an error names a record of `resourceType`.
     static func noun(of resourceType: String) -> String {
         switch resourceType {

@@ -280,4 +280,30 @@ struct RecordServiceTests {
             #expect(try await world.audited(world.patientID, outcome: "4", subtype: "update") == 1)
         }
     }
+
+    @Test("a token the database no longer vouches for is refused by every service, the read inside its own statement")
+    func revokedToken() async throws {
+        try await Self.withWorld { world in
+            var caller = try Self.caller(.patient, ("Patient", world.patientID), scopes: "patient/*.cruds")
+            // A session that does not exist (ended, or the account disabled): the check fails.
+            caller.pendingTokenCheck = TokenCheck(
+                subject: .user(id: UUID().uuidString, sessionID: UUID().uuidString), tokenID: UUID().uuidString, role: "patient",
+                fhirUser: "Patient/\(world.patientID)")
+            func rejected(_ body: () async throws -> Void) async -> Bool {
+                do { try await body(); return false } catch is TokenRejected { return true } catch { return false }
+            }
+            #expect(await rejected { _ = try await world.records.read(type: "Patient", id: world.patientID, as: caller) })
+            #expect(await rejected { _ = try await world.records.vread(type: "Patient", id: world.patientID, version: 1, as: caller) })
+            let patient = try #require(try await world.records.read(type: "Patient", id: world.patientID, as: Self.system).resource())
+            #expect(await rejected {
+                _ = try await world.records.update(type: "Patient", id: world.patientID, resource: patient, ifMatch: nil, as: caller)
+            })
+            #expect(await rejected {
+                _ = try await world.searches.search(
+                    SearchService.Request(query: try world.searchQuery("Observation"), items: [], auditType: "Observation"), as: caller)
+            })
+            #expect(try await world.records.read(type: "Patient", id: world.patientID, as: Self.system).versionID == 1, "nothing was written")
+            #expect(try await world.audited(world.patientID, outcome: "0", subtype: "read") == 2, "only the system client's two reads")
+        }
+    }
 }

@@ -22,3 +22,16 @@ public struct Caller: Sendable {
         self.pendingTokenCheck = pendingTokenCheck
     }
 }
+
+extension SecurityServices {
+    /// The caller once the database has confirmed their access token (session live, token not
+    /// revoked, account unchanged): every service runs this before anything else, except a read
+    /// that carries the check in its own statement.
+    func confirmed(_ caller: Caller) async throws -> Caller {
+        guard let check = caller.pendingTokenCheck else { return caller }
+        guard try await confirm(check) else { throw TokenRejected() }
+        var confirmed = caller
+        confirmed.pendingTokenCheck = nil
+        return confirmed
+    }
+}

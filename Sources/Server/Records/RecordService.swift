@@ -24,11 +24,7 @@ public struct RecordService: Sendable {
     /// The same caller once the database has confirmed their access token, so that several
     /// service calls for one request ask it once.
     public func confirmed(_ caller: Caller) async throws -> Caller {
-        guard let check = caller.pendingTokenCheck else { return caller }
-        guard try await security.confirm(check) else { throw TokenRejected() }
-        var confirmed = caller
-        confirmed.pendingTokenCheck = nil
-        return confirmed
+        try await security.confirmed(caller)
     }
 
     /// The caller's audited access, their token confirmed first.

@@ -63,7 +63,7 @@ public struct SearchService: Sendable {
     }
 
     public func search(_ request: Request, as caller: Caller) async throws -> Result {
-        let access = AuditedAccess(try await RecordService(store: store, security: security).confirmed(caller), security: security)
+        let access = AuditedAccess(try await security.confirmed(caller), security: security)
         try await requireScope(request.query.types, request, access: access)
         var query = request.query
         if let patient = request.compartmentPatient {

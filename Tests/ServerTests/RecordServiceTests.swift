@@ -306,4 +306,30 @@ struct RecordServiceTests {
             #expect(try await world.audited(world.patientID, outcome: "0", subtype: "read") == 2, "only the system client's two reads")
         }
     }
+
+    @Test("the audit trail: a patient sees who read their record and nothing of others'; doctors may not read it; admins see all")
+    func auditTrail() async throws {
+        try await Self.withWorld { world in
+            let me = try Self.caller(.patient, ("Patient", world.patientID), scopes: "patient/*.cruds")
+            let doctor = try Self.caller(.doctor, ("Practitioner", UUID().uuidString.lowercased()), scopes: "user/*.cruds")
+            _ = try await world.records.read(type: "Patient", id: world.patientID, as: Self.system)
+            _ = try await world.records.read(type: "Patient", id: world.otherPatientID, as: Self.system)
+            let trail = AuditTrailService(security: world.records.security)
+            let mine = try await trail.search(.init(count: 100), as: me)
+            let reads = mine.events.filter { $0["entity"]?.arrayValue?.contains { $0["what"]?["reference"]?.stringValue == "Patient/\(world.patientID)" } == true }
+            #expect(!reads.isEmpty, "the system client's read of their record is in their trail")
+            #expect(mine.events.allSatisfy { event in
+                (event["entity"]?.arrayValue ?? []).contains { $0["what"]?["reference"]?.stringValue == "Patient/\(world.patientID)" }
+            }, "every event they see is about their record")
+            let others = try await trail.search(.init(patient: world.otherPatientID, count: 100), as: me)
+            #expect(others.events.isEmpty)
+            let id = try #require(reads.first?["id"]?.stringValue)
+            #expect(try await trail.read(id: id, as: me)["id"]?.stringValue == id)
+            #expect(await Self.denial { _ = try await trail.search(.init(count: 10), as: doctor) } == .forbidden)
+            #expect(await Self.denial { _ = try await trail.read(id: id, as: doctor) } == .hidden)
+            let admin = try Self.caller(.admin, scopes: "user/*.cruds")
+            let all = try await trail.search(.init(patient: world.otherPatientID, count: 100), as: admin)
+            #expect(!all.events.isEmpty, "the admin sees the other patient's trail")
+        }
+    }
 }

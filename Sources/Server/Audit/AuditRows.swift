@@ -1,5 +1,6 @@
 import FHIRModels
 import Foundation
+import Logging
 import PostgresNIO
 
 /// AuditEvents as the parallel arrays one `INSERT … SELECT FROM unnest(…)` takes: the group
@@ -106,6 +107,33 @@ struct AuditRows: Sendable {
                 AS a(id, recorded, action, subtype, outcome, description, agent, role, fhir_user, client, address, purpose,
                     reason, entity_type, entity_id, entity_version, patients, query)
             """
+    }
+
+    /// One stored event by id (nil for an unknown or malformed id).
+    static func fetch(id: String, client: PostgresClient, logger: Logger) async throws -> AuditRecord? {
+        guard UUID(uuidString: id) != nil else { return nil }
+        let rows = try await client.query(
+            "SELECT \(unescaped: selectColumns) FROM audit_event WHERE id = \(id)::uuid", logger: logger)
+        for try await row in rows { return try record(from: row).record }
+        return nil
+    }
+
+    /// Newest first, at most `limit`, older than `before`, about `patient` and by `agent` when given.
+    static func page(
+        patient: String?, agent: String?, before: Int64?, limit: Int, client: PostgresClient, logger: Logger
+    ) async throws -> [(key: Int64, record: AuditRecord)] {
+        let patients = patient.map { [$0] }
+        let rows = try await client.query(
+            """
+            SELECT \(unescaped: selectColumns) FROM audit_event
+            WHERE (\(patients)::text[] IS NULL OR patient_ids @> \(patients)::text[])
+                AND (\(agent)::text IS NULL OR agent_id = \(agent)::text)
+                AND audit_key < \(before ?? Int64.max)
+            ORDER BY audit_key DESC LIMIT \(limit)
+            """, logger: logger)
+        var result: [(key: Int64, record: AuditRecord)] = []
+        for try await row in rows { result.append(try record(from: row)) }
+        return result
     }
 
     /// The columns `record(from:)` reads, in order.

@@ -172,21 +172,51 @@ extension FHIRController {
         return FHIRResponse.make(status: .ok, resource: bundle, format: format, pretty: FHIRFormat.pretty(request))
     }
 
-    /// `GET /fhir/AuditEvent?…`: the audit log, read through its own table.
+    /// `GET /fhir/AuditEvent?patient=…&agent=…&_count=…`: the audit trail, newest first.
     private func auditEventSearch(_ request: Request, _ caller: Caller, items: [(key: String, value: String)], format: FHIRFormat) async throws -> Response {
-        let count = try items.first { $0.key == "_count" }.map { pair -> Int in
-            guard let value = Int(pair.value), value >= 0 else { throw FHIRHTTPError.badRequest("_count must be a non-negative integer") }
-            return min(value, limits.maxPageSize)
-        } ?? 50
-        let access = AuditedAccess(try await records.confirmed(caller), security: security)
-        let queryText = String(items.map { "\($0.key)=\($0.value)" }.joined(separator: "&").prefix(2048))
-        guard access.access.scopeAllows(.search, on: "AuditEvent") else {
-            try await security.audit.record(access.record(.searchType, type: "AuditEvent", decision: .deny("scope"), query: queryText))
-            throw AccessDenied(.forbidden, "the access token's scopes do not allow searching AuditEvent")
+        var filter = AuditTrailService.Filter(count: 50, queryText: request.uri.query.map { String($0.prefix(2048)) })
+        for (key, value) in items {
+            switch key {
+            case "_format", "_pretty": continue
+            case "_count":
+                guard let count = Int(value), count >= 0 else { throw FHIRHTTPError.badRequest("_count must be a non-negative integer") }
+                filter.count = min(count, limits.maxPageSize)
+            case "patient", "entity":
+                guard let id = value.contains("/") ? PatientCompartment.patientID(fromReference: value) : value, FHIRRequest.isValidID(id) else {
+                    throw FHIRHTTPError.badRequest("\(key) must name a Patient", expression: key)
+                }
+                filter.patient = id
+            case "agent":
+                guard !value.isEmpty, value.count <= 128 else { throw FHIRHTTPError.badRequest("agent must be a user or client id", expression: key) }
+                filter.agent = value
+            case "_cursor":
+                guard let cursor = Int64(value) else { throw FHIRHTTPError.badRequest("_cursor is not valid", expression: key) }
+                filter.before = cursor
+            default:
+                throw FHIRHTTPError.badRequest(
+                    "AuditEvent search supports patient, agent, _count and _cursor", code: .notSupported, expression: String(key.prefix(64)))
+            }
         }
-        return try await AuditEventSearch(client: security.audit.client, logger: security.audit.logger)
-            .search(request: request, items: items.filter { $0.key != "_count" && $0.key != "_format" && $0.key != "_pretty" },
-                    count: count, access: access, base: base(request), format: format)
+        let page = try await AuditTrailService(security: security).search(filter, as: caller)
+        let base = base(request)
+        let selfURL = "\(base)/AuditEvent" + (request.uri.query.map { "?" + $0 } ?? "")
+        var links: [JSONValue] = [.object(["relation": .string("self"), "url": .string(selfURL)])]
+        if let next = page.next {
+            var nextItems = items.filter { $0.key != "_cursor" }
+            nextItems.append((key: "_cursor", value: String(next)))
+            links.append(.object(["relation": .string("next"), "url": .string(Self.url("\(base)/AuditEvent", nextItems))]))
+        }
+        var bundle: JSONObject = ["resourceType": .string("Bundle"), "type": .string("searchset"), "link": .array(links)]
+        if !page.events.isEmpty {
+            bundle["entry"] = .array(page.events.map { event in
+                .object([
+                    "fullUrl": .string("\(base)/AuditEvent/\(event["id"]?.stringValue ?? "")"),
+                    "resource": event,
+                    "search": .object(["mode": .string("match")]),
+                ])
+            })
+        }
+        return FHIRResponse.make(status: .ok, resource: .object(bundle), format: format, pretty: FHIRFormat.pretty(request))
     }
 
     /// The searchset Bundle of a result: matches, includes, an outcome entry for ignored

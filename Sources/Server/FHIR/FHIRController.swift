@@ -100,8 +100,7 @@ struct FHIRController: Sendable {
                 return FHIRResponse.make(status: .ok, resource: profile, format: format, pretty: FHIRFormat.pretty(request))
             }
             if type == "AuditEvent" {
-                let resource = try await AuditEventSearch(client: security.audit.client, logger: security.audit.logger)
-                    .read(id: id, access: AuditedAccess(try await records.confirmed(caller), security: security))
+                let resource = try await AuditTrailService(security: security).read(id: id, as: caller)
                 return FHIRResponse.make(status: .ok, resource: resource, format: format, pretty: FHIRFormat.pretty(request))
             }
             let stored = try await records.read(type: type, id: id, as: caller)

@@ -1,0 +1,91 @@
+import FHIRModels
+import Foundation
+
+/// Reading the audit log, once, for every face (the FHIR API's `/fhir/AuditEvent` today, the
+/// web pages' "who looked at my record" next): newest first with keyset paging. Admins and
+/// system clients (with scope) see everything; a patient sees only the events about their own
+/// record. Reading the log is itself audited. Returns BALP AuditEvents; knows nothing of HTTP.
+public struct AuditTrailService: Sendable {
+    let security: SecurityServices
+
+    public init(security: SecurityServices) {
+        self.security = security
+    }
+
+    /// What a search of the trail asks.
+    public struct Filter: Sendable {
+        /// Events about this patient.
+        public var patient: String?
+        /// Events by this user or client id.
+        public var agent: String?
+        /// Only events older than this key (the previous page's `next`).
+        public var before: Int64?
+        public var count: Int
+        /// The query as the audit log keeps it.
+        public var queryText: String?
+
+        public init(patient: String? = nil, agent: String? = nil, before: Int64? = nil, count: Int, queryText: String? = nil) {
+            self.patient = patient
+            self.agent = agent
+            self.before = before
+            self.count = count
+            self.queryText = queryText
+        }
+    }
+
+    public struct Page: Sendable {
+        public let events: [JSONValue]
+        /// The cursor of the next (older) page.
+        public let next: Int64?
+    }
+
+    /// One AuditEvent; an unknown one, or one the caller may not read, is "not known".
+    public func read(id: String, as caller: Caller) async throws -> JSONValue {
+        let access = AuditedAccess(try await security.confirmed(caller), security: security)
+        let found = try await AuditRows.fetch(id: id, client: security.audit.client, logger: security.audit.logger)
+        guard let record = found else {
+            try await security.audit.record(access.record(.read, type: "AuditEvent", id: id, outcome: .minorFailure, description: "HTTP 404"))
+            throw RecordService.notKnown("AuditEvent", id)
+        }
+        let event = AuditEventBuilder.build(record)
+        let decision = try await access.access.decideRead(type: "AuditEvent", id: id, resource: event, permission: .read)
+        try await security.audit.record(access.record(.read, type: "AuditEvent", id: id, decision: decision))
+        guard decision.isAllowed else { throw AccessDenied(.hidden, "AuditEvent/\(id) is not known") }
+        return event
+    }
+
+    /// A page of the trail as the caller may see it.
+    public func search(_ filter: Filter, as caller: Caller) async throws -> Page {
+        let access = AuditedAccess(try await security.confirmed(caller), security: security)
+        guard access.access.scopeAllows(.search, on: "AuditEvent") else {
+            try await security.audit.record(access.record(.searchType, type: "AuditEvent", decision: .deny("scope"), query: filter.queryText))
+            throw AccessDenied(.forbidden, "the access token's scopes do not allow searching AuditEvent")
+        }
+        var filter = filter
+        switch access.principal.role {
+        case .admin, .system: break
+        case .patient:
+            guard let me = access.principal.patientID else { throw AccessDenied(.forbidden, "the account has no linked Patient") }
+            if let patient = filter.patient, patient != me {
+                // Another patient's trail: nothing, and the attempt is recorded.
+                try await security.audit.record(access.record(.searchType, type: "AuditEvent", patients: [patient], decision: .deny("compartment")))
+                return Page(events: [], next: nil)
+            }
+            filter.patient = me
+        case .doctor, .billing:
+            try await security.audit.record(access.record(.searchType, type: "AuditEvent", decision: .deny("role")))
+            throw AccessDenied(.forbidden, "the audit log is not readable with this role")
+        }
+        var rows = try await AuditRows.page(
+            patient: filter.patient, agent: filter.agent, before: filter.before, limit: filter.count + 1,
+            client: security.audit.client, logger: security.audit.logger)
+        var next: Int64?
+        if rows.count > filter.count {
+            rows.removeLast()
+            next = rows.last?.key
+        }
+        try await security.audit.record(access.record(
+            .searchType, type: "AuditEvent", patients: filter.patient.map { [$0] } ?? [], query: filter.queryText))
+        return Page(events: rows.map { AuditEventBuilder.build($0.record) }, next: next)
+    }
+}

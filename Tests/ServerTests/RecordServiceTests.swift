@@ -332,4 +332,44 @@ struct RecordServiceTests {
             #expect(!all.events.isEmpty, "the admin sees the other patient's trail")
         }
     }
+
+    @Test("accounts and sessions without HTTP: register, log in, refresh, a replayed refresh token ends the session")
+    func sessions() async throws {
+        try await Self.withWorld { world in
+            let security = world.records.security
+            let accounts = AccountService(store: world.records.store, security: security)
+            let sessions = SessionService(security: security)
+            let registration = AccountService.Registration(
+                email: "Ada.Service@example.org", password: "a long enough passphrase 1", role: .patient, firstName: "Ada",
+                lastName: "Service", birthDate: "1985-12-10", gender: "female", phone: nil)
+            let registered = try await accounts.register(registration, clientAddress: "192.0.2.9")
+            #expect(registered.status == .active && registered.email == "ada.service@example.org")
+            let patientID = String(registered.fhirUser.dropFirst("Patient/".count))
+            let patient = Caller(principal: Principal(
+                subject: registered.userID, role: .patient, fhirUser: ("Patient", patientID), scopes: try ScopeSet(parsing: "patient/*.cruds"),
+                tokenID: "t", tokenExpiry: Date().addingTimeInterval(60), sessionID: nil))
+            #expect(try await world.records.read(type: "Patient", id: patientID, as: patient).id == patientID, "their own Patient exists")
+            await #expect(throws: AccountService.EmailTaken.self) { _ = try await accounts.register(registration, clientAddress: nil) }
+
+            let wrong = await #expect(throws: SessionService.Refused.self) {
+                _ = try await sessions.login(email: registration.email, password: "not the passphrase", requestedScope: nil, clientAddress: "192.0.2.9")
+            }
+            #expect(wrong?.reason == .invalidCredentials)
+            let tokens = try await sessions.login(
+                email: registration.email, password: registration.password, requestedScope: "patient/Observation.rs user/*.cruds",
+                clientAddress: "192.0.2.9")
+            #expect(tokens.scope == "patient/Observation.rs", "narrowed to what the role may have")
+            let refreshed = try await sessions.refresh(tokens.refreshToken, clientAddress: nil, logger: TestApp.logger)
+            let replay = await #expect(throws: SessionService.Refused.self) {
+                _ = try await sessions.refresh(tokens.refreshToken, clientAddress: nil, logger: TestApp.logger)
+            }
+            #expect(replay?.reason == .invalidGrant)
+            let afterReplay = await #expect(throws: SessionService.Refused.self) {
+                _ = try await sessions.refresh(refreshed.refreshToken, clientAddress: nil, logger: TestApp.logger)
+            }
+            #expect(afterReplay?.reason == .invalidGrant, "the replay revoked the whole session")
+            let audited = try await world.count("SELECT count(*)::int FROM audit_event WHERE subtype = $1 AND outcome = '8'", "refresh")
+            #expect(audited == 1, "the replay is audited as a serious failure")
+        }
+    }
 }

@@ -13,16 +13,7 @@ struct AuthController: Sendable {
     static let registerFields: Set<String> = ["email", "password", "role", "firstName", "lastName", "birthDate", "gender", "phone"]
     static let genders: Set<String> = ["male", "female", "other", "unknown"]
 
-    /// The most a login may grant, by role; a login may ask for less with `scope`.
-    static func ceiling(for role: Principal.Role) -> ScopeSet {
-        let text: String
-        switch role {
-        case .patient: text = "patient/*.cruds openid fhirUser offline_access"
-        case .doctor, .billing, .admin: text = "user/*.cruds openid fhirUser offline_access"
-        case .system: text = "system/*.cruds"
-        }
-        return (try? ScopeSet(parsing: text)) ?? ScopeSet([])
-    }
+    var sessions: SessionService { SessionService(security: security) }
 
     /// Registering, logging in, refreshing and the client-credentials token are public; the
     /// others act on the caller's own session.
@@ -96,59 +87,10 @@ struct AuthController: Sendable {
         let password = JSONRequestBody.string(body, "password", required: true, maxLength: 1024, into: &details)
         let requestedScope = JSONRequestBody.string(body, "scope", required: false, maxLength: 2048, into: &details)
         guard details.isEmpty, let email, let password else { throw APIError.validation(details) }
-        let now = Date()
-        if let until = security.addressThrottle.blockedUntil(context.clientAddress, now: now) {
-            try await auditLogin(outcome: .minorFailure, description: "throttled (address)", userID: nil, role: nil, context: context)
-            throw Self.throttled(until: until, now: now)
+        let tokens = try await sessionCall {
+            try await sessions.login(email: email, password: password, requestedScope: requestedScope, clientAddress: context.clientAddress)
         }
-        if let until = try await security.identities.lockedUntil(email: email, now: now) {
-            try await auditLogin(outcome: .minorFailure, description: "throttled (account)", userID: nil, role: nil, context: context)
-            throw Self.throttled(until: until, now: now)
-        }
-        let account = try await security.identities.credentials(email: email)
-        // Unknown email or not: one bcrypt verification, one answer.
-        let matches: Bool
-        do {
-            matches = try await security.hasher.verify(password, against: account?.passwordHash)
-        } catch is PasswordHasherBusy {
-            throw Self.busy()
-        }
-        guard matches, let account else {
-            security.addressThrottle.recordFailure(context.clientAddress, now: now)
-            let lock = try await security.identities.recordFailure(email: email, now: now)
-            try await auditLogin(outcome: .minorFailure, description: "invalid credentials", userID: account?.id, role: account?.role, context: context)
-            if let lock { throw Self.throttled(until: lock, now: now) }
-            throw Self.invalidCredentials()
-        }
-        switch account.status {
-        case .active: break
-        case .pending:
-            try await auditLogin(outcome: .minorFailure, description: "account pending approval", userID: account.id, role: account.role, context: context)
-            throw APIError(.forbidden, code: "account_pending", "the account is waiting for an administrator's approval")
-        case .disabled:
-            try await auditLogin(outcome: .minorFailure, description: "account disabled", userID: account.id, role: account.role, context: context)
-            throw APIError(.forbidden, code: "account_disabled", "the account is disabled")
-        }
-        try await security.identities.clearFailures(email: email)
-        let ceiling = Self.ceiling(for: account.role)
-        var scope = ceiling
-        if let requestedScope {
-            do {
-                scope = try ScopeSet(parsing: requestedScope).narrowed(to: ceiling)
-            } catch {
-                throw APIError.validation([.init(field: "scope", issue: "is not a valid SMART scope list")])
-            }
-        }
-        let refreshToken = OpaqueToken.generate()
-        let sessionID = try await security.identities.createSession(userID: account.id, scope: scope.text, refreshToken: refreshToken)
-        let issued = try await security.tokens.issue(
-            subject: account.id, role: account.role.rawValue, scope: scope.text, fhirUser: account.fhirUser, sessionID: sessionID,
-            clientID: nil)
-        try await auditLogin(outcome: .success, description: nil, userID: account.id, role: account.role, fhirUser: account.fhirUser, context: context)
-        return PlatformResponse.json(.ok, .object([
-            "accessToken": .string(issued.token), "refreshToken": .string(refreshToken), "tokenType": .string("Bearer"),
-            "expiresIn": .number(String(Int(security.tokens.lifetime))), "scope": .string(scope.text),
-        ]))
+        return Self.tokenResponse(tokens)
     }
 
     // MARK: - Refresh and logout
@@ -158,43 +100,40 @@ struct AuthController: Sendable {
         var details = JSONRequestBody.rejectUnknown(body, allowed: ["refreshToken"])
         let token = JSONRequestBody.string(body, "refreshToken", required: true, maxLength: 256, into: &details)
         guard details.isEmpty, let token else { throw APIError.validation(details) }
-        let successor = OpaqueToken.generate()
-        switch try await security.identities.rotate(refreshToken: token, successor: successor) {
-        case .rotated(let userID, let sessionID, let scope):
-            guard let account = try await security.identities.credentials(userID: userID) else { throw Self.invalidGrant() }
-            let issued = try await security.tokens.issue(
-                subject: account.id, role: account.role.rawValue, scope: scope, fhirUser: account.fhirUser, sessionID: sessionID,
-                clientID: nil)
-            try await auditLogin(
-                interaction: .refresh, outcome: .success, description: nil, userID: account.id, role: account.role,
-                fhirUser: account.fhirUser, context: context)
-            return PlatformResponse.json(.ok, .object([
-                "accessToken": .string(issued.token), "refreshToken": .string(successor), "tokenType": .string("Bearer"),
-                "expiresIn": .number(String(Int(security.tokens.lifetime))), "scope": .string(scope),
-            ]))
-        case .replayed:
-            context.logger.warning("security: a used refresh token was presented again; its session was revoked")
-            try await auditLogin(
-                interaction: .refresh, outcome: .seriousFailure, description: "refresh token replay: session revoked", userID: nil,
-                role: nil, context: context)
-            throw Self.invalidGrant()
-        case .invalid:
-            try await auditLogin(interaction: .refresh, outcome: .minorFailure, description: "invalid refresh token", userID: nil, role: nil, context: context)
-            throw Self.invalidGrant()
+        let tokens = try await sessionCall {
+            try await sessions.refresh(token, clientAddress: context.clientAddress, logger: context.logger)
+        }
+        return Self.tokenResponse(tokens)
+    }
+
+    /// The platform's token answer.
+    static func tokenResponse(_ tokens: SessionService.Tokens) -> Response {
+        PlatformResponse.json(.ok, .object([
+            "accessToken": .string(tokens.accessToken), "refreshToken": .string(tokens.refreshToken), "tokenType": .string("Bearer"),
+            "expiresIn": .number(String(tokens.expiresIn)), "scope": .string(tokens.scope),
+        ]))
+    }
+
+    /// Runs a session call and answers its refusals in the platform's shape.
+    private func sessionCall(_ body: () async throws -> SessionService.Tokens) async throws -> SessionService.Tokens {
+        do {
+            return try await body()
+        } catch let refused as SessionService.Refused {
+            switch refused.reason {
+            case .throttled(let until): throw Self.throttled(until: until, now: Date())
+            case .invalidCredentials: throw Self.invalidCredentials()
+            case .pending: throw APIError(.forbidden, code: "account_pending", "the account is waiting for an administrator's approval")
+            case .disabled: throw APIError(.forbidden, code: "account_disabled", "the account is disabled")
+            case .invalidScope: throw APIError.validation([.init(field: "scope", issue: "is not a valid SMART scope list")])
+            case .invalidGrant: throw Self.invalidGrant()
+            }
+        } catch is PasswordHasherBusy {
+            throw Self.busy()
         }
     }
 
     @Sendable func logout(_ request: Request, context: Context) async throws -> Response {
-        guard let principal = context.principal else { throw APIError(.unauthorized, code: "unauthorized", "a bearer access token is required") }
-        try await security.identities.revoke(
-            sessionID: principal.sessionID, tokenID: principal.tokenID, tokenExpiry: principal.tokenExpiry, reason: "logout")
-        var record = AuditRecord(.logout)
-        record.agentUserID = principal.subject
-        record.agentRole = principal.role.rawValue
-        record.agentFHIRUser = principal.fhirUserReference
-        record.agentIsClient = principal.role == .system
-        record.clientAddress = context.clientAddress
-        try await security.audit.record(record)
+        try await sessions.logout(try context.caller(request))
         return Response(status: .noContent)
     }
 

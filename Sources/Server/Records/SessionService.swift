@@ -1,0 +1,145 @@
+import Foundation
+import Logging
+
+/// Logging in, refreshing and logging out, once, for every face (the platform's `/auth/*`
+/// today, the web pages next): throttling per client address and per account, one bcrypt
+/// verification whether or not the account exists, the account's state, scopes narrowed to the
+/// role's ceiling, refresh-token rotation with replay detection, and an AuditEvent for every
+/// attempt. Returns tokens or a typed refusal; knows nothing of HTTP.
+public struct SessionService: Sendable {
+    let security: SecurityServices
+
+    public init(security: SecurityServices) {
+        self.security = security
+    }
+
+    /// What a login or refresh hands out.
+    public struct Tokens: Sendable {
+        public let accessToken: String
+        public let refreshToken: String
+        /// Seconds the access token lives.
+        public let expiresIn: Int
+        public let scope: String
+    }
+
+    /// Why no tokens were handed out. Every refusal was audited.
+    public struct Refused: Error, Sendable {
+        public enum Reason: Sendable, Equatable {
+            /// Too many failures from this address or for this account: retry after `until`.
+            case throttled(until: Date)
+            /// Unknown email or wrong password: one answer for both.
+            case invalidCredentials
+            case pending
+            case disabled
+            /// The requested scope is not a SMART scope list.
+            case invalidScope
+            /// A refresh token that is unknown, spent (replay: the session is revoked) or whose account is gone.
+            case invalidGrant
+        }
+
+        public let reason: Reason
+    }
+
+    /// The most a role's tokens may carry; a requested scope is narrowed to it.
+    static func ceiling(for role: Principal.Role) -> ScopeSet {
+        let text: String
+        switch role {
+        case .patient: text = "patient/*.cruds openid fhirUser offline_access"
+        case .doctor, .billing, .admin: text = "user/*.cruds openid fhirUser offline_access"
+        case .system: text = "system/*.cruds"
+        }
+        return (try? ScopeSet(parsing: text)) ?? ScopeSet([])
+    }
+
+    public func login(email: String, password: String, requestedScope: String?, clientAddress: String?, now: Date = Date()) async throws -> Tokens {
+        if let until = security.addressThrottle.blockedUntil(clientAddress, now: now) {
+            try await audit(.login, .minorFailure, "throttled (address)", clientAddress: clientAddress)
+            throw Refused(reason: .throttled(until: until))
+        }
+        if let until = try await security.identities.lockedUntil(email: email, now: now) {
+            try await audit(.login, .minorFailure, "throttled (account)", clientAddress: clientAddress)
+            throw Refused(reason: .throttled(until: until))
+        }
+        let account = try await security.identities.credentials(email: email)
+        // Unknown email or not: one bcrypt verification, one answer.
+        let matches = try await security.hasher.verify(password, against: account?.passwordHash)
+        guard matches, let account else {
+            security.addressThrottle.recordFailure(clientAddress, now: now)
+            let lock = try await security.identities.recordFailure(email: email, now: now)
+            try await audit(.login, .minorFailure, "invalid credentials", userID: account?.id, role: account?.role, clientAddress: clientAddress)
+            if let lock { throw Refused(reason: .throttled(until: lock)) }
+            throw Refused(reason: .invalidCredentials)
+        }
+        switch account.status {
+        case .active: break
+        case .pending:
+            try await audit(.login, .minorFailure, "account pending approval", userID: account.id, role: account.role, clientAddress: clientAddress)
+            throw Refused(reason: .pending)
+        case .disabled:
+            try await audit(.login, .minorFailure, "account disabled", userID: account.id, role: account.role, clientAddress: clientAddress)
+            throw Refused(reason: .disabled)
+        }
+        try await security.identities.clearFailures(email: email)
+        let ceiling = Self.ceiling(for: account.role)
+        var scope = ceiling
+        if let requestedScope {
+            guard let requested = try? ScopeSet(parsing: requestedScope) else { throw Refused(reason: .invalidScope) }
+            scope = requested.narrowed(to: ceiling)
+        }
+        let refreshToken = OpaqueToken.generate()
+        let sessionID = try await security.identities.createSession(userID: account.id, scope: scope.text, refreshToken: refreshToken)
+        let issued = try await security.tokens.issue(
+            subject: account.id, role: account.role.rawValue, scope: scope.text, fhirUser: account.fhirUser, sessionID: sessionID,
+            clientID: nil)
+        try await audit(.login, .success, nil, userID: account.id, role: account.role, fhirUser: account.fhirUser, clientAddress: clientAddress)
+        return Tokens(accessToken: issued.token, refreshToken: refreshToken, expiresIn: Int(security.tokens.lifetime), scope: scope.text)
+    }
+
+    /// A new pair for a refresh token, which is spent; presenting a spent one again revokes its
+    /// whole session (someone else may hold it).
+    public func refresh(_ token: String, clientAddress: String?, logger: Logger) async throws -> Tokens {
+        let successor = OpaqueToken.generate()
+        switch try await security.identities.rotate(refreshToken: token, successor: successor) {
+        case .rotated(let userID, let sessionID, let scope):
+            guard let account = try await security.identities.credentials(userID: userID) else { throw Refused(reason: .invalidGrant) }
+            let issued = try await security.tokens.issue(
+                subject: account.id, role: account.role.rawValue, scope: scope, fhirUser: account.fhirUser, sessionID: sessionID,
+                clientID: nil)
+            try await audit(.refresh, .success, nil, userID: account.id, role: account.role, fhirUser: account.fhirUser, clientAddress: clientAddress)
+            return Tokens(accessToken: issued.token, refreshToken: successor, expiresIn: Int(security.tokens.lifetime), scope: scope)
+        case .replayed:
+            logger.warning("security: a used refresh token was presented again; its session was revoked")
+            try await audit(.refresh, .seriousFailure, "refresh token replay: session revoked", clientAddress: clientAddress)
+            throw Refused(reason: .invalidGrant)
+        case .invalid:
+            try await audit(.refresh, .minorFailure, "invalid refresh token", clientAddress: clientAddress)
+            throw Refused(reason: .invalidGrant)
+        }
+    }
+
+    /// Ends the caller's session and revokes their access token at once.
+    public func logout(_ caller: Caller) async throws {
+        let principal = caller.principal
+        try await security.identities.revoke(
+            sessionID: principal.sessionID, tokenID: principal.tokenID, tokenExpiry: principal.tokenExpiry, reason: "logout")
+        var record = AuditRecord(.logout)
+        record.agentUserID = principal.subject
+        record.agentRole = principal.role.rawValue
+        record.agentFHIRUser = principal.fhirUserReference
+        record.agentIsClient = principal.role == .system
+        record.clientAddress = caller.clientAddress
+        try await security.audit.record(record)
+    }
+
+    private func audit(
+        _ interaction: AuditedInteraction, _ outcome: AuditRecord.Outcome, _ description: String?, userID: String? = nil,
+        role: Principal.Role? = nil, fhirUser: String? = nil, clientAddress: String?
+    ) async throws {
+        var record = AuditRecord(interaction, outcome: outcome, outcomeDescription: description)
+        record.agentUserID = userID
+        record.agentRole = role?.rawValue
+        record.agentFHIRUser = fhirUser
+        record.clientAddress = clientAddress
+        try await security.audit.record(record)
+    }
+}

@@ -127,6 +127,14 @@ import Testing
             let patient = try await accounts.session(email: "dana@example.org")
             let id = try #require(try doctor.json["id"]?.stringValue)
             #expect(try await client.send(.post, "/admin/users/\(id)/approve", headers: patient.headers).status == .forbidden)
+            // Every verb of the admin routes is refused to anyone else, and changes nothing.
+            for (method, path) in [(HTTPRequest.Method.get, "/admin/users"), (.get, "/admin/users/\(id)"), (.post, "/admin/users/\(id)/disable"),
+                                   (.put, "/admin/users/\(id)/role")] {
+                let refused = try await accounts.json(method, path, .object(["role": "billing"]), headers: patient.headers)
+                #expect(refused.status == .forbidden, "\(method) \(path)")
+                #expect(try refused.json["error"]?["code"] == "forbidden")
+            }
+            #expect(try await accounts.login(email: "doc@example.org").json["error"]?["code"] == "account_pending", "neither disabled nor approved")
             #expect(try await client.send(.post, "/admin/users/\(id)/approve", headers: admin.headers).status == .ok)
             #expect(try await accounts.login(email: "doc@example.org").status == .ok)
             let listed = try await client.send(.get, "/admin/users", headers: admin.headers)

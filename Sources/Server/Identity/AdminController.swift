@@ -3,13 +3,14 @@ import Foundation
 import Hummingbird
 
 /// `/admin/users`: list accounts, approve a pending doctor, disable an account, change a role.
-/// Admins only; every action is audited, and any change ends the account's sessions.
+/// Admins only, declared by the route group (`RequireRole`); every action is audited, and any
+/// change ends the account's sessions.
 struct AdminController: Sendable {
     typealias Context = MedrecRequestContext
     let security: SecurityServices
 
     func addRoutes(to router: RouterGroup<Context>) {
-        let admin = router.group("admin")
+        let admin = router.group("admin").add(middleware: RequireRole(role: .admin, name: "administrators"))
         admin.get("users", use: list)
         admin.get("users/{id}", use: show)
         admin.post("users/{id}/approve") { request, context in try await self.setStatus(.active, request, context) }
@@ -17,9 +18,9 @@ struct AdminController: Sendable {
         admin.put("users/{id}/role", use: changeRole)
     }
 
-    private func requireAdmin(_ context: Context) throws -> Principal {
+    /// The administrator making the request (the group's middleware has checked the role).
+    private func admin(_ context: Context) throws -> Principal {
         guard let principal = context.principal else { throw APIError(.unauthorized, code: "unauthorized", "a bearer access token is required") }
-        guard principal.role == .admin else { throw APIError(.forbidden, code: "forbidden", "administrators only") }
         return principal
     }
 
@@ -34,7 +35,7 @@ struct AdminController: Sendable {
     }
 
     @Sendable func list(_ request: Request, context: Context) async throws -> Response {
-        let principal = try requireAdmin(context)
+        let principal = try admin(context)
         var limit = 50
         if let text = request.uri.queryParameters["limit"] {
             guard let parsed = Int(text), (1...500).contains(parsed) else {
@@ -56,7 +57,7 @@ struct AdminController: Sendable {
     }
 
     @Sendable func show(_ request: Request, context: Context) async throws -> Response {
-        let principal = try requireAdmin(context)
+        let principal = try admin(context)
         let id = try context.parameters.require("id")
         guard let account = try await security.identities.user(id: id) else {
             throw APIError(.notFound, code: "not_found", "no such user")
@@ -66,7 +67,7 @@ struct AdminController: Sendable {
     }
 
     func setStatus(_ status: UserAccount.Status, _ request: Request, _ context: Context) async throws -> Response {
-        let principal = try requireAdmin(context)
+        let principal = try admin(context)
         let id = try context.parameters.require("id")
         guard id != principal.subject else { throw APIError(.conflict, code: "conflict", "administrators cannot change their own account here") }
         guard let account = try await security.identities.user(id: id) else {
@@ -81,7 +82,7 @@ struct AdminController: Sendable {
     }
 
     @Sendable func changeRole(_ request: Request, context: Context) async throws -> Response {
-        let principal = try requireAdmin(context)
+        let principal = try admin(context)
         let id = try context.parameters.require("id")
         let body = try await JSONRequestBody.object(request)
         var details = JSONRequestBody.rejectUnknown(body, allowed: ["role", "fhirUser"])

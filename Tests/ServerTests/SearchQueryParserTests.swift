@@ -19,7 +19,8 @@ import Testing
             ("value-quantity", "abc"), ("_has:Observation:patient", "x"), ("_cursor", "not-a-cursor"),
         ] {
             let type = key == "value-quantity" || key == "subject" ? "Observation" : "Patient"
-            #expect(throws: FHIRHTTPError.self, "\(key)=\(value)") { try parse(type, [(key, value)]) }
+            let error = #expect(throws: SearchQueryError.self, "\(key)=\(value)") { try parse(type, [(key, value)]) }
+            #expect(error?.parameter == key, "\(key)=\(value) names \(error?.parameter ?? "nothing")")
         }
     }
 
@@ -29,7 +30,8 @@ import Testing
         #expect(query.targets[0].conditions.count == 1)
         var strict = parser
         strict.strict = true
-        #expect(throws: FHIRHTTPError.self) { try strict.parse(types: ["Patient"], items: [(key: "shoe-size", value: "42")]) }
+        let error = #expect(throws: SearchQueryError.self) { try strict.parse(types: ["Patient"], items: [(key: "shoe-size", value: "42")]) }
+        #expect(error?.code == .notSupported && error?.parameter == "shoe-size")
     }
 
     @Test func commaIsOrAndRepetitionIsAnd() throws {
@@ -71,7 +73,7 @@ import Testing
         guard case .chain(_, let targets) = query.targets[0].conditions[0] else { Issue.record("not a chain"); return }
         #expect(targets.map(\.type) == ["Patient"])
         _ = try parse("Observation", [("encounter.subject:Patient.family", "x")])
-        #expect(throws: FHIRHTTPError.self) { try parse("Observation", [("encounter.subject.organization.name", "x")]) }
+        #expect(throws: SearchQueryError.self) { try parse("Observation", [("encounter.subject.organization.name", "x")]) }
     }
 
     @Test func referencesToThisServerAreLocalAndOthersAreURLs() throws {

@@ -138,6 +138,8 @@ struct BundleProcessor: Sendable {
             return Entry(index: index, fullURL: fullURL, action: action, resource: resource)
         } catch let error as FHIRHTTPError {
             throw error.at(expression)
+        } catch let error as SearchQueryError {
+            throw (FHIRHTTPError.from(error) as? FHIRHTTPError ?? FHIRHTTPError.badRequest(error.message)).at(expression)
         }
     }
 

@@ -77,6 +77,8 @@ extension FHIRHTTPError {
             case .integrity:
                 return FHIRHTTPError(status: .internalServerError, code: .security, error.message)
             }
+        case let error as SearchQueryError:
+            return FHIRHTTPError.badRequest(error.message, code: error.code == .notSupported ? .notSupported : .invalid, expression: error.parameter)
         case let denied as AccessDenied:
             // A denied read looks like absence; a denied write is forbidden.
             return denied.kind == .hidden

@@ -30,6 +30,9 @@ extension APIError {
             case .timeout: return APIError(.serviceUnavailable, code: "timeout", "the request took too long")
             case .integrity: return APIError(.internalServerError, code: "integrity", "a stored record failed its integrity check")
             }
+        case let error as SearchQueryError:
+            return APIError(.badRequest, code: "bad_parameter", error.message,
+                            details: [.init(field: error.parameter ?? "query", issue: error.message)])
         case let denied as AccessDenied:
             return denied.kind == .hidden ? notFound(path) : APIError(.forbidden, code: "forbidden", "this action is not permitted")
         case is TokenRejected:

@@ -105,9 +105,9 @@ struct PlatformController<Model: PlatformModel>: Sendable {
         var query: SearchQuery
         do {
             query = try parser.parse(types: [type], items: items)
-        } catch let error as FHIRHTTPError {
+        } catch let error as SearchQueryError {
             // Filters are checked above; what the parser can still refuse is the cursor.
-            throw PlatformFilters.badParameter(cursor != nil ? "cursor" : "query", error.issues.first?.diagnostics ?? "is not valid")
+            throw PlatformFilters.badParameter(cursor != nil ? "cursor" : "query", error.message)
         }
         query.targets[0].conditions += search.conditions
         // The audit log keeps the platform query as the caller wrote it.

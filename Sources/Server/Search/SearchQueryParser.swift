@@ -140,14 +140,13 @@ struct SearchQueryParser {
 
     private func ignore(_ key: String, _ query: inout SearchQuery) throws {
         if strict {
-            throw FHIRHTTPError.badRequest(
-                "unknown or unsupported search parameter", code: .notSupported, expression: String(key.prefix(64)))
+            throw SearchQueryError(.notSupported, "unknown or unsupported search parameter", parameter: key)
         }
         query.ignored.append(String(key.prefix(64)))
     }
 
-    func bad(_ message: String, _ key: String) -> FHIRHTTPError {
-        FHIRHTTPError.badRequest(message, expression: String(key.prefix(64)))
+    func bad(_ message: String, _ key: String) -> SearchQueryError {
+        SearchQueryError(.invalid, message, parameter: key)
     }
 
     // MARK: - Conditions
@@ -243,8 +242,8 @@ struct SearchQueryParser {
         }
     }
 
-    private func unsupportedModifier(_ key: String) -> FHIRHTTPError {
-        FHIRHTTPError.badRequest("this modifier is not supported for this parameter", code: .notSupported, expression: String(key.prefix(64)))
+    private func unsupportedModifier(_ key: String) -> SearchQueryError {
+        SearchQueryError(.notSupported, "this modifier is not supported for this parameter", parameter: key)
     }
 
     static func table(for kind: SearchParameterDefinition.Kind) -> String? {
@@ -453,7 +452,7 @@ struct SearchQueryParser {
     /// Splits a two-letter prefix off a value. A value starting with letters that are not a
     /// prefix is an error (`xx1970`).
     static func prefixed(
-        _ text: String, key: String, bad: (String, String) -> FHIRHTTPError
+        _ text: String, key: String, bad: (String, String) -> SearchQueryError
     ) throws -> (SearchCondition.Prefix, String) {
         guard let first = text.unicodeScalars.first, CharacterSet.letters.contains(first) else { return (.eq, text) }
         guard text.count > 2, let prefix = SearchCondition.Prefix(rawValue: String(text.prefix(2))) else {
@@ -509,15 +508,16 @@ struct SearchQueryParser {
                     default: columns = nil
                     }
                     guard let columns, table == nil || table! == columns else {
-                        throw FHIRHTTPError.badRequest(
+                        throw SearchQueryError(
+                            .notSupported,
                             "_sort supports parameters of type date, string, number, quantity, uri, token and reference (one type per key), _id and _lastUpdated",
-                            code: .notSupported, expression: "_sort")
+                            parameter: "_sort")
                     }
                     table = columns
                     params.append(SearchIndexKey.param(type: type, code: code))
                 }
                 guard let table else {
-                    throw FHIRHTTPError.badRequest("_sort names an unknown parameter", code: .notSupported, expression: "_sort")
+                    throw SearchQueryError(.notSupported, "_sort names an unknown parameter", parameter: "_sort")
                 }
                 keys.append(.init(
                     code: code, source: .index(table: table.0, ascendingColumn: table.1, descendingColumn: table.2, params: params),

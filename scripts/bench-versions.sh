@@ -39,8 +39,7 @@ MEDREC_DATABASE_URL=$("$bin" db url --data-dir "$work/data") \
   "$baseline" serve --data-dir "$work/data" --port "$base_port" >"$work/baseline.log" 2>&1 &
 baseline_server=$!
 trap 'kill -TERM "$baseline_server" "$server" 2>/dev/null || true; wait "$baseline_server" "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 1 120); do grep -q "listening on" "$work/baseline.log" && break; sleep 0.5; done
-grep -q "listening on" "$work/baseline.log" || { cat "$work/baseline.log"; exit 1; }
+medrec_wait "$work/baseline.log"
 old_base="http://127.0.0.1:$base_port"
 
 sys_token=$(medrec_system_token)

@@ -19,9 +19,14 @@ medrec_start() {
   "$bin" serve --data-dir "$work/data" --port "$port" >"$work/server.log" 2>&1 &
   server=$!
   trap 'kill -TERM "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
-  for _ in $(seq 1 120); do grep -q "listening on" "$work/server.log" && break; sleep 0.5; done
-  grep -q "listening on" "$work/server.log" || { cat "$work/server.log"; exit 1; }
+  medrec_wait "$work/server.log"
   base="http://127.0.0.1:$port"
+}
+
+# Waits (at most a minute) until the server writing log file $1 listens; shows the log and exits if not.
+medrec_wait() {
+  for _ in $(seq 1 120); do grep -qs "listening on" "$1" && break; sleep 0.5; done
+  grep -qs "listening on" "$1" || { cat "$1"; exit 1; }
 }
 
 medrec_system_token() {

@@ -356,10 +356,9 @@ struct BundleProcessor: Sendable {
     private func resolveConditional(
         _ reference: String, cache: inout [String: String], writer: RecordWriter
     ) async throws -> String? {
-        guard let question = reference.firstIndex(of: "?") else { return nil }
+        guard ResourceReference(reference).isConditional, let question = reference.firstIndex(of: "?") else { return nil }
         if let cached = cache[reference] { return cached }
         let type = String(reference[..<question])
-        guard FHIRMetadata.resource(named: type) != nil else { return nil }
         let criteria = try FHIRController.conditionalQuery(
             parser: parser, type: type, items: FHIRRequest.queryItems(reference[reference.index(after: question)...]))
         let matches = try await writer.find(criteria)

@@ -57,10 +57,7 @@ public struct AuditTrailService: Sendable {
     /// A page of the trail as the caller may see it.
     public func search(_ filter: Filter, as caller: Caller) async throws -> Page {
         let access = AuditedAccess(try await security.confirmed(caller), security: security)
-        guard access.access.scopeAllows(.search, on: "AuditEvent") else {
-            try await security.audit.record(access.record(.searchType, type: "AuditEvent", decision: .deny("scope"), query: filter.queryText))
-            throw AccessDenied(.forbidden, "the access token's scopes do not allow searching AuditEvent")
-        }
+        try await access.requireSearchScope(on: "AuditEvent", .searchType, query: filter.queryText)
         var filter = filter
         switch access.principal.role {
         case .admin, .system: break

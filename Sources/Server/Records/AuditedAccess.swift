@@ -124,6 +124,13 @@ struct AuditedAccess: Sendable {
 
     // MARK: - Searches and histories
 
+    /// A search of `type` the token's scopes do not allow at all: audited and refused.
+    func requireSearchScope(on type: String, _ interaction: AuditedInteraction, query: String?) async throws {
+        guard !access.scopeAllows(.search, on: type) else { return }
+        try await audit.record(record(interaction, type: type, decision: .deny("scope"), query: query))
+        throw AccessDenied(.forbidden, "the access token's scopes do not allow searching \(type)")
+    }
+
     /// What a search or history may show of `items`, each with its parsed resource (nil for a
     /// deletion, shown only when `showDeletions`), and its audit records: one for what was shown,
     /// and a denial naming the withheld results' patients when any were left out.

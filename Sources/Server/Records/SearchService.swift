@@ -54,17 +54,11 @@ public struct SearchService: Sendable {
         public let next: String?
     }
 
-    /// The caller may not search `type` at all (their token's scopes): audited and refused.
-    func requireScope(_ types: [String], _ request: Request, access: AuditedAccess) async throws {
-        for type in types where !access.access.scopeAllows(.search, on: type) {
-            try await security.audit.record(access.record(request.interaction, type: type, decision: .deny("scope"), query: request.queryText))
-            throw AccessDenied(.forbidden, "the access token's scopes do not allow searching \(type)")
-        }
-    }
-
     public func search(_ request: Request, as caller: Caller) async throws -> Result {
         let access = AuditedAccess(try await security.confirmed(caller), security: security)
-        try await requireScope(request.query.types, request, access: access)
+        for type in request.query.types {
+            try await access.requireSearchScope(on: type, request.interaction, query: request.queryText)
+        }
         var query = request.query
         if let patient = request.compartmentPatient {
             if query.types.isEmpty { query.anyType = true }

@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        // gzip for bulk files (chunks at rest, downloads, gzip import inputs).
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
     ],
     targets: [
         // FHIR R4 coding, metadata and validation. Foundation only: no I/O, no server framework.
@@ -40,6 +42,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "CompressNIO", package: "compress-nio"),
             ],
             // The platform API's documents, served at /openapi.json and /docs (APIDocuments); the
             // one copy of each, written by scripts/generate-openapi.py and scripts/render-api-docs.py.

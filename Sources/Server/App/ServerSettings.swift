@@ -23,6 +23,7 @@ public struct ServerSettings: Sendable {
     public var logLevel: String?
     public var auth = AuthSettings()
     public var encryption = EncryptionSettings()
+    public var bulk = BulkSettings()
 
     /// Tokens, passwords and audit.
     public struct AuthSettings: Sendable {
@@ -80,5 +81,6 @@ public struct ServerSettings: Sendable {
         auth.bcryptCost = config.int(forKey: "medrec.auth.bcryptCost", default: defaults.auth.bcryptCost)
         auth.auditReads = config.bool(forKey: "medrec.auth.auditReads", default: defaults.auth.auditReads)
         encryption = EncryptionSettings(config: config)
+        bulk = BulkSettings(config: config)
     }
 }

@@ -12,11 +12,20 @@ public enum AuditedInteraction: String, Sendable, CaseIterable {
     // Authentication events (DICOM 110114 User Authentication).
     case login, logout, refresh
     case passwordChange = "password-change"
+    // Bulk data (BALP export; the FHIR operation names): kick-off, completion, each file
+    // download and cancellation of an `$export`, and an `$import` job's kick-off and its
+    // writes (one record per job and type, not per resource).
+    case exportKickOff = "export", exportComplete = "export-complete", exportDownload = "export-download"
+    case importKickOff = "import", importWrite = "import-write"
+    case bulkCancel = "bulk-cancel"
 
     /// The AuditEvent.action code: C, R, U, D or E.
     public var action: AuditRecord.Action {
         switch self {
-        case .read, .vread, .historyInstance, .historyType, .historySystem, .searchType, .searchSystem, .everything: .read
+        case .read, .vread, .historyInstance, .historyType, .historySystem, .searchType, .searchSystem, .everything,
+             .exportComplete, .exportDownload: .read
+        case .importWrite: .create
+        case .exportKickOff, .importKickOff, .bulkCancel: .execute
         case .create: .create
         case .update, .patch: .update
         case .delete: .delete

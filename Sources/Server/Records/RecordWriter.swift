@@ -1,5 +1,6 @@
 import FHIRModels
 import Foundation
+import PostgresNIO
 
 /// The caller's authorized, audited operations inside one database transaction: what
 /// `RecordService` runs for a single write and what a transaction Bundle runs for each of its
@@ -64,6 +65,44 @@ public struct RecordWriter: Sendable {
         })
         return stored
     }
+
+    /// A bulk import's batch, ids kept: resources that exist get a new version (the ordinary
+    /// update path), the rest are created together in one statement (update-as-create). Each
+    /// is authorized; the audit is one record per type for the batch, with its counts.
+    /// Returns, per type, how many were created and how many updated.
+    public func importBatch(_ items: [NewResource]) async throws -> (created: [String: Int64], updated: [String: Int64]) {
+        for (offset, item) in items.enumerated() {
+            let decision = try await access.access.decideWrite(
+                type: item.type, id: item.id, permission: .create, old: nil, new: item.resource, patients: [])
+            let updateAllowed = access.access.scopeAllows(.update, on: item.type)
+            guard decision.isAllowed, updateAllowed else {
+                throw BatchItemError(offset: offset, underlying: AccessDenied(
+                    .forbidden, "this import of \(item.type) is not permitted",
+                    record: access.record(.importWrite, type: item.type, decision: decision.isAllowed ? .deny("scope") : decision)))
+            }
+        }
+        let existing = try await transaction.lockExisting(items.map { ($0.type, $0.id) })
+        var created: [String: Int64] = [:]
+        var updated: [String: Int64] = [:]
+        let fresh = items.filter { !existing.contains(ResourceKey(type: $0.type, id: $0.id)) }
+        _ = try await transaction.createAll(fresh)
+        for item in fresh { created[item.type, default: 0] += 1 }
+        for item in items where existing.contains(ResourceKey(type: item.type, id: item.id)) {
+            var object = item.resource.objectValue ?? JSONObject()
+            object["id"] = .string(item.id)
+            let (_, wasCreated) = try await transaction.update(
+                type: item.type, id: item.id, resource: .object(object), ifMatch: nil, method: .put)
+            if wasCreated { created[item.type, default: 0] += 1 } else { updated[item.type, default: 0] += 1 }
+        }
+        let types = Set(created.keys).union(updated.keys).sorted()
+        try await transaction.appendAudit(types.map { type in
+            access.record(.importWrite, type: type, query: "created=\(created[type] ?? 0) updated=\(updated[type] ?? 0)")
+        })
+        return (created, updated)
+    }
+
+    /// The transaction's connection, for a bulk job's cursor that must commit with the writes.
+    var connection: PostgresConnection { transaction.connection }
 
     /// Which of a batch's items failed, for the caller to say which entry it was.
     public struct BatchItemError: Error {

@@ -117,6 +117,19 @@ struct PostgresResourceTransaction: ResourceTransaction {
         return nil
     }
 
+    func lockExisting(_ keys: [(type: String, id: String)]) async throws -> Set<ResourceKey> {
+        guard !keys.isEmpty else { return [] }
+        let rows = try await connection.query(
+            """
+            SELECT r.type, r.id FROM resource r
+            JOIN unnest(\(keys.map(\.type))::text[], \(keys.map(\.id))::text[]) AS k(type, id) ON r.type = k.type AND r.id = k.id
+            ORDER BY r.resource_key FOR UPDATE OF r
+            """, logger: logger)
+        var existing = Set<ResourceKey>()
+        for try await (type, id) in rows.decode((String, String).self) { existing.insert(ResourceKey(type: type, id: id)) }
+        return existing
+    }
+
     func find(_ query: SearchQuery) async throws -> [StoredResource] {
         try await store.search(query, on: .connection(connection)).entries
     }

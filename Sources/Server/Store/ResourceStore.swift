@@ -1,5 +1,6 @@
 import FHIRModels
 import Foundation
+import PostgresNIO
 
 /// The one place that reads and writes resources. Both faces (FHIR and platform) call it;
 /// nothing else writes SQL for resources.
@@ -72,6 +73,23 @@ public protocol ResourceTransaction: Sendable {
     func find(_ query: SearchQuery) async throws -> [StoredResource]
     /// Stores AuditEvents in this transaction: they commit with its writes, or not at all.
     func appendAudit(_ records: [AuditRecord]) async throws
+    /// Which of these resources exist now (deleted ones included), locking them until the
+    /// transaction ends: a bulk import updates those and creates the rest in one batch.
+    func lockExisting(_ keys: [(type: String, id: String)]) async throws -> Set<ResourceKey>
+    /// The transaction's connection, for other stores' statements that must commit with its
+    /// writes (a bulk import's cursor).
+    var connection: PostgresConnection { get }
+}
+
+/// A resource's type and id, as a set member.
+public struct ResourceKey: Hashable, Sendable {
+    public let type: String
+    public let id: String
+
+    public init(type: String, id: String) {
+        self.type = type
+        self.id = id
+    }
 }
 
 /// A resource to create with a known id, for batched creates.

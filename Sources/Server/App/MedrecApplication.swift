@@ -10,7 +10,8 @@ public enum MedrecApplication {
     public typealias Context = MedrecRequestContext
 
     public static func buildRouter(
-        store: any ResourceStore, client: PostgresClient, settings: ServerSettings, security: SecurityServices
+        store: any ResourceStore, client: PostgresClient, settings: ServerSettings, security: SecurityServices,
+        bulk: BulkService? = nil
     ) -> Router<Context> {
         let router = Router(context: Context.self)
         router.add(middleware: RequestLogMiddleware())
@@ -33,6 +34,9 @@ public enum MedrecApplication {
         let fhir = RouterPath(APIFace.fhirPrefix)
         FHIRController(store: store, limits: settings.limits, baseURL: settings.baseURL, security: security).addRoutes(
             public: open.group(fhir), reads: reads.group(fhir), authenticated: authenticated.group(fhir))
+        if let bulk {
+            BulkController(bulk: bulk, limits: settings.limits, baseURL: settings.baseURL).addRoutes(to: authenticated.group(fhir))
+        }
         allowedMethods.load(router.routes)
         return router
     }
@@ -45,12 +49,15 @@ public enum MedrecApplication {
     ) -> some ApplicationProtocol {
         let availability = DatabaseAvailability(client: client, logger: logger)
         let store = PostgresResourceStore(client: client, logger: logger, availability: availability, sealer: sealer)
-        let router = buildRouter(store: store, client: client, settings: settings, security: security.with(availability: availability))
+        let security = security.with(availability: availability)
+        let bulk = try? BulkService(store: store, security: security, settings: settings.bulk)
+        let router = buildRouter(store: store, client: client, settings: settings, security: security, bulk: bulk)
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "medrec"),
             // Services stop in reverse order: the server, then the client, then (e.g.) the embedded cluster.
-            services: servicesStoppedAfterClient + [client, availability, ReindexService(reindexer: Reindexer(store: store), logger: logger)],
+            services: servicesStoppedAfterClient + [client, availability, ReindexService(reindexer: Reindexer(store: store), logger: logger)]
+                + (bulk.map { [$0.worker()] } ?? []),
             onServerRunning: onServerRunning,
             logger: logger
         )

@@ -93,13 +93,34 @@ enum CapabilityStatementBuilder {
                 .object(["name": .string("_lastUpdated"), "type": .string("date")]),
                 .object(["name": .string("_type"), "type": .string("token")]),
             ]),
-            "operation": .array([.object([
-                "name": .string("everything"),
-                "definition": .string("http://hl7.org/fhir/OperationDefinition/Patient-everything"),
-            ])]),
+            "operation": .array([
+                .object([
+                    "name": .string("everything"),
+                    "definition": .string("http://hl7.org/fhir/OperationDefinition/Patient-everything"),
+                ]),
+                // Bulk Data Access v2: system, Patient and Group level (docs/fhir.md, "Bulk data").
+                .object([
+                    "name": .string("export"),
+                    "definition": .string("http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"),
+                ]),
+                .object([
+                    "name": .string("patient-export"),
+                    "definition": .string("http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"),
+                ]),
+                .object([
+                    "name": .string("group-export"),
+                    "definition": .string("http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"),
+                ]),
+                // The Bulk Data Import proposal (NDJSON inputs by URL, or posted).
+                .object([
+                    "name": .string("import"),
+                    "definition": .string("http://hl7.org/fhir/uv/bulkdata/OperationDefinition/import"),
+                ]),
+            ]),
         ])
         return .object([
             "resourceType": .string("CapabilityStatement"),
+            "instantiates": .array([.string("http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data")]),
             "status": .string("active"),
             "date": .string(String(StoreTimestamp.string(Date()).prefix(10))),
             "kind": .string("instance"),

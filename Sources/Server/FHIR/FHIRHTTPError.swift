@@ -77,6 +77,17 @@ extension FHIRHTTPError {
             case .integrity:
                 return FHIRHTTPError(status: .internalServerError, code: .security, error.message)
             }
+        case let error as BulkError:
+            switch error.code {
+            case .invalid: return FHIRHTTPError.badRequest(error.message, expression: error.expression)
+            case .notSupported: return FHIRHTTPError.badRequest(error.message, code: .notSupported, expression: error.expression)
+            case .notFound: return FHIRHTTPError.notFound(error.message)
+            case .forbiddenInput: return FHIRHTTPError(status: .forbidden, code: .forbidden, error.message, expression: error.expression)
+            case .tooMany(let retryAfter):
+                return FHIRHTTPError(
+                    status: .tooManyRequests, issues: [OutcomeIssue(code: .throttled, diagnostics: error.message)],
+                    headers: [.retryAfter: String(retryAfter)])
+            }
         case let error as SearchQueryError:
             return FHIRHTTPError.badRequest(error.message, code: error.code == .notSupported ? .notSupported : .invalid, expression: error.parameter)
         case let denied as AccessDenied:

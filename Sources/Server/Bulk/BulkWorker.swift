@@ -15,7 +15,8 @@ struct BulkWorker: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
-                for slot in 0..<max(1, settings.workerSlots) {
+                // 0 slots: this process serves the bulk API but runs no jobs (other processes do).
+                for slot in 0..<max(0, settings.workerSlots) {
                     group.addTask { await loop(slot: slot) }
                 }
             }
@@ -63,8 +64,9 @@ struct BulkWorker: Service {
             case .export: outcome = try await service.exporter.run(job, worker: id, progress: progress)
             case .import: outcome = try await service.importer.run(job, worker: id, progress: progress)
             }
-        } catch is CancellationError {
-            // The process is stopping: the claim goes stale and another process resumes it.
+        } catch where Task.isCancelled || error is CancellationError {
+            // The process is stopping: the claim goes stale and another process resumes it
+            // from the last committed batch. A stopping worker never marks a job failed.
             return .lostClaim
         } catch let error as AccessDenied {
             outcome = .failed(error.message)

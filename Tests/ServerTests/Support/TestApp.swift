@@ -48,6 +48,17 @@ enum TestApp {
         testing: TestingSetup = .router, signingKeys: JWTSigningKeys = .generate(),
         _ body: @Sendable (any TestClientProtocol, DatabaseEndpoint, SecurityServices) async throws -> Void
     ) async throws {
+        try await runBulk(settings: settings, sealer: sealer, database: database, testing: testing, signingKeys: signingKeys) {
+            client, endpoint, security, _ in try await body(client, endpoint, security)
+        }
+    }
+
+    /// The app with its bulk service exposed too, for tests that drive bulk workers themselves.
+    static func runBulk(
+        settings: ServerSettings = ServerSettings(), sealer: FieldSealer? = nil, database: DatabaseEndpoint? = nil,
+        testing: TestingSetup = .router, signingKeys: JWTSigningKeys = .generate(),
+        _ body: @Sendable (any TestClientProtocol, DatabaseEndpoint, SecurityServices, BulkService) async throws -> Void
+    ) async throws {
         let endpoint: DatabaseEndpoint
         if let database { endpoint = database } else { endpoint = try await TestDatabase.fresh() }
         let client = PostgresClient(
@@ -60,7 +71,7 @@ enum TestApp {
         let router = MedrecApplication.buildRouter(store: store, client: client, settings: settings, security: security, bulk: bulk)
         let app = Application(router: router, services: [client, bulk.worker()], logger: logger)
         try await app.test(testing) { testClient in
-            try await body(try await authorized(testClient, security: security), endpoint, security)
+            try await body(try await authorized(testClient, security: security), endpoint, security, bulk)
         }
     }
 

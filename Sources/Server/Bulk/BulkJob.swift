@@ -137,6 +137,22 @@ public struct BulkCursor: Sendable, Codable, Equatable {
         public var count: Int
         public var chunks: Int
     }
+
+    public init() {}
+
+    /// A new job's cursor is `{}`: every field may be absent.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        afterKey = try container.decodeIfPresent(Int64.self, forKey: .afterKey) ?? 0
+        openFiles = try container.decodeIfPresent([String: OpenFile].self, forKey: .openFiles) ?? [:]
+        nextFileNo = try container.decodeIfPresent(Int.self, forKey: .nextFileNo) ?? 1
+        inputIndex = try container.decodeIfPresent(Int.self, forKey: .inputIndex) ?? 0
+        lineOffset = try container.decodeIfPresent(Int64.self, forKey: .lineOffset) ?? 0
+        created = try container.decodeIfPresent([String: Int64].self, forKey: .created) ?? [:]
+        updated = try container.decodeIfPresent([String: Int64].self, forKey: .updated) ?? [:]
+        errors = try container.decodeIfPresent(Int64.self, forKey: .errors) ?? 0
+        errorFileNo = try container.decodeIfPresent(Int.self, forKey: .errorFileNo)
+    }
 }
 
 /// Why a bulk request was refused, before it became a job or while reading one. Becomes an

@@ -11,16 +11,12 @@ struct BulkJobStore: Sendable {
 
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
+        // Dates as seconds since 1970 (the default): `.iso8601` would drop the milliseconds of `_since`.
         encoder.outputFormatting = .sortedKeys
         return encoder
     }()
 
-    static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return decoder
-    }()
+    static let decoder = JSONDecoder()
 
     static func json<T: Encodable>(_ value: T) -> String {
         String(decoding: (try? encoder.encode(value)) ?? Data("{}".utf8), as: UTF8.self)
@@ -39,13 +35,13 @@ struct BulkJobStore: Sendable {
         let query: PostgresQuery = """
             INSERT INTO bulk_job (id, kind, status, owner_subject, owner_role, owner_scopes, owner_fhir_user, client_address,
                 request, parameters, transaction_time, snapshot, snapshot_max_key, worker, heartbeat_at, attempts)
-            SELECT \(id), \(kind.rawValue), CASE WHEN \(claimedBy) IS NULL THEN 'queued' ELSE 'running' END, \(owner.subject), \(role), \(owner.scopes), \(owner.fhirUser),
+            SELECT \(id), \(kind.rawValue), CASE WHEN \(claimedBy)::text IS NULL THEN 'queued' ELSE 'running' END, \(owner.subject), \(role), \(owner.scopes), \(owner.fhirUser),
                 \(owner.clientAddress), \(request), \(parametersJSON)::jsonb,
                 CASE WHEN \(takeSnapshot) THEN clock_timestamp() END,
                 CASE WHEN \(takeSnapshot) THEN pg_current_snapshot()::text END,
                 CASE WHEN \(takeSnapshot) THEN (SELECT coalesce(max(history_key), 0) FROM resource_history) END,
-                \(claimedBy), CASE WHEN \(claimedBy) IS NULL THEN NULL ELSE clock_timestamp() END,
-                CASE WHEN \(claimedBy) IS NULL THEN 0 ELSE 1 END
+                \(claimedBy)::text, CASE WHEN \(claimedBy)::text IS NULL THEN NULL ELSE clock_timestamp() END,
+                CASE WHEN \(claimedBy)::text IS NULL THEN 0 ELSE 1 END
             """
         if let connection {
             try await connection.query(query, logger: logger)

@@ -13,10 +13,15 @@ struct BulkWorker: Service {
     var logger: Logger { service.store.logger }
 
     func run() async throws {
+        guard settings.workerSlots > 0 else {
+            // This process serves the bulk API but runs no jobs (other processes do): stay up
+            // until shutdown, as a service that returned would stop the whole group.
+            try? await gracefulShutdown()
+            return
+        }
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
-                // 0 slots: this process serves the bulk API but runs no jobs (other processes do).
-                for slot in 0..<max(0, settings.workerSlots) {
+                for slot in 0..<settings.workerSlots {
                     group.addTask { await loop(slot: slot) }
                 }
             }

@@ -132,9 +132,9 @@ struct LineSplitter<Source: ByteBlockSource> {
                 }
                 var end = newline
                 if end > start, buffer[end - 1] == 0x0D { end -= 1 }
-                let line = Array(buffer[start..<end])
-                start = newline + 1
-                return .line(line)
+                defer { start = newline + 1 }
+                if end - start > maxLineBytes { return .tooLong(bytes: end - start) }
+                return .line(Array(buffer[start..<end]))
             }
             if buffer.count - start > maxLineBytes {
                 // No end in sight within the limit: drop what is buffered and skip to the newline.

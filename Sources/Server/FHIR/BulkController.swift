@@ -19,8 +19,14 @@ struct BulkController: Sendable {
     func addRoutes(to group: RouterGroup<Context>) {
         for method in [HTTPRequest.Method.get, .post] {
             group.on("$export", method: method) { request, context in try await self.export(request, context, level: .system) }
-            group.on("Patient/$export", method: method) { request, context in try await self.export(request, context, level: .patient) }
-            group.on("Group/{id}/$export", method: method) { request, context in
+            // `{type}/…` rather than `Patient/…`: a constant `Patient` segment would shadow the
+            // `{type}` routes (`POST /fhir/Patient`) in the router's trie.
+            group.on("{type}/$export", method: method) { request, context in
+                guard context.parameters.get("type") == "Patient" else { throw FHIRHTTPError.notFound("$export is defined on Patient and Group") }
+                return try await self.export(request, context, level: .patient)
+            }
+            group.on("{type}/{id}/$export", method: method) { request, context in
+                guard context.parameters.get("type") == "Group" else { throw FHIRHTTPError.notFound("$export is defined on Patient and Group") }
                 let id = context.parameters.get("id") ?? ""
                 guard FHIRLexical.isID(id) else { throw FHIRHTTPError.badRequest("the Group id is not a valid FHIR id") }
                 return try await self.export(request, context, level: .group(id: id))

@@ -149,8 +149,8 @@ struct BackendServicesTests {
                 return collection
             }())))
             cases.append(("another key's signature", try await signed({ _ in }, kid: "rsa-1", by: other.signer)))
-            cases.append(("ES384 header on the RSA kid", try await signed({ _ in }, kid: "ec-1", by: {
-                // The P-384 key of `other` under the RSA key's kid.
+            cases.append(("ES384 header on the RSA kid", try await signed({ _ in }, kid: "rsa-1", by: {
+                // Some P-384 key under the RSA key's kid.
                 let collection = JWTKeyCollection()
                 await collection.add(ecdsa: ES384PrivateKey(), kid: "rsa-1")
                 return collection
@@ -168,8 +168,23 @@ struct BackendServicesTests {
                           try Self.handMade(header: ["alg": "none", "kid": "rsa-1", "typ": "JWT"], claims, signature: "c2lnbmF0dXJl")))
             cases.append(("alg RS256", try Self.handMade(header: ["alg": "RS256", "kid": "rsa-1"], claims, signature: "c2lnbmF0dXJl")))
             cases.append(("not a JWT", "not-a-jwt"))
+            // Each is refused for its own reason (the audited description names the failed check).
+            let reasons = [
+                "wrong aud": "aud", "expired": "expired", "exp too far ahead": "five minutes", "no exp": "no exp", "no jti": "no jti",
+                "iss differs from sub": "sub differs", "unknown kid": "unknown kid", "another key's signature": "signature",
+                "ES384 header on the RSA kid": "type", "alg HS256": "alg not allowed", "alg HS384 keyed with the public key": "alg not allowed",
+                "alg none": "malformed", "alg none, signature present": "alg not allowed", "alg RS256": "alg not allowed",
+                "not a JWT": "malformed",
+            ]
             for (label, assertion) in cases {
                 try Self.expectRefused(try await Self.requestToken(client, assertion: assertion), label)
+                let rows = try await security.audit.client.query(
+                    "SELECT coalesce(outcome_desc, '') FROM audit_event WHERE subtype = 'login' ORDER BY recorded DESC LIMIT 1",
+                    logger: TestApp.logger)
+                var description = ""
+                for try await text in rows.decode(String.self) { description = text }
+                #expect(description.contains(try #require(reasons[label])), "\(label): audited as \(description)")
+                #expect(!description.contains(assertion), "\(label): the assertion is in the audit")
             }
             // The same client's honest assertion still works: the refusals were the assertions' fault.
             let good = try await signed { _ in }

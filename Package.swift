@@ -68,6 +68,10 @@ let package = Package(
             dependencies: [
                 "Server", "FHIRModels", "Mapping", "FixtureSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                // BackendServicesTests sign client assertions with RSA and P-384 keys.
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
     ],

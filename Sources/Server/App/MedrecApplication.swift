@@ -28,7 +28,7 @@ public enum MedrecApplication {
         HealthController(client: client).addRoutes(to: open)
         WellKnownController(security: security, baseURL: settings.baseURL).addRoutes(to: open)
         APIDocuments.addRoutes(to: open)
-        AuthController(store: store, security: security).addRoutes(public: open, authenticated: authenticated)
+        AuthController(store: store, security: security, baseURL: settings.baseURL).addRoutes(public: open, authenticated: authenticated)
         AdminController(security: security).addRoutes(to: authenticated)
         PlatformAPI.addRoutes(reads: reads, authenticated: authenticated, store: store, settings: settings, security: security)
         let fhir = RouterPath(APIFace.fhirPrefix)

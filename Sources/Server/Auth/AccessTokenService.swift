@@ -120,14 +120,15 @@ public struct AccessTokenService: Sendable {
     }
 
     /// The header members verification depends on, decoded from the token's first segment.
-    private struct Header: Decodable {
+    /// Also read by `ClientAuthenticationService` for client assertions, before any key is chosen.
+    struct Header: Decodable {
         var alg: String?
         var kid: String?
         var typ: String?
         var crit: [String]?
     }
 
-    private static func header(of token: String) throws(AccessTokenError) -> Header {
+    static func header(of token: String) throws(AccessTokenError) -> Header {
         let segments = token.split(separator: ".", omittingEmptySubsequences: false)
         guard segments.count == 3, !segments[2].isEmpty else { throw AccessTokenError("not a signed JWT") }
         guard let bytes = Base64URL.decode(segments[0]),

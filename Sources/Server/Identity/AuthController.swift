@@ -9,6 +9,8 @@ struct AuthController: Sendable {
     typealias Context = MedrecRequestContext
     let store: any ResourceStore
     let security: SecurityServices
+    /// `medrec.baseUrl`, for the token endpoint's own URL (`PublicOrigin`).
+    let baseURL: String?
 
     static let registerFields: Set<String> = ["email", "password", "role", "firstName", "lastName", "birthDate", "gender", "phone"]
     static let genders: Set<String> = ["male", "female", "other", "unknown"]
@@ -181,49 +183,62 @@ struct AuthController: Sendable {
 
     // MARK: - Client credentials (RFC 6749 section 4.4)
 
+    static let jwtBearerAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+    /// Parses the form and the client's credential (HTTP Basic secret or a client assertion,
+    /// exactly one), calls `ClientAuthenticationService` and renders its answer as OAuth JSON.
     @Sendable func token(_ request: Request, context: Context) async throws -> Response {
         let buffer = try await request.body.collect(upTo: 16 << 10)
         let form = Self.formItems(String(decoding: buffer.readableBytesView, as: UTF8.self))
         guard form["grant_type"] == "client_credentials" else {
             throw OAuthError(.badRequest, "unsupported_grant_type", "only grant_type=client_credentials is supported here")
         }
-        let now = Date()
-        if let until = security.addressThrottle.blockedUntil(context.clientAddress, now: now) {
-            var error = OAuthError(.tooManyRequests, "slow_down", "too many failed attempts; try again later")
-            error.headers[.retryAfter] = String(max(1, Int(until.timeIntervalSince(now).rounded(.up))))
-            throw error
+        let credential: ClientAuthenticationService.Credential
+        let basic = Self.basicCredentials(request.headers[.authorization])
+        switch (form["client_assertion_type"], form["client_assertion"]) {
+        case (nil, nil):
+            // No usable Basic header is the service's refusal (audited and throttled), as before.
+            let (id, secret) = basic ?? ("", "")
+            credential = .secret(clientID: id, secret: secret)
+        case (Self.jwtBearerAssertionType?, let assertion?) where !assertion.isEmpty:
+            guard basic == nil, form["client_secret"] == nil else {
+                throw OAuthError(.badRequest, "invalid_request", "use one client authentication method, not several")
+            }
+            let clientID = form["client_id"].flatMap { $0.isEmpty ? nil : $0 }
+            credential = .assertion(assertion, tokenEndpoints: tokenEndpoints(request), clientID: clientID)
+        case (let type?, _) where type != Self.jwtBearerAssertionType:
+            throw OAuthError(.badRequest, "invalid_request", "client_assertion_type must be \(Self.jwtBearerAssertionType)")
+        default:
+            throw OAuthError(.badRequest, "invalid_request", "client_assertion and client_assertion_type go together")
         }
-        guard let (clientID, secret) = Self.basicCredentials(request.headers[.authorization]),
-              let allowed = try await security.identities.authenticateClient(id: clientID, secret: secret) else {
-            security.addressThrottle.recordFailure(context.clientAddress, now: now)
-            var record = AuditRecord(.login, outcome: .minorFailure, outcomeDescription: "invalid client")
-            record.agentIsClient = true
-            record.clientAddress = context.clientAddress
-            try await security.audit.record(record)
-            var error = OAuthError(.unauthorized, "invalid_client", "client authentication failed")
-            error.headers[.wwwAuthenticate] = #"Basic realm="medrec""#
-            throw error
-        }
-        let ceiling = (try? ScopeSet(parsing: allowed)) ?? ScopeSet([])
-        var scope = ceiling
-        if let requested = form["scope"], !requested.isEmpty {
-            guard let parsed = try? ScopeSet(parsing: requested) else {
+        let issued: ClientAuthenticationService.Issued
+        do {
+            issued = try await ClientAuthenticationService(security: security).issueToken(
+                credential, requestedScope: form["scope"], clientAddress: context.clientAddress)
+        } catch let refused as ClientAuthenticationService.Refused {
+            switch refused.reason {
+            case .throttled(let until):
+                let now = Date()
+                var error = OAuthError(.tooManyRequests, "slow_down", "too many failed attempts; try again later")
+                error.headers[.retryAfter] = String(max(1, Int(until.timeIntervalSince(now).rounded(.up))))
+                throw error
+            case .invalidClient:
+                var error = OAuthError(.unauthorized, "invalid_client", "client authentication failed")
+                if case .secret = credential { error.headers[.wwwAuthenticate] = #"Basic realm="medrec""# }
+                throw error
+            case .invalidScope:
                 throw OAuthError(.badRequest, "invalid_scope", "the scope is not a valid SMART scope list")
             }
-            scope = parsed.narrowed(to: ceiling)
         }
-        let issued = try await security.tokens.issue(
-            subject: clientID, role: Principal.Role.system.rawValue, scope: scope.text, fhirUser: nil, sessionID: nil, clientID: clientID)
-        var record = AuditRecord(.login)
-        record.agentUserID = clientID
-        record.agentRole = Principal.Role.system.rawValue
-        record.agentIsClient = true
-        record.clientAddress = context.clientAddress
-        try await security.audit.record(record)
         return PlatformResponse.json(.ok, .object([
-            "access_token": .string(issued.token), "token_type": .string("Bearer"),
-            "expires_in": .number(String(Int(security.tokens.lifetime))), "scope": .string(scope.text),
+            "access_token": .string(issued.accessToken), "token_type": .string("Bearer"),
+            "expires_in": .number(String(issued.expiresIn)), "scope": .string(issued.scope),
         ]))
+    }
+
+    /// The URLs a client assertion's `aud` may name: the one fact `PublicOrigin` holds.
+    private func tokenEndpoints(_ request: Request) -> Set<String> {
+        PublicOrigin(baseURL: baseURL).tokenEndpointAudiences(authority: request.head.authority)
     }
 
     /// An OAuth 2.0 error response: `{"error", "error_description"}`.

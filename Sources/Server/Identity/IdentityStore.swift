@@ -231,27 +231,48 @@ public struct IdentityStore: Sendable {
         public let scopes: String
         public let createdAt: Date
         public let revoked: Bool
+        /// How the client authenticates at `/auth/token`: `client_secret_basic`, `private_key_jwt`
+        /// (a registered JWKS) or `private_key_jwt (jwks_url)`, joined with `+` when it has several.
+        public let authMethods: [String]
     }
 
-    /// Registers a client; returns its id and secret (shown once; only its hash is stored).
+    /// Registers a client with a secret; returns its id and secret (shown once; only its hash is stored).
     public func addClient(name: String, scopes: String) async throws -> (id: String, secret: String) {
+        let added = try await addClient(name: name, scopes: scopes, jwks: nil, jwksURL: nil, issueSecret: true)
+        return (added.id, added.secret ?? "")
+    }
+
+    /// Registers a client: a secret when `issueSecret` (shown once; only its hash is stored),
+    /// and/or a checked key set or JWKS URL for client assertions (the caller has checked the URL
+    /// against the allowlist). At least one of them is required.
+    public func addClient(
+        name: String, scopes: String, jwks: ClientKeySet?, jwksURL: String?, issueSecret: Bool
+    ) async throws -> (id: String, secret: String?) {
+        precondition(issueSecret || jwks != nil || jwksURL != nil, "a client needs a secret or keys")
         let id = "client-" + OpaqueToken.generate(bytes: 12)
-        let secret = OpaqueToken.generate(bytes: 32)
+        let secret = issueSecret ? OpaqueToken.generate(bytes: 32) : nil
         try await client.query(
             """
-            INSERT INTO system_client (id, name, secret_hash, scopes, created_at)
-            VALUES (\(id), \(name), \(OpaqueToken.hash(secret)), \(scopes), now())
+            INSERT INTO system_client (id, name, secret_hash, scopes, created_at, jwks, jwks_url)
+            VALUES (\(id), \(name), \(secret.map(OpaqueToken.hash)), \(scopes), now(), \(jwks?.json), \(jwksURL))
             """, logger: logger)
         return (id, secret)
     }
 
     public func clients() async throws -> [SystemClient] {
         let rows = try await client.query(
-            "SELECT id, name, scopes, created_at, revoked_at IS NOT NULL FROM system_client ORDER BY created_at, id",
-            logger: logger)
+            """
+            SELECT id, name, scopes, created_at, revoked_at IS NOT NULL, secret_hash IS NOT NULL, jwks IS NOT NULL, jwks_url IS NOT NULL
+            FROM system_client ORDER BY created_at, id
+            """, logger: logger)
         var result: [SystemClient] = []
-        for try await (id, name, scopes, created, revoked) in rows.decode((String, String, String, Date, Bool).self) {
-            result.append(SystemClient(id: id, name: name, scopes: scopes, createdAt: created, revoked: revoked))
+        for try await (id, name, scopes, created, revoked, secret, jwks, jwksURL)
+            in rows.decode((String, String, String, Date, Bool, Bool, Bool, Bool).self) {
+            var methods: [String] = []
+            if secret { methods.append("client_secret_basic") }
+            if jwks { methods.append("private_key_jwt") }
+            if jwksURL { methods.append("private_key_jwt (jwks_url)") }
+            result.append(SystemClient(id: id, name: name, scopes: scopes, createdAt: created, revoked: revoked, authMethods: methods))
         }
         return result
     }
@@ -264,11 +285,12 @@ public struct IdentityStore: Sendable {
         return false
     }
 
-    /// The client's scopes when the secret matches a live client.
+    /// The client's scopes when the secret matches a live client that has a secret.
     func authenticateClient(id: String, secret: String) async throws -> String? {
         let rows = try await client.query(
             "SELECT secret_hash, scopes FROM system_client WHERE id = \(id) AND revoked_at IS NULL", logger: logger)
-        for try await (hash, scopes) in rows.decode((String, String).self) {
+        for try await (hash, scopes) in rows.decode((String?, String).self) {
+            guard let hash else { return nil }
             // Both sides are hex SHA-256 of the same length; compare without early exit.
             let given = Array(OpaqueToken.hash(secret).utf8)
             let stored = Array(hash.utf8)
@@ -278,6 +300,43 @@ public struct IdentityStore: Sendable {
             return difference == 0 ? scopes : nil
         }
         return nil
+    }
+
+    /// What verifying a live client's assertion needs: its scopes and its registered keys.
+    struct AssertionClient: Sendable {
+        let id: String
+        let scopes: String
+        let jwks: String?
+        let jwksURL: String?
+    }
+
+    /// The live (not revoked) client `id`, if it has keys for assertions.
+    func assertionClient(id: String) async throws -> AssertionClient? {
+        let rows = try await client.query(
+            """
+            SELECT scopes, jwks, jwks_url FROM system_client
+            WHERE id = \(id) AND revoked_at IS NULL AND (jwks IS NOT NULL OR jwks_url IS NOT NULL)
+            """, logger: logger)
+        for try await (scopes, jwks, jwksURL) in rows.decode((String, String?, String?).self) {
+            return AssertionClient(id: id, scopes: scopes, jwks: jwks, jwksURL: jwksURL)
+        }
+        return nil
+    }
+
+    /// Records an assertion's `jti` for its client until `expiresAt`; false when the client has
+    /// already used it (a replay). Expired entries of the client are dropped first, and an entry
+    /// whose time has passed may be taken again (its assertion can no longer be accepted anyway).
+    func useAssertionID(clientID: String, jti: String, expiresAt: Date, now: Date = Date()) async throws -> Bool {
+        try await client.query(
+            "DELETE FROM client_assertion_jti WHERE client_id = \(clientID) AND expires_at < \(now)", logger: logger)
+        let rows = try await client.query(
+            """
+            INSERT INTO client_assertion_jti AS used (client_id, jti, expires_at) VALUES (\(clientID), \(jti), \(expiresAt))
+            ON CONFLICT (client_id, jti) DO UPDATE SET expires_at = excluded.expires_at WHERE used.expires_at < \(now)
+            RETURNING jti
+            """, logger: logger)
+        for try await _ in rows { return true }
+        return false
     }
 
     /// A client token is good while the client is not revoked and the token id not revoked.

@@ -10,6 +10,8 @@ public struct SecurityServices: Sendable {
     public let audit: AuditLog
     let relationships: CareRelationshipLookup
     let addressThrottle: AddressThrottle
+    /// Key sets of clients registered with a JWKS URL (allowlisted URLs only).
+    let remoteKeys: RemoteJWKS
     /// The database probe: while it says down, token checks answer 503 at once.
     private(set) var availability: DatabaseAvailability?
 
@@ -36,7 +38,7 @@ public struct SecurityServices: Sendable {
 
     public init(
         tokens: AccessTokenService, identities: IdentityStore, hasher: PasswordHasher, audit: AuditLog, client: PostgresClient,
-        logger: Logger
+        logger: Logger, jwksURLAllowlist: JWKSURLAllowlist = JWKSURLAllowlist(prefixes: [])
     ) {
         self.tokens = tokens
         self.identities = identities
@@ -44,6 +46,7 @@ public struct SecurityServices: Sendable {
         self.audit = audit
         self.relationships = CareRelationshipLookup(client: client, logger: logger)
         self.addressThrottle = AddressThrottle()
+        self.remoteKeys = RemoteJWKS(allowlist: jwksURLAllowlist)
     }
 
     /// The server's services from its settings: signing keys from configuration or the data
@@ -66,6 +69,7 @@ public struct SecurityServices: Sendable {
         }
         return SecurityServices(
             tokens: tokens, identities: IdentityStore(client: client, logger: logger, keyring: keyring),
-            hasher: PasswordHasher(cost: max(12, settings.auth.bcryptCost)), audit: audit, client: client, logger: logger)
+            hasher: PasswordHasher(cost: max(12, settings.auth.bcryptCost)), audit: audit, client: client, logger: logger,
+            jwksURLAllowlist: settings.auth.jwksURLAllowlist)
     }
 }

@@ -16,29 +16,25 @@ struct WellKnownController: Sendable {
                 body: .init(byteBuffer: ByteBuffer(bytes: self.security.tokens.jwks())))
         }
         router.get(".well-known/smart-configuration") { request, _ in
-            let origin = self.origin(request)
+            let urls = PublicOrigin(baseURL: self.baseURL)
+            let origin = urls.origin(authority: request.head.authority)
             let configuration: JSONObject = [
                 "issuer": .string(self.security.tokens.issuer),
                 "jwks_uri": .string("\(origin)/.well-known/jwks.json"),
-                "token_endpoint": .string("\(origin)/auth/token"),
+                "token_endpoint": .string(urls.tokenEndpoint(authority: request.head.authority)),
                 "grant_types_supported": .array([.string("client_credentials")]),
-                "token_endpoint_auth_methods_supported": .array([.string("client_secret_basic")]),
+                "token_endpoint_auth_methods_supported": .array([.string("client_secret_basic"), .string("private_key_jwt")]),
+                "token_endpoint_auth_signing_alg_values_supported": .array(ClientKeySet.algorithms.map { .string($0) }),
                 "scopes_supported": .array(["system/*.cruds", "system/*.rs", "user/*.cruds", "user/*.rs", "patient/*.cruds", "patient/*.rs",
                                             "openid", "fhirUser", "offline_access"].map { .string($0) }),
                 "response_types_supported": .array([]),
                 "code_challenge_methods_supported": .array([]),
-                "capabilities": .array(["client-confidential-symmetric", "permission-v1", "permission-v2", "permission-patient",
-                                        "permission-user"].map { .string($0) }),
+                "capabilities": .array(["client-confidential-symmetric", "client-confidential-asymmetric", "permission-v1", "permission-v2",
+                                        "permission-patient", "permission-user"].map { .string($0) }),
             ]
             return Response(
                 status: .ok, headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: ByteBuffer(bytes: FHIRJSON.serialize(.object(configuration)))))
         }
-    }
-
-    private func origin(_ request: Request) -> String {
-        if let baseURL, let range = baseURL.range(of: "/fhir", options: .backwards) { return String(baseURL[..<range.lowerBound]) }
-        if let baseURL { return baseURL }
-        return "http://\(request.head.authority ?? "localhost")"
     }
 }

@@ -41,23 +41,37 @@ public final class DatabaseAvailability: Service, Sendable {
         }
     }
 
+    /// One `SELECT 1`, answered within `probeTimeout` or counted as failed. The query runs in a
+    /// task of its own that the probe does not wait for: a query queued in the pool during an
+    /// outage may ignore cancellation until the pool gives up (about a minute), and awaiting it
+    /// would keep the flag unset all that time. While an earlier probe's query is still
+    /// pending, no second one is queued behind it.
     private func probe() async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                do {
-                    try await self.client.query("SELECT 1", logger: self.logger)
-                    return true
-                } catch {
-                    return false
-                }
-            }
-            group.addTask {
-                try? await Task.sleep(for: self.probeTimeout)
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
+        if let pending = pendingProbe.withLock({ $0 }), pending.value == nil { return false }
+        let answer = ProbeAnswer()
+        pendingProbe.withLock { $0 = answer }
+        Task { [client, logger] in
+            answer.resolve((try? await client.query("SELECT 1", logger: logger)) != nil)
         }
+        let deadline = ContinuousClock.now + probeTimeout
+        while ContinuousClock.now < deadline {
+            if let answered = answer.value { return answered }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return answer.value ?? false
     }
+
+    /// The last probe's answer; nil while its query is still pending.
+    private let pendingProbe = Mutex<ProbeAnswer?>(nil)
+}
+
+/// The answer of a probe's query, once it has one.
+final class ProbeAnswer: Sendable {
+    private let state = Mutex<Bool?>(nil)
+
+    func resolve(_ answered: Bool) {
+        state.withLock { $0 = answered }
+    }
+
+    var value: Bool? { state.withLock { $0 } }
 }

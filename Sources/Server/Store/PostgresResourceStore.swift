@@ -198,6 +198,9 @@ public struct PostgresResourceStore: ResourceStore {
             return try await operation()
         } catch let error as PSQLError {
             throw Self.storeError(from: error, logger: logger)
+        } catch where !(error is StoreError) && availability?.isDown == true {
+            // The pool's own errors (it gave up connecting) while the database is known to be down.
+            throw StoreError(.unavailable, "the database is unavailable")
         }
     }
 

@@ -22,10 +22,15 @@ public struct ResourceReference: Sendable, Hashable {
         self.text = text
         // A conditional reference's criteria may hold URLs (`identifier=http://…|1`): only the
         // part before them tells whether the reference itself is a URL.
-        isAbsolute = (text.split(separator: "?", maxSplits: 1).first ?? "").contains("://")
+        // Byte scans, not Foundation's `contains(_: String)`: this runs for every reference of
+        // every resource written (index, compartments, bulk import), and the Foundation search
+        // was the single hottest function of an import.
+        let bytes = text.utf8
+        let question = bytes.firstIndex(of: UInt8(ascii: "?"))
+        isAbsolute = Self.hasSchemeSeparator(bytes[..<(question ?? bytes.endIndex)])
         var parsedTarget: (type: String, id: String)? = nil
         var parsedVersion: String? = nil
-        if !text.isEmpty, !text.hasPrefix("#"), !text.hasPrefix("urn:"), !text.contains("?"), !text.contains("#") {
+        if !text.isEmpty, question == nil, !bytes.contains(UInt8(ascii: "#")), !text.hasPrefix("urn:") {
             var segments = text.split(separator: "/", omittingEmptySubsequences: false)
             if segments.count >= 4, segments[segments.count - 2] == "_history" {
                 parsedVersion = String(segments[segments.count - 1])
@@ -64,6 +69,17 @@ public struct ResourceReference: Sendable, Hashable {
 
     public static func == (lhs: ResourceReference, rhs: ResourceReference) -> Bool { lhs.text == rhs.text }
     public func hash(into hasher: inout Hasher) { hasher.combine(text) }
+
+    /// Whether the bytes hold `://`.
+    static func hasSchemeSeparator(_ bytes: Substring.UTF8View) -> Bool {
+        var index = bytes.startIndex
+        while let colon = bytes[index...].firstIndex(of: UInt8(ascii: ":")) {
+            let rest = bytes[bytes.index(after: colon)...]
+            if rest.starts(with: "//".utf8) { return true }
+            index = bytes.index(after: colon)
+        }
+        return false
+    }
 
     static func isResourceType(_ name: String) -> Bool {
         guard let first = name.utf8.first, (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(first) else { return false }

@@ -59,7 +59,9 @@ struct BulkImporter: Sendable {
                             break
                         }
                         ids.insert(id)
-                        items.append(Item(line: lineNumber, resource: NewResource(type: input.type, id: id, resource: resource, method: .put)))
+                        var item = NewResource(type: input.type, id: id, resource: resource, method: .put)
+                        item.validated = true
+                        items.append(Item(line: lineNumber, resource: item))
                     }
                     if carried != nil { break }
                 }
@@ -162,8 +164,9 @@ struct BulkImporter: Sendable {
                 errors.append((item.line, "a conditional reference matches no stored resource, or more than one"))
             } else {
                 let rewritten = references.isEmpty ? item.resource.resource : item.resource.resource.replacingReferences(cache)
-                kept.append(Item(line: item.line, resource: NewResource(
-                    type: item.resource.type, id: item.resource.id, resource: rewritten, method: .put)))
+                var resource = NewResource(type: item.resource.type, id: item.resource.id, resource: rewritten, method: .put)
+                resource.validated = true
+                kept.append(Item(line: item.line, resource: resource))
             }
         }
         return (kept, errors)
@@ -173,7 +176,10 @@ struct BulkImporter: Sendable {
         switch value {
         case .object(let object):
             for (key, child) in object {
-                if key == "reference", let text = child.stringValue, ResourceReference(text).isConditional { set.insert(text) } else {
+                if key == "reference", let text = child.stringValue {
+                    // Most references are literal: only one with a `?` can be conditional.
+                    if text.utf8.contains(UInt8(ascii: "?")), ResourceReference(text).isConditional { set.insert(text) }
+                } else {
                     collectConditional(child, into: &set)
                 }
             }

@@ -132,7 +132,8 @@ public struct PostgresResourceStore: ResourceStore {
         statement.contents.reserveCapacity(items.count)
         var stored: [StoredResource] = []
         for (index, item) in items.enumerated() {
-            let prepared = try prepare(type: item.type, id: item.id, version: 1, lastUpdated: now, resource: item.resource)
+            let prepared = try prepare(
+                type: item.type, id: item.id, version: 1, lastUpdated: now, resource: item.resource, validate: !item.validated)
             let json = FHIRJSON.serialize(prepared)
             let sealed = try seal(prepared, type: item.type, id: item.id, version: 1)
             statement.types.append(item.type)
@@ -290,7 +291,9 @@ public struct PostgresResourceStore: ResourceStore {
     }
 
     /// Validates and stamps a resource for writing: checks its type, sets `id` and `meta`.
-    func prepare(type: String, id: String, version: Int, lastUpdated: Date, resource: JSONValue) throws -> JSONValue {
+    /// `validate: false` only for resources the caller validated with the same validator just
+    /// before (a bulk import checks each line, to report a bad one without failing its batch).
+    func prepare(type: String, id: String, version: Int, lastUpdated: Date, resource: JSONValue, validate: Bool = true) throws -> JSONValue {
         guard var object = resource.objectValue else {
             throw StoreError(.badRequest, "a resource must be a JSON object")
         }
@@ -309,6 +312,7 @@ public struct PostgresResourceStore: ResourceStore {
         object["meta"] = nil
         for (key, value) in object { stamped.append(key: key, value: value) }
         let result = JSONValue.object(stamped)
+        guard validate else { return result }
         let issues = validator.validate(result)
         if issues.hasErrors {
             throw StoreError(.invalid, "the resource is not valid FHIR R4", issues: issues)

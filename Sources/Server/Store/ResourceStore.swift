@@ -99,6 +99,8 @@ public struct NewResource: Sendable {
     public let resource: JSONValue
     /// How history records the creation: a create, or an update that creates.
     public let method: WriteMethod
+    /// Already validated by the caller with the store's validator (a bulk import's lines).
+    public var validated = false
 
     public init(type: String, id: String, resource: JSONValue, method: WriteMethod = .post) {
         self.type = type

@@ -18,7 +18,9 @@ import Testing
                 #expect(response.headers[.wwwAuthenticate]?.hasPrefix("Bearer") == true, "\(path)")
             }
             #expect(try await client.send(.get, "/fhir/Patient/x", headers: none).json["resourceType"] == "OperationOutcome")
-            for path in ["/fhir/metadata", "/health/live", "/.well-known/jwks.json", "/.well-known/smart-configuration"] {
+            // SMART clients (smart-fetch) look for [FHIR base]/.well-known/smart-configuration.
+            for path in ["/fhir/metadata", "/health/live", "/.well-known/jwks.json", "/.well-known/smart-configuration",
+                         "/fhir/.well-known/smart-configuration"] {
                 #expect(try await client.send(.get, path, headers: none).status == .ok, "\(path)")
             }
             let jwks = try await client.send(.get, "/.well-known/jwks.json", headers: none).json

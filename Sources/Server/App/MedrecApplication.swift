@@ -26,12 +26,12 @@ public enum MedrecApplication {
         let authenticated = router.group().add(middleware: BearerAuthenticator(security: security))
         let reads = router.group().add(middleware: BearerAuthenticator(security: security, deferCheck: true))
         HealthController(client: client).addRoutes(to: open)
-        WellKnownController(security: security, baseURL: settings.baseURL).addRoutes(to: open)
+        let fhir = RouterPath(APIFace.fhirPrefix)
+        WellKnownController(security: security, baseURL: settings.baseURL).addRoutes(to: open, fhir: open.group(fhir))
         APIDocuments.addRoutes(to: open)
         AuthController(store: store, security: security, baseURL: settings.baseURL).addRoutes(public: open, authenticated: authenticated)
         AdminController(security: security).addRoutes(to: authenticated)
         PlatformAPI.addRoutes(reads: reads, authenticated: authenticated, store: store, settings: settings, security: security)
-        let fhir = RouterPath(APIFace.fhirPrefix)
         FHIRController(store: store, limits: settings.limits, baseURL: settings.baseURL, security: security).addRoutes(
             public: open.group(fhir), reads: reads.group(fhir), authenticated: authenticated.group(fhir))
         if let bulk {

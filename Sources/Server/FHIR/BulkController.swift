@@ -102,7 +102,8 @@ struct BulkController: Sendable {
 
     static func requestPath(_ request: Request) -> String {
         let path = request.uri.path
-        let suffix = path.hasPrefix(APIFace.fhirPrefix) ? String(path.dropFirst(APIFace.fhirPrefix.count)) : path
+        let prefix = "/" + APIFace.fhirPrefix  // the path starts with "/fhir/", the base already ends in "/fhir"
+        let suffix = path.hasPrefix(prefix + "/") ? String(path.dropFirst(prefix.count)) : path
         return suffix + (request.uri.query.map { "?" + $0 } ?? "")
     }
 

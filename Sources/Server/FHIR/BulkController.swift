@@ -259,12 +259,25 @@ struct BulkController: Sendable {
     func file(_ request: Request, _ context: Context) async throws -> Response {
         try await handle {
             guard let fileNo = context.parameters.get("file").flatMap(Int.init) else { throw FHIRHTTPError.notFound("no such file") }
-            let gzip = (request.headers[.acceptEncoding] ?? "").lowercased().contains("gzip")
+            let gzip = Self.acceptsGzip(request.headers[.acceptEncoding])
             let (_, chunks) = try await bulk.download(try jobID(context), file: fileNo, as: try context.caller(request), compressed: gzip)
             var headers: HTTPFields = [.contentType: "application/fhir+ndjson"]
             if gzip { headers[.contentEncoding] = "gzip" }
             return Response(status: .ok, headers: headers, body: ResponseBody(asyncSequence: chunks))
         }
+    }
+}
+
+extension BulkController {
+    /// Whether `Accept-Encoding` allows gzip: named (or `*`) without `q=0`.
+    static func acceptsGzip(_ header: String?) -> Bool {
+        for item in (header ?? "").lowercased().split(separator: ",") {
+            let parts = item.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.first == "gzip" || parts.first == "x-gzip" || parts.first == "*" else { continue }
+            let q = parts.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
+            return q > 0
+        }
+        return false
     }
 }
 

@@ -20,7 +20,7 @@ struct BulkImporter: Sendable {
     let validator = FHIRValidator()
 
     /// A line that became a resource to write.
-    struct Item {
+    struct Item: Sendable {
         let line: Int64
         let resource: NewResource
     }
@@ -33,52 +33,38 @@ struct BulkImporter: Sendable {
         var conditionalCache: [String: String] = [:]
         while cursor.inputIndex < parameters.inputs.count {
             let input = parameters.inputs[cursor.inputIndex]
-            var lines = try await openInput(input, job: job)
+            var opened = try await openInput(input, job: job)
             var lineNumber: Int64 = 0
-            while lineNumber < cursor.lineOffset, try await lines.next() != nil { lineNumber += 1 }
-            var finished = false
-            while !finished {
-                var items: [Item] = []
-                var errors: [(line: Int64, message: String)] = []
-                var ids = Set<String>()
-                var carried: LineSplitter<AnyBlockSource>.Line?
-                while items.count < settings.batchSize {
-                    guard let line = try await lines.next() else {
-                        finished = true
-                        break
-                    }
-                    lineNumber += 1
-                    switch parse(line, type: input.type) {
-                    case .skip: continue
-                    case .error(let message): errors.append((lineNumber, message))
-                    case .resource(let id, let resource):
-                        if ids.contains(id) {
-                            // The same id twice in one batch: the second is written in the next one.
-                            carried = line
-                            lineNumber -= 1
-                            break
-                        }
-                        ids.insert(id)
-                        var item = NewResource(type: input.type, id: id, resource: resource, method: .put)
-                        item.validated = true
-                        items.append(Item(line: lineNumber, resource: item))
-                    }
-                    if carried != nil { break }
+            while lineNumber < cursor.lineOffset, try await opened.next() != nil { lineNumber += 1 }
+            // Read and parse the next batch while this one is written: the database and this
+            // process work at the same time.
+            let first = lineNumber
+            var next: Task<(Batch, InputLines), Error>? = Task { [opened] in
+                var lines = opened
+                let batch = try await readBatch(&lines, after: first, type: input.type)
+                return (batch, lines)
+            }
+            defer { next?.cancel() }
+            while let pending = next {
+                let (batch, rest) = try await pending.value
+                next = batch.finished ? nil : Task { [rest] in
+                    var lines = rest
+                    let following = try await readBatch(&lines, after: batch.lastLine, type: input.type)
+                    return (following, lines)
                 }
-                if let carried { lines.pushBack(carried) }
                 // Conditional references (`Practitioner?identifier=…`) name resources already
                 // stored; inputs are ordered so that directory types come first.
-                let resolved = try await resolveReferences(items, caller: caller, cache: &conditionalCache)
-                errors.append(contentsOf: resolved.errors)
+                let resolved = try await resolveReferences(batch.items, caller: caller, cache: &conditionalCache)
                 var batchCursor = cursor
-                batchCursor.lineOffset = lineNumber
-                if finished {
+                batchCursor.lineOffset = batch.lastLine
+                if batch.finished {
                     batchCursor.inputIndex += 1
                     batchCursor.lineOffset = 0
                 }
                 do {
                     cursor = try await commit(
-                        resolved.items, errors: errors, input: input, job: job, worker: worker, cursor: batchCursor, caller: caller)
+                        resolved.items, errors: (batch.errors + resolved.errors).sorted { $0.line < $1.line }, input: input, job: job,
+                        worker: worker, cursor: batchCursor, caller: caller)
                 } catch is LostClaim {
                     return .lostClaim
                 }
@@ -89,7 +75,55 @@ struct BulkImporter: Sendable {
         return .completed
     }
 
-    enum Parsed {
+    /// A batch of lines, parsed.
+    struct Batch: Sendable {
+        var items: [Item] = []
+        var errors: [(line: Int64, message: String)] = []
+        /// The number of the batch's last line.
+        var lastLine: Int64
+        /// The input has no more lines.
+        var finished = false
+    }
+
+    /// Reads up to `batchSize` lines after line `after` and parses them, in parallel slices.
+    func readBatch(_ lines: inout InputLines, after: Int64, type: String) async throws -> Batch {
+        var raw: [LineSplitter<AnyBlockSource>.Line] = []
+        raw.reserveCapacity(settings.batchSize)
+        var batch = Batch(lastLine: after)
+        while raw.count < settings.batchSize {
+            guard let line = try await lines.next() else {
+                batch.finished = true
+                break
+            }
+            raw.append(line)
+        }
+        batch.lastLine = after + Int64(raw.count)
+        let slices = raw.count >= 64 ? max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8)) : 1
+        let size = max(1, (raw.count + slices - 1) / slices)
+        let parsed: [Parsed] = try await withThrowingTaskGroup(of: (Int, [Parsed]).self) { group in
+            for start in stride(from: 0, to: raw.count, by: size) {
+                let slice = Array(raw[start..<min(start + size, raw.count)])
+                group.addTask { (start, slice.map { parse($0, type: type) }) }
+            }
+            var parts: [(Int, [Parsed])] = []
+            for try await part in group { parts.append(part) }
+            return parts.sorted { $0.0 < $1.0 }.flatMap(\.1)
+        }
+        for (offset, result) in parsed.enumerated() {
+            let line = after + Int64(offset) + 1
+            switch result {
+            case .skip: continue
+            case .error(let message): batch.errors.append((line, message))
+            case .resource(let id, let resource):
+                var item = NewResource(type: type, id: id, resource: resource, method: .put)
+                item.validated = true
+                batch.items.append(Item(line: line, resource: item))
+            }
+        }
+        return batch
+    }
+
+    enum Parsed: Sendable {
         case skip
         case error(String)
         case resource(id: String, JSONValue)
@@ -286,20 +320,20 @@ struct BulkImporter: Sendable {
 
     /// The lines of an input: a posted body (stored with the job), a file under the import
     /// directory, or an allowlisted URL; gzip is inflated as it is read.
-    func openInput(_ input: ImportParameters.Input, job: BulkJob) async throws -> PushBackLines {
+    func openInput(_ input: ImportParameters.Input, job: BulkJob) async throws -> InputLines {
         if input.url.hasPrefix("bulk-input:"), let fileNo = Int(input.url.dropFirst("bulk-input:".count)) {
             var blocks: [[UInt8]] = []
             for try await (chunkNo, keyID, data) in try await jobs.chunks(job: job.id, fileNo: fileNo) {
                 let lines = try codec.open(Array(data.readableBytesView), keyID: keyID, job: job.id, file: fileNo, chunk: chunkNo)
                 blocks.append(Array(lines.readableBytesView))
             }
-            return PushBackLines(LineSplitter(AnyBlockSource(MemoryBlockSource(blocks: blocks)), maxLineBytes: settings.maxLineBytes))
+            return InputLines(LineSplitter(AnyBlockSource(MemoryBlockSource(blocks: blocks)), maxLineBytes: settings.maxLineBytes))
         }
         let path = try await BulkInputLocation.localPath(for: input.url, settings: settings)
         let source = try FileBlockSource(path: path)
         let gzip = Self.isGzip(path: path)
         let any = gzip ? AnyBlockSource(GunzipBlockSource(source)) : AnyBlockSource(source)
-        return PushBackLines(LineSplitter(any, maxLineBytes: settings.maxLineBytes))
+        return InputLines(LineSplitter(any, maxLineBytes: settings.maxLineBytes))
     }
 
     static func isGzip(path: String) -> Bool {
@@ -328,25 +362,17 @@ struct AnyBlockSource: ByteBlockSource {
     }
 }
 
-/// Lines with one line of look-back (a batch hands a line it cannot take to the next one).
-struct PushBackLines {
+/// An input's lines. Read by one task at a time (a batch's reader hands it on to the next),
+/// hence `@unchecked Sendable`.
+struct InputLines: @unchecked Sendable {
     var splitter: LineSplitter<AnyBlockSource>
-    var pushed: LineSplitter<AnyBlockSource>.Line?
 
     init(_ splitter: LineSplitter<AnyBlockSource>) {
         self.splitter = splitter
     }
 
     mutating func next() async throws -> LineSplitter<AnyBlockSource>.Line? {
-        if let line = pushed {
-            pushed = nil
-            return line
-        }
-        return try await splitter.next()
-    }
-
-    mutating func pushBack(_ line: LineSplitter<AnyBlockSource>.Line) {
-        pushed = line
+        try await splitter.next()
     }
 }
 

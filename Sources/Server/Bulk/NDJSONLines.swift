@@ -102,7 +102,7 @@ struct GunzipBlockSource<Base: ByteBlockSource>: ByteBlockSource {
 /// Splits blocks into lines (`\n`, with an optional `\r`). A line longer than `maxLineBytes` is
 /// reported as `.tooLong` and skipped to its end without being kept in memory.
 struct LineSplitter<Source: ByteBlockSource> {
-    enum Line {
+    enum Line: Sendable {
         case line([UInt8])
         case tooLong(bytes: Int)
     }

@@ -84,10 +84,17 @@ public struct RecordWriter: Sendable {
         let existing = try await transaction.lockExisting(items.map { ($0.type, $0.id) })
         var created: [String: Int64] = [:]
         var updated: [String: Int64] = [:]
-        let fresh = items.filter { !existing.contains(ResourceKey(type: $0.type, id: $0.id)) }
+        // New resources are created together; a resource that exists, or that appears a second
+        // time in the batch, takes the update path (after the create, so the later line wins).
+        var seen = existing
+        var fresh: [NewResource] = []
+        var updates: [NewResource] = []
+        for item in items {
+            if seen.insert(ResourceKey(type: item.type, id: item.id)).inserted { fresh.append(item) } else { updates.append(item) }
+        }
         _ = try await transaction.createAll(fresh)
         for item in fresh { created[item.type, default: 0] += 1 }
-        for item in items where existing.contains(ResourceKey(type: item.type, id: item.id)) {
+        for item in updates {
             var object = item.resource.objectValue ?? JSONObject()
             object["id"] = .string(item.id)
             let (_, wasCreated) = try await transaction.update(

@@ -130,39 +130,38 @@ public struct PostgresResourceStore: ResourceStore {
         statement.types.reserveCapacity(items.count)
         statement.ids.reserveCapacity(items.count)
         statement.contents.reserveCapacity(items.count)
+        // Validating, sealing and indexing are pure CPU work per resource: large batches (bulk
+        // imports, big transaction Bundles) do them on every core, in slices, then assemble.
+        let rows = try await preparedRows(items, lastUpdated: now, author: context.authorPractitionerID)
         var stored: [StoredResource] = []
-        for (index, item) in items.enumerated() {
-            let prepared = try prepare(
-                type: item.type, id: item.id, version: 1, lastUpdated: now, resource: item.resource, validate: !item.validated)
-            let json = FHIRJSON.serialize(prepared)
-            let sealed = try seal(prepared, type: item.type, id: item.id, version: 1)
+        stored.reserveCapacity(items.count)
+        for row in rows {
+            let item = row.item
             statement.types.append(item.type)
             statement.ids.append(item.id)
             statement.methods.append(item.method.rawValue)
-            statement.contents.append(sealed.content)
-            statement.sealed.append(sealed.sealedBase64)
-            statement.keyIDs.append(sealed.keyID)
-            // Index what is stored in the clear only, so the token table never mirrors a sealed value.
-            for entry in blindEntries(type: item.type, resource: prepared) {
-                statement.blindOrdinals.append(Int64(index + 1))
+            statement.contents.append(row.sealed.content)
+            statement.sealed.append(row.sealed.sealedBase64)
+            statement.keyIDs.append(row.sealed.keyID)
+            for entry in row.blind {
+                statement.blindOrdinals.append(Int64(row.ordinal))
                 statement.blindParams.append(entry.param)
                 statement.blindHashes.append(Data(entry.hash).base64EncodedString())
             }
-            statement.index.append(type: item.type, resource: sealed.plain, ordinal: index + 1)
-            let access = AccessIndex(type: item.type, id: item.id, resource: prepared, author: context.authorPractitionerID)
-            for patient in access.patientIDs {
-                statement.patientOrdinals.append(Int64(index + 1))
+            for patient in row.access.patientIDs {
+                statement.patientOrdinals.append(Int64(row.ordinal))
                 statement.patientIDs.append(patient)
             }
-            for relationship in access.careRelationships {
-                statement.careOrdinals.append(Int64(index + 1))
+            for relationship in row.access.careRelationships {
+                statement.careOrdinals.append(Int64(row.ordinal))
                 statement.carePractitioners.append(relationship.practitionerID)
                 statement.carePatients.append(relationship.patientID)
                 statement.careKinds.append(relationship.kind.rawValue)
             }
             stored.append(StoredResource(
-                type: item.type, id: item.id, versionID: 1, lastUpdated: now, deleted: false, json: json, method: item.method))
+                type: item.type, id: item.id, versionID: 1, lastUpdated: now, deleted: false, json: row.json, method: item.method))
         }
+        for slice in rows.indexSlices { statement.index.append(contentsOf: slice) }
         // A duplicate id fails the statement (unique violation → 412 at the edge); nothing is half-written.
         // The rows are read to the end: an error raised while executing arrives with them.
         switch executor {
@@ -172,6 +171,59 @@ public struct PostgresResourceStore: ResourceStore {
             for try await _ in try await connection.execute(statement, logger: logger) {}
         }
         return stored
+    }
+
+    /// One new resource, ready for `InsertNewStatement`.
+    struct PreparedRow: Sendable {
+        let item: NewResource
+        let ordinal: Int
+        let json: [UInt8]
+        let sealed: RowContent
+        let blind: [BlindIndex.Entry]
+        let access: AccessIndex
+    }
+
+    /// Validates, stamps, seals and indexes `items` (ordinals 1…n): one slice per core for
+    /// batches of 64 or more, in order. The search index rows come back per slice.
+    func preparedRows(_ items: [NewResource], lastUpdated: Date, author: String?) async throws -> PreparedRows {
+        let slices = items.count >= 64 ? max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8)) : 1
+        if slices == 1 { return try prepareSlice(items[...], offset: 0, lastUpdated: lastUpdated, author: author) }
+        let size = (items.count + slices - 1) / slices
+        return try await withThrowingTaskGroup(of: (Int, PreparedRows).self) { group in
+            for start in stride(from: 0, to: items.count, by: size) {
+                let slice = items[start..<min(start + size, items.count)]
+                group.addTask { (start, try prepareSlice(slice, offset: start, lastUpdated: lastUpdated, author: author)) }
+            }
+            var parts: [(Int, PreparedRows)] = []
+            for try await part in group { parts.append(part) }
+            parts.sort { $0.0 < $1.0 }
+            return PreparedRows(rows: parts.flatMap(\.1.rows), indexSlices: parts.flatMap(\.1.indexSlices))
+        }
+    }
+
+    struct PreparedRows: Sendable, Sequence {
+        var rows: [PreparedRow]
+        var indexSlices: [SearchIndexRows]
+        func makeIterator() -> IndexingIterator<[PreparedRow]> { rows.makeIterator() }
+    }
+
+    private func prepareSlice(_ items: ArraySlice<NewResource>, offset: Int, lastUpdated now: Date, author: String?) throws -> PreparedRows {
+        var rows: [PreparedRow] = []
+        rows.reserveCapacity(items.count)
+        var index = SearchIndexRows()
+        for (position, item) in items.enumerated() {
+            let ordinal = offset + position + 1
+            let prepared = try prepare(
+                type: item.type, id: item.id, version: 1, lastUpdated: now, resource: item.resource, validate: !item.validated)
+            let sealed = try seal(prepared, type: item.type, id: item.id, version: 1)
+            // Index what is stored in the clear only, so the token table never mirrors a sealed value.
+            index.append(type: item.type, resource: sealed.plain, ordinal: ordinal)
+            rows.append(PreparedRow(
+                item: item, ordinal: ordinal, json: FHIRJSON.serialize(prepared), sealed: sealed,
+                blind: blindEntries(type: item.type, resource: prepared),
+                access: AccessIndex(type: item.type, id: item.id, resource: prepared, author: author)))
+        }
+        return PreparedRows(rows: rows, indexSlices: [index])
     }
 
     public func transaction<Result: Sendable>(

@@ -33,6 +33,22 @@ struct SearchIndexRows: Sendable {
             && numberOrdinals.isEmpty && quantityOrdinals.isEmpty && uriOrdinals.isEmpty
     }
 
+    /// Appends another batch's rows (built with the same ordinals numbering), for batches whose
+    /// resources were indexed in parallel slices.
+    mutating func append(contentsOf other: SearchIndexRows) {
+        tokenOrdinals += other.tokenOrdinals; tokenParams += other.tokenParams; tokenSystemCodes += other.tokenSystemCodes
+        tokenCodes += other.tokenCodes; tokenSystems += other.tokenSystems; tokenValues += other.tokenValues
+        stringOrdinals += other.stringOrdinals; stringParams += other.stringParams
+        stringNormalized += other.stringNormalized; stringExact += other.stringExact
+        dateOrdinals += other.dateOrdinals; dateParams += other.dateParams; dateLows += other.dateLows; dateHighs += other.dateHighs
+        referenceOrdinals += other.referenceOrdinals; referenceParams += other.referenceParams
+        referenceTypes += other.referenceTypes; referenceIDs += other.referenceIDs; referenceURLs += other.referenceURLs
+        numberOrdinals += other.numberOrdinals; numberParams += other.numberParams; numberValues += other.numberValues
+        quantityOrdinals += other.quantityOrdinals; quantityParams += other.quantityParams; quantityValues += other.quantityValues
+        quantitySystems += other.quantitySystems; quantityCodes += other.quantityCodes; quantityUnits += other.quantityUnits
+        uriOrdinals += other.uriOrdinals; uriParams += other.uriParams; uriValues += other.uriValues
+    }
+
     /// Adds the rows of `resource` (its clear content), the `ordinal`-th of the batch.
     mutating func append(type: String, resource: JSONValue, ordinal: Int) {
         let ord = Int64(ordinal)

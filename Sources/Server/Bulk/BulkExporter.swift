@@ -77,7 +77,9 @@ struct BulkExporter: Sendable {
                     append("output:\(row.type)", kind: "output", type: row.type, line: try elements.apply(json, type: row.type))
                 }
             }
-            var writes: [BulkJobStore.ChunkWrite] = []
+            // Which chunk of which file each group's lines go to (cheap, in order), then the
+            // gzip and sealing of the chunks on every core.
+            var planned: [(slice: ByteBuffer, kind: String, type: String, fileNo: Int, chunkNo: Int, count: Int)] = []
             for key in groups.keys.sorted() {
                 let group = groups[key]!
                 var remaining = group.lines
@@ -90,16 +92,28 @@ struct BulkExporter: Sendable {
                     }
                     let take = min(linesLeft, parameters.maxResourcesPerFile - file.count)
                     let slice = take == linesLeft ? remaining : Self.takeLines(take, from: &remaining)
-                    let sealed = try codec.seal(lines: slice, job: job.id, file: file.fileNo, chunk: file.chunks)
-                    writes.append(.init(
-                        fileNo: file.fileNo, kind: group.kind, type: group.type, chunkNo: file.chunks, count: take,
-                        bytes: slice.readableBytes, sealed: sealed))
+                    planned.append((slice, group.kind, group.type, file.fileNo, file.chunks, take))
                     outputBytes += Int64(slice.readableBytes)
                     file.count += take
                     file.chunks += 1
                     cursor.openFiles[key] = file
                     linesLeft -= take
                 }
+            }
+            let codec = self.codec
+            let jobID = job.id
+            let writes: [BulkJobStore.ChunkWrite] = try await withThrowingTaskGroup(of: (Int, BulkJobStore.ChunkWrite).self) { group in
+                for (position, chunk) in planned.enumerated() {
+                    group.addTask {
+                        let sealed = try codec.seal(lines: chunk.slice, job: jobID, file: chunk.fileNo, chunk: chunk.chunkNo)
+                        return (position, BulkJobStore.ChunkWrite(
+                            fileNo: chunk.fileNo, kind: chunk.kind, type: chunk.type, chunkNo: chunk.chunkNo, count: chunk.count,
+                            bytes: chunk.slice.readableBytes, sealed: sealed))
+                    }
+                }
+                var done: [(Int, BulkJobStore.ChunkWrite)] = []
+                for try await write in group { done.append(write) }
+                return done.sorted { $0.0 < $1.0 }.map(\.1)
             }
             if outputBytes > settings.maxOutputBytes {
                 return .failed("the export exceeds the server's maximum output size")

@@ -254,7 +254,7 @@ public struct BulkService: Sendable {
                     // RFC 1952) is inflated only up to the end of the first by common clients
                     // (Python httpx, so smart-fetch; libcurl 7.x), which then drop the rest
                     // without an error: 1000 of 1215 Encounters.
-                    let gzip = compressed ? CompressionAlgorithm.gzip().compressor : nil
+                    let gzip = compressed ? BulkChunkCodec.fastGzip.compressor : nil
                     try gzip?.startStream()
                     for try await (chunkNo, keyID, data) in rows {
                         var lines = try codec.open(Array(data.readableBytesView), keyID: keyID, job: id, file: fileNo, chunk: chunkNo)

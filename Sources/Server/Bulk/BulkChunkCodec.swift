@@ -5,9 +5,9 @@ import NIOCore
 
 /// A bulk file's chunk at rest: whole NDJSON lines compressed as one gzip member, then sealed
 /// with the keyring's active key (AES-256-GCM). The associated data names the job, file and
-/// chunk, so a chunk copied into another job or position does not open. Gzip members
-/// concatenate into a valid gzip stream, so a client that accepts gzip is sent the opened
-/// members as they are.
+/// chunk, so a chunk copied into another job or position does not open. A client that accepts
+/// gzip is sent the opened member of a one-chunk file as it is; concatenated members are valid
+/// gzip but most HTTP clients decode only the first, so larger files are sent inflated.
 struct BulkChunkCodec: Sendable {
     let keyring: Keyring
     /// A chunk inflates to at most this many bytes (a chunk is written by this server, but a

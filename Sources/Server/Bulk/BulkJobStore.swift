@@ -265,6 +265,14 @@ struct BulkJobStore: Sendable {
         }
     }
 
+    /// How many chunks a file has.
+    func chunkCount(job: UUID, fileNo: Int) async throws -> Int {
+        let rows = try await client.query(
+            "SELECT count(*) FROM bulk_chunk WHERE job_id = \(job) AND file_no = \(fileNo)", logger: logger)
+        for try await count in rows.decode(Int64.self) { return Int(count) }
+        return 0
+    }
+
     /// Stores a posted NDJSON body as the job's input file (sealed chunks, like any file), in
     /// the kick-off's transaction.
     func storeInput(job: UUID, fileNo: Int, type: String, chunks: [(lines: Int, bytes: Int, sealed: BulkChunkCodec.Sealed)], on connection: PostgresConnection) async throws {

@@ -232,10 +232,13 @@ public struct BulkService: Sendable {
     }
 
     /// A file's chunks for its owner, audited as a download: `compressed` hands out the gzip
-    /// members (for a client that accepts gzip), otherwise the NDJSON lines.
+    /// member (for a client that accepts gzip) of a file that is one chunk, otherwise the NDJSON
+    /// lines; the answer says which. A file of several chunks is never sent as concatenated
+    /// members: curl and URLSession on Linux fail on a multi-member gzip body, and browsers
+    /// silently keep only its first member.
     public func download(
         _ id: UUID, file fileNo: Int, as caller: Caller, compressed: Bool
-    ) async throws -> (entry: FileEntry, chunks: AsyncThrowingStream<ByteBuffer, Error>) {
+    ) async throws -> (entry: FileEntry, compressed: Bool, chunks: AsyncThrowingStream<ByteBuffer, Error>) {
         let job = try await self.job(id, as: caller)
         guard job.status == .completed || job.status == .failed,
               let entry = try await files(of: job).first(where: { $0.fileNo == fileNo }) else {
@@ -243,6 +246,7 @@ public struct BulkService: Sendable {
         }
         let access = AuditedAccess(try await security.confirmed(caller), security: security)
         try await security.audit.record(access.record(.exportDownload, type: entry.type, entityID: id, query: "file=\(fileNo)"))
+        let compressed = compressed ? try await jobs.chunkCount(job: id, fileNo: fileNo) == 1 : false
         let rows = try await jobs.chunks(job: id, fileNo: fileNo)
         let codec = self.codec
         let stream = AsyncThrowingStream<ByteBuffer, Error> { continuation in
@@ -262,7 +266,7 @@ public struct BulkService: Sendable {
             }
             continuation.onTermination = { _ in task.cancel() }
         }
-        return (entry, stream)
+        return (entry, compressed, stream)
     }
 
     /// Cancels a job and deletes its files (the owner only); afterwards it does not exist.

@@ -48,7 +48,7 @@ struct ExportCommand: AsyncParsableCommand {
                       let handle = FileHandle(forWritingAtPath: path.path) else {
                     return "cannot write \(path.path)"
                 }
-                let (_, chunks) = try await bulk.download(id, file: file.fileNo, as: caller, compressed: false)
+                let (_, _, chunks) = try await bulk.download(id, file: file.fileNo, as: caller, compressed: false)
                 for try await chunk in chunks { try handle.write(contentsOf: chunk.readableBytesView) }
                 try handle.close()
                 counts[name, default: 0] += file.count
@@ -97,7 +97,7 @@ struct ImportCommand: AsyncParsableCommand {
             guard finished.cursor.errors > 0 else { return nil }
             // The error lines, each naming its file and line, on stderr.
             for file in try await bulk.files(of: finished) where file.kind == "error" {
-                let (_, chunks) = try await bulk.download(id, file: file.fileNo, as: caller, compressed: false)
+                let (_, _, chunks) = try await bulk.download(id, file: file.fileNo, as: caller, compressed: false)
                 for try await chunk in chunks {
                     for line in chunk.readableBytesView.split(separator: 0x0A) {
                         let outcome = try? FHIRJSON.parse(Array(line))

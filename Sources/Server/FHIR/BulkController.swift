@@ -259,9 +259,9 @@ struct BulkController: Sendable {
         try await handle {
             guard let fileNo = context.parameters.get("file").flatMap(Int.init) else { throw FHIRHTTPError.notFound("no such file") }
             let gzip = (request.headers[.acceptEncoding] ?? "").lowercased().contains("gzip")
-            let (_, chunks) = try await bulk.download(try jobID(context), file: fileNo, as: try context.caller(request), compressed: gzip)
+            let (_, compressed, chunks) = try await bulk.download(try jobID(context), file: fileNo, as: try context.caller(request), compressed: gzip)
             var headers: HTTPFields = [.contentType: "application/fhir+ndjson"]
-            if gzip { headers[.contentEncoding] = "gzip" }
+            if compressed { headers[.contentEncoding] = "gzip" }
             return Response(status: .ok, headers: headers, body: ResponseBody(asyncSequence: chunks))
         }
     }

@@ -372,6 +372,7 @@ struct BulkProcessTests {
         #expect(status.hasPrefix("http://127.0.0.1:\(firstPort)/fhir/$bulk-status/"), "\(status)")
         let statusOnSecond = try Self.on(secondPort, status)
         let manifest = try await Self.waitForManifest(statusOnSecond, token: token)
+        #expect(manifest["request"]?.stringValue == "http://127.0.0.1:\(firstPort)/fhir/$export?_type=Patient,Condition")
         // Both processes answer the same manifest (but for the host in the URLs).
         let again = try await Self.http("GET", status, token: token)
         #expect(again.status == 200)

@@ -102,7 +102,9 @@ struct BulkController: Sendable {
 
     static func requestPath(_ request: Request) -> String {
         let path = request.uri.path
-        let suffix = path.hasPrefix(APIFace.fhirPrefix) ? String(path.dropFirst(APIFace.fhirPrefix.count)) : path
+        // `fhirPrefix` is the bare segment (`fhir`): the path starts with `/fhir/`.
+        let prefix = "/" + APIFace.fhirPrefix
+        let suffix = path.hasPrefix(prefix + "/") ? String(path.dropFirst(prefix.count)) : path
         return suffix + (request.uri.query.map { "?" + $0 } ?? "")
     }
 

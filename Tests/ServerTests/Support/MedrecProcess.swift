@@ -105,12 +105,27 @@ extension MedrecProcess {
             throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "timed out waiting for \(text); output: \(output)"])
         }
 
+        private let lock = NSLock()
+        private var exitStatus: Int32?
+
         /// Sends SIGTERM and returns the exit status.
-        func terminate() -> Int32 {
-            kill(pid, SIGTERM)
+        func terminate() -> Int32 { signalAndReap(SIGTERM) }
+
+        /// Sends SIGKILL (a crash: no shutdown, no cleanup) and returns the exit status (137).
+        func killHard() -> Int32 { signalAndReap(SIGKILL) }
+
+        /// Signals the process and reaps it, once: later calls return the first exit status and
+        /// signal nothing (the pid may have been reused).
+        private func signalAndReap(_ signal: Int32) -> Int32 {
+            lock.lock()
+            defer { lock.unlock() }
+            if let exitStatus { return exitStatus }
+            kill(pid, signal)
             var status: Int32 = 0
             while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-            return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            let result = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            exitStatus = result
+            return result
         }
     }
 

@@ -378,6 +378,27 @@ struct BulkDataTests {
         }
     }
 
+    @Test(.timeLimit(.minutes(5)))
+    func aJobOfAClientRevokedAfterItsKickOffDoesNotRun() async throws {
+        try await TestApp.runBulk(settings: Self.settings(slots: 0)) { client, _, security, bulk in
+            let partner = try await security.identities.addClient(name: "partner", scopes: "system/*.rs")
+            let token = try await security.tokens.issue(
+                subject: partner.id, role: "system", scope: "system/*.rs", fhirUser: nil, sessionID: nil, clientID: partner.id).token
+            let bearer: HTTPFields = [.authorization: "Bearer \(token)"]
+            let status = try await Self.kickOff(client, "/fhir/$export?_type=Patient", headers: bearer)
+            #expect(try await security.identities.revokeClient(id: partner.id))
+            let worker = bulk.worker(id: "after-revoke")
+            let job = try #require(try await bulk.jobs.claim(worker: worker.id, staleAfter: 60))
+            #expect(await worker.runClaimed(job).label == "failed")
+            let stored = try #require(try await bulk.jobs.job(job.id))
+            #expect(stored.status == .failed)
+            #expect(stored.error?.contains("revoked") == true)
+            #expect(try await bulk.files(of: stored).isEmpty, "nothing was exported")
+            // The revoked client's token no longer works at all.
+            #expect(try await client.send(.get, status, headers: bearer).status == .unauthorized)
+        }
+    }
+
     // MARK: - Bad input
 
     @Test(.timeLimit(.minutes(5)))

@@ -102,19 +102,15 @@ struct BulkExporter: Sendable {
             }
             let codec = self.codec
             let jobID = job.id
-            let writes: [BulkJobStore.ChunkWrite] = try await withThrowingTaskGroup(of: (Int, BulkJobStore.ChunkWrite).self) { group in
-                for (position, chunk) in planned.enumerated() {
-                    group.addTask {
-                        let sealed = try codec.seal(lines: chunk.slice, job: jobID, file: chunk.fileNo, chunk: chunk.chunkNo)
-                        return (position, BulkJobStore.ChunkWrite(
-                            fileNo: chunk.fileNo, kind: chunk.kind, type: chunk.type, chunkNo: chunk.chunkNo, count: chunk.count,
-                            bytes: chunk.slice.readableBytes, sealed: sealed))
-                    }
+            let chunks = planned
+            let writes = try await ConcurrentSlices.map(count: chunks.count, minimumForParallel: 2) { range in
+                try chunks[range].map { chunk in
+                    BulkJobStore.ChunkWrite(
+                        fileNo: chunk.fileNo, kind: chunk.kind, type: chunk.type, chunkNo: chunk.chunkNo, count: chunk.count,
+                        bytes: chunk.slice.readableBytes,
+                        sealed: try codec.seal(lines: chunk.slice, job: jobID, file: chunk.fileNo, chunk: chunk.chunkNo))
                 }
-                var done: [(Int, BulkJobStore.ChunkWrite)] = []
-                for try await write in group { done.append(write) }
-                return done.sorted { $0.0 < $1.0 }.map(\.1)
-            }
+            }.flatMap { $0 }
             if outputBytes > settings.maxOutputBytes {
                 return .failed("the export exceeds the server's maximum output size")
             }

@@ -98,17 +98,10 @@ struct BulkImporter: Sendable {
             raw.append(line)
         }
         batch.lastLine = after + Int64(raw.count)
-        let slices = raw.count >= 64 ? max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8)) : 1
-        let size = max(1, (raw.count + slices - 1) / slices)
-        let parsed: [Parsed] = try await withThrowingTaskGroup(of: (Int, [Parsed]).self) { group in
-            for start in stride(from: 0, to: raw.count, by: size) {
-                let slice = Array(raw[start..<min(start + size, raw.count)])
-                group.addTask { (start, slice.map { parse($0, type: type) }) }
-            }
-            var parts: [(Int, [Parsed])] = []
-            for try await part in group { parts.append(part) }
-            return parts.sorted { $0.0 < $1.0 }.flatMap(\.1)
-        }
+        let lines = raw
+        let parsed = try await ConcurrentSlices.map(count: lines.count) { range in
+            lines[range].map { parse($0, type: type) }
+        }.flatMap { $0 }
         for (offset, result) in parsed.enumerated() {
             let line = after + Int64(offset) + 1
             switch result {

@@ -65,6 +65,12 @@ struct BulkWorker: Service {
         defer { heartbeat.cancel() }
         let outcome: BulkExporter.Outcome
         do {
+            // The job acts with its owner's rights: a system client revoked since the kick-off
+            // loses them here too (checked at each claim, so a resumed job is checked again).
+            if job.owner.role == .system, !job.owner.subject.hasPrefix(BulkCLI.operatorPrefix),
+               try await !service.security.identities.activeClient(id: job.owner.subject, tokenID: "bulk-job") {
+                throw BulkError(.invalid, "the client that started this job has been revoked")
+            }
             switch job.kind {
             case .export: outcome = try await service.exporter.run(job, worker: id, progress: progress)
             case .import: outcome = try await service.importer.run(job, worker: id, progress: progress)

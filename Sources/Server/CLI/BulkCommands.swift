@@ -131,11 +131,14 @@ enum BulkCLI {
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 
+    /// The subject prefix of the operator's identity (not a registered client).
+    static let operatorPrefix = "medrec-cli:"
+
     /// The operator: a system identity with every system scope, named in the audit log.
     static func operatorCaller() throws -> Caller {
         let user = ProcessInfo.processInfo.environment["USER"] ?? "operator"
         let principal = Principal(
-            subject: "medrec-cli:\(user)", role: .system, fhirUser: nil, scopes: try ScopeSet(parsing: "system/*.cruds"),
+            subject: "\(operatorPrefix)\(user)", role: .system, fhirUser: nil, scopes: try ScopeSet(parsing: "system/*.cruds"),
             tokenID: "medrec-cli", tokenExpiry: .distantFuture, sessionID: nil)
         return Caller(principal: principal, clientAddress: "local")
     }

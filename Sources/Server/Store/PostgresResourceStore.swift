@@ -186,19 +186,10 @@ public struct PostgresResourceStore: ResourceStore {
     /// Validates, stamps, seals and indexes `items` (ordinals 1…n): one slice per core for
     /// batches of 64 or more, in order. The search index rows come back per slice.
     func preparedRows(_ items: [NewResource], lastUpdated: Date, author: String?) async throws -> PreparedRows {
-        let slices = items.count >= 64 ? max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8)) : 1
-        if slices == 1 { return try prepareSlice(items[...], offset: 0, lastUpdated: lastUpdated, author: author) }
-        let size = (items.count + slices - 1) / slices
-        return try await withThrowingTaskGroup(of: (Int, PreparedRows).self) { group in
-            for start in stride(from: 0, to: items.count, by: size) {
-                let slice = items[start..<min(start + size, items.count)]
-                group.addTask { (start, try prepareSlice(slice, offset: start, lastUpdated: lastUpdated, author: author)) }
-            }
-            var parts: [(Int, PreparedRows)] = []
-            for try await part in group { parts.append(part) }
-            parts.sort { $0.0 < $1.0 }
-            return PreparedRows(rows: parts.flatMap(\.1.rows), indexSlices: parts.flatMap(\.1.indexSlices))
+        let parts = try await ConcurrentSlices.map(count: items.count) { range in
+            try prepareSlice(items[range], offset: range.lowerBound, lastUpdated: lastUpdated, author: author)
         }
+        return PreparedRows(rows: parts.flatMap(\.rows), indexSlices: parts.flatMap(\.indexSlices))
     }
 
     struct PreparedRows: Sendable, Sequence {

@@ -399,6 +399,32 @@ struct BulkDataTests {
         }
     }
 
+    @Test(.timeLimit(.minutes(5)))
+    func kickOffsBeyondTheLimitsGet429WithRetryAfterAndTheOperationsAreDeclared() async throws {
+        var settings = Self.settings(slots: 0)
+        settings.bulk.maxActiveJobs = 2
+        settings.bulk.kickOffsPerMinute = 3
+        try await TestApp.run(settings: settings) { client in
+            let first = try await Self.kickOff(client, "/fhir/$export?_type=Patient")
+            _ = try await Self.kickOff(client, "/fhir/$export?_type=Condition")
+            // No worker runs here: both jobs stay queued, so a third is over the server's limit.
+            let busy = try await client.send(.get, "/fhir/$export?_type=Encounter", headers: Self.asyncHeaders)
+            #expect(busy.status == .tooManyRequests)
+            #expect(busy.headers[.retryAfter] == "30")
+            #expect(try busy.json["issue"]?[0]?["code"] == "throttled")
+            // Cancelling frees a place; the per-client rate (3 a minute, refusals not counted) is next.
+            #expect(try await client.send(.delete, first).status == .accepted)
+            _ = try await Self.kickOff(client, "/fhir/$export?_type=Observation")
+            let rated = try await client.send(.get, "/fhir/$export?_type=Procedure", headers: Self.asyncHeaders)
+            #expect(rated.status == .tooManyRequests)
+            #expect(rated.headers[.retryAfter] == "60")
+
+            let metadata = try await client.send(.get, "/fhir/metadata").json
+            let operations = (metadata["rest"]?[0]?["operation"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+            for name in ["export", "patient-export", "group-export", "import"] { #expect(operations.contains(name), "\(name)") }
+        }
+    }
+
     // MARK: - Bad input
 
     @Test(.timeLimit(.minutes(5)))

@@ -35,6 +35,7 @@ struct ExportCommand: AsyncParsableCommand {
         let failed = try await BulkCLI.run(options) { bulk, worker, caller, progress in
             let id = try await bulk.kickOffExport(parameters, request: "medrec export", as: caller, claimedBy: worker.id)
             let job = try require(try await bulk.jobs.job(id))
+            progress.total = try await bulk.store.estimateCount(types: parameters.types.isEmpty ? nil : parameters.types)
             let outcome = await worker.runClaimed(job, progress: progress.update)
             guard case .completed = outcome else { return BulkCLI.describe(outcome) }
             let finished = try require(try await bulk.jobs.job(id))
@@ -83,9 +84,13 @@ struct ImportCommand: AsyncParsableCommand {
             }
         }
         guard !inputs.isEmpty else { throw ValidationError("no .ndjson files given") }
+        // For the ETA: the lines of the plain files (a quick scan; compressed ones are not counted).
+        let plain = inputs.filter { !$0.url.hasSuffix(".gz") }.map { String($0.url.dropFirst("file://".count)) }
+        let totalLines = plain.count == inputs.count ? BulkCLI.countLines(plain) : nil
         let parameters = ImportParameters(inputs: inputs)
         let failed = try await BulkCLI.run(options, allowFiles: true) { bulk, worker, caller, progress in
             let id = try await bulk.kickOffImport(parameters, request: "medrec import", as: caller, claimedBy: worker.id, checkLocations: false)
+            progress.total = totalLines
             let job = try require(try await bulk.jobs.job(id))
             let outcome = await worker.runClaimed(job, progress: progress.update)
             guard case .completed = outcome else { return BulkCLI.describe(outcome) }
@@ -125,6 +130,19 @@ enum BulkCLI {
         case .failed(let message): "the job failed: \(message)"
         case .lostClaim: "the job was interrupted"
         }
+    }
+
+    /// Newlines in these files, read in 1 MiB blocks.
+    static func countLines(_ paths: [String]) -> Int64? {
+        var count: Int64 = 0
+        for path in paths {
+            guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+            defer { try? handle.close() }
+            while let data = try? handle.read(upToCount: 1 << 20), !data.isEmpty {
+                count += Int64(data.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) })
+            }
+        }
+        return count
     }
 
     static func stderr(_ line: String) {
@@ -170,6 +188,8 @@ enum BulkCLI {
     /// otherwise (logs, CI).
     final class Progress: @unchecked Sendable {
         let started = Date()
+        /// About how many resources the job will handle, for the ETA (nil: unknown).
+        var total: Int64?
         let terminal = isatty(2) == 1
         private var lastPrinted = Date.distantPast
         private let lock = NSLock()
@@ -181,7 +201,11 @@ enum BulkCLI {
             guard now.timeIntervalSince(lastPrinted) >= (terminal ? 0.2 : 5) else { return }
             lastPrinted = now
             let rate = Double(done) / max(0.001, now.timeIntervalSince(started))
-            let line = "\(done) resources, \(Int(rate))/s, \(Int(now.timeIntervalSince(started)))s"
+            var line = "\(done) resources, \(Int(rate))/s, \(Int(now.timeIntervalSince(started)))s"
+            if let total, total > 0, rate > 0 {
+                let percent = min(100, Int(Double(done) * 100 / Double(total)))
+                line = "\(done) of about \(total) resources (\(percent)%), \(Int(rate))/s, ETA \(Int(max(0, Double(total - done) / rate)))s"
+            }
             if terminal {
                 FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
             } else {

@@ -53,6 +53,17 @@ let package = Package(
         .executableTarget(name: "FHIRCodecBenchmark", dependencies: ["FHIRModels"], path: "Benchmarks/FHIRCodecBenchmark"),
         // Release-mode cost of the platform mapping per resource (issue 14's measurement).
         .executableTarget(name: "MappingBenchmark", dependencies: ["FHIRModels", "Mapping"], path: "Benchmarks/MappingBenchmark"),
+        // The stack's ceiling for scripts/bench.sh: one primary-key read of a jsonb row through the
+        // same Hummingbird + postgres-nio stack and pool configuration as `medrec serve`.
+        .executableTarget(
+            name: "StackCeiling",
+            dependencies: [
+                "Server",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/StackCeiling"),
         // The one helper through which tests find ../shared/fixtures.
         .target(name: "FixtureSupport", path: "Tests/FixtureSupport"),
         .testTarget(name: "FHIRModelsTests", dependencies: ["FHIRModels", "FixtureSupport"]),

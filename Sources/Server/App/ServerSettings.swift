@@ -18,6 +18,7 @@ public struct ServerSettings: Sendable {
     /// Directory of `initdb`/`pg_ctl` for the embedded cluster; nil finds them (`PostgresBinaries`).
     public var postgresBinDirectory: String?
     public var limits = ServerLimits()
+    public var pool = DatabasePoolSettings()
     /// `trace` … `critical`; nil: the command's own default (`info` for `serve`, `warning` for the
     /// tools, whose standard output is their answer).
     public var logLevel: String?
@@ -48,6 +49,23 @@ public struct ServerSettings: Sendable {
 
     public init() {}
 
+    /// The server's PostgreSQL connection pool (issue 16: measured in docs/performance.md,
+    /// "The pool"). Connections are opened at start and kept (minimum = size), so a request
+    /// never waits for a connect and postgres-nio arms no idle timer each time a connection is
+    /// returned; the keep-alive ping is off by default for the same reason (every return of a
+    /// connection to the pool would otherwise schedule and cancel a timer task). A connection
+    /// that the database closed is replaced when it is next used.
+    public struct DatabasePoolSettings: Sendable {
+        /// Most connections one process holds.
+        public var size = 12
+        /// Connections kept open even when idle; nil: `size` (all of them, warm).
+        public var minimum: Int?
+        /// Seconds between keep-alive pings of an idle connection; 0: none.
+        public var keepAliveSeconds = 0
+
+        public init() {}
+    }
+
     /// The environment variable naming the JSON config file.
     public static let configFileEnvironmentKey = "MEDREC_CONFIG_FILE"
 
@@ -77,6 +95,9 @@ public struct ServerSettings: Sendable {
         limits.statementTimeoutMilliseconds = config.int(
             forKey: "medrec.statementTimeoutMs", default: defaults.limits.statementTimeoutMilliseconds)
         limits.maxPageSize = config.int(forKey: "medrec.maxPageSize", default: defaults.limits.maxPageSize)
+        pool.size = max(1, config.int(forKey: "medrec.database.poolSize", default: defaults.pool.size))
+        pool.minimum = config.int(forKey: "medrec.database.poolMinimum").map { min(max(0, $0), pool.size) }
+        pool.keepAliveSeconds = max(0, config.int(forKey: "medrec.database.keepAliveSeconds", default: defaults.pool.keepAliveSeconds))
         auth.issuer = config.string(forKey: "medrec.auth.issuer", default: defaults.auth.issuer)
         auth.audience = config.string(forKey: "medrec.auth.audience", default: defaults.auth.audience)
         auth.accessTokenSeconds = config.int(forKey: "medrec.auth.accessTokenSeconds", default: defaults.auth.accessTokenSeconds)

@@ -45,7 +45,8 @@ struct ServeCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let client = PostgresClient(
-            configuration: endpoint.clientConfiguration(statementTimeoutMilliseconds: settings.limits.statementTimeoutMilliseconds),
+            configuration: endpoint.clientConfiguration(
+                statementTimeoutMilliseconds: settings.limits.statementTimeoutMilliseconds, pool: settings.pool),
             backgroundLogger: logger)
         let host = settings.host
         let security: SecurityServices

@@ -61,7 +61,7 @@ public final class AuditLog: Sendable {
 
     /// One statement for many events.
     static func insert(_ rows: AuditRows, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query(rows.insertQuery(), logger: logger)
+        for try await _ in try await connection.execute(AuditRows.InsertStatement(rows: rows), logger: logger) {}
     }
 
     /// Pending rows and the callers waiting for them, behind a lock (no actor hop per request).

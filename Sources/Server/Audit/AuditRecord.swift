@@ -48,7 +48,7 @@ public struct AuditRecord: Sendable {
     public var query: String?
 
     public init(
-        id: String = UUID().uuidString.lowercased(),
+        id: String = RandomUUID.v7(),
         recorded: Date = Date(),
         action: Action,
         subtype: String,

@@ -78,11 +78,25 @@ struct AuditRows: Sendable {
         queries += other.queries
     }
 
-    /// The insert of these rows on its own, e.g. for the group commit.
-    func insertQuery() -> PostgresQuery {
-        var parameters = SQLParameters()
-        let text = insertSQL(&parameters)
-        return parameters.query(text)
+    /// The insert of these rows on its own (the group commit), prepared once per connection:
+    /// the text is the same for every batch, only the bound arrays differ.
+    struct InsertStatement: PostgresPreparedStatement {
+        static let name = "medrec_audit_insert"
+        static let sql: String = {
+            var parameters = SQLParameters()
+            return AuditRows().insertSQL(&parameters)
+        }()
+        typealias Row = Int
+
+        let rows: AuditRows
+
+        func makeBindings() throws -> PostgresBindings {
+            var parameters = SQLParameters()
+            _ = rows.insertSQL(&parameters)
+            return parameters.bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row { 0 }
     }
 
     /// The insert of these rows, their arrays bound into `parameters`; composes into larger

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The scopes of a token request or of a token: SMART resource scopes plus everything else (`openid`, `fhirUser`,
 /// `offline_access`, `launch/patient`, ...), which is kept verbatim for the token endpoint to interpret.
 public struct ScopeSet: Sendable, Hashable {
@@ -23,6 +25,21 @@ public struct ScopeSet: Sendable, Hashable {
         }
         self.init(scopes, otherScopes: others)
     }
+
+    /// A token's scopes, parsed once per distinct scope string: every authenticated request
+    /// needs them and a server sees few distinct strings (the cache is bounded all the same).
+    /// Unparseable text is an empty set, as for a token.
+    static func ofToken(_ text: String) -> ScopeSet {
+        if let known = tokenScopes.withLock({ $0[text] }) { return known }
+        let parsed = (try? ScopeSet(parsing: text)) ?? ScopeSet([])
+        tokenScopes.withLock { table in
+            if table.count >= 1_000 { table.removeAll() }
+            table[text] = parsed
+        }
+        return parsed
+    }
+
+    private static let tokenScopes = Mutex<[String: ScopeSet]>([:])
 
     public init(_ scopes: [SMARTScope], otherScopes: [String] = []) {
         self.scopes = scopes

@@ -144,7 +144,7 @@ struct BulkImporter: Sendable {
                 guard let text = given.stringValue, FHIRLexical.isID(text) else { return .error("the resource id is not a valid FHIR id") }
                 id = text
             } else {
-                id = UUID().uuidString.lowercased()
+                id = RandomUUID.v4()
                 object["id"] = .string(id)
             }
             let issues = validator.validate(.object(object))

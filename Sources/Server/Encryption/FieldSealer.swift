@@ -67,62 +67,76 @@ public struct FieldSealer: Sendable {
     public func unsealSplicing(
         contentJSON: [UInt8], sealed: [UInt8], keyID: String, type: String, id: String, versionID: Int
     ) throws(SealingError) -> [UInt8]? {
-        let elements = try open(sealed: sealed, keyID: keyID, type: type, id: id, versionID: versionID)
-        var members: [(String, JSONValue)] = []
-        for entry in elements.entries {
-            guard entry.path.count == 1, case .key(let key) = entry.path[0] else { return nil }
-            // A stored text that names the key anywhere (even nested) takes the careful path.
-            if Self.contains(contentJSON, Array("\"\(key)\":".utf8)) || Self.contains(contentJSON, Array("\"\(key)\": ".utf8)) {
-                return nil
-            }
-            members.append((key, entry.value))
-        }
+        let plaintext = try openPlaintext(sealed: sealed, keyID: keyID, type: type, id: id, versionID: versionID)
+        // The members' texts straight from the payload: no tree built, nothing re-encoded.
+        guard let sealedMembers = TopLevelSealedMembers(payload: plaintext) else { return nil }
+        // A stored text that names a sealed key anywhere (even nested) takes the careful path.
+        let present = Self.memberNames(in: contentJSON)
+        for (keyLiteral, _) in sealedMembers.members where present.contains(keyLiteral) { return nil }
         var end = contentJSON.count
         while end > 0, [0x20, 0x0A, 0x0D, 0x09].contains(contentJSON[end - 1]) { end -= 1 }
         guard end >= 2, contentJSON[end - 1] == UInt8(ascii: "}") else { return nil }
-        var output = Array(contentJSON[..<(end - 1)])
+        var output: [UInt8] = []
+        output.reserveCapacity(end + plaintext.count)
+        output.append(contentsOf: contentJSON[..<(end - 1)])
         var needsComma = contentJSON[..<(end - 1)].contains { ![0x20, 0x0A, 0x0D, 0x09, UInt8(ascii: "{")].contains($0) }
-        for (key, value) in members {
+        for (keyLiteral, value) in sealedMembers.members {
             if needsComma { output.append(UInt8(ascii: ",")) }
-            output.append(contentsOf: FHIRJSON.serialize(.string(key)))
+            output.append(contentsOf: keyLiteral)
             output.append(UInt8(ascii: ":"))
-            output.append(contentsOf: FHIRJSON.serialize(value))
+            output.append(contentsOf: value)
             needsComma = true
         }
         output.append(UInt8(ascii: "}"))
         return output
     }
 
-    private static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
-        guard !needle.isEmpty, haystack.count >= needle.count else { return false }
-        let first = needle[0]
+    /// Every member name of a JSON text, at any depth, as its string literal (quotes
+    /// included): one pass over the bytes, string literals skipped whole.
+    static func memberNames(in json: [UInt8]) -> Set<ArraySlice<UInt8>> {
+        var names = Set<ArraySlice<UInt8>>()
         var index = 0
-        let last = haystack.count - needle.count
-        while index <= last {
-            if haystack[index] == first, haystack[index..<(index + needle.count)].elementsEqual(needle) { return true }
+        let count = json.count
+        while index < count {
+            guard json[index] == UInt8(ascii: "\"") else {
+                index += 1
+                continue
+            }
+            let start = index
             index += 1
+            while index < count, json[index] != UInt8(ascii: "\"") {
+                index += json[index] == UInt8(ascii: "\\") ? 2 : 1
+            }
+            index += 1
+            let end = min(index, count)
+            var next = end
+            while next < count, json[next] == 0x20 || json[next] == 0x0A || json[next] == 0x0D || json[next] == 0x09 { next += 1 }
+            if next < count, json[next] == UInt8(ascii: ":") { names.insert(json[start..<end]) }
         }
-        return false
+        return names
     }
 
     /// Authenticates and decrypts a payload for this row and returns what it sealed.
     private func open(sealed: [UInt8], keyID: String, type: String, id: String, versionID: Int) throws(SealingError) -> SealedElements {
+        try SealedElements(payload: openPlaintext(sealed: sealed, keyID: keyID, type: type, id: id, versionID: versionID))
+    }
+
+    /// Authenticates and decrypts a payload for this row: its JSON text.
+    private func openPlaintext(sealed: [UInt8], keyID: String, type: String, id: String, versionID: Int) throws(SealingError) -> [UInt8] {
         guard let key = keyring.key(id: keyID) else { throw .unknownKey }
         guard sealed.count >= 1 + Self.nonceSize + Self.tagSize, sealed[0] == Self.formatVersion else {
             throw .unsupportedFormat
         }
         let plaintext: Data
         do {
-            let box = try AES.GCM.SealedBox(
-                nonce: AES.GCM.Nonce(data: sealed[1..<(1 + Self.nonceSize)]),
-                ciphertext: sealed[(1 + Self.nonceSize)..<(sealed.count - Self.tagSize)],
-                tag: sealed[(sealed.count - Self.tagSize)...])
+            // nonce ‖ ciphertext ‖ tag after the version byte: the "combined" layout, read in place.
+            let box = try AES.GCM.SealedBox(combined: sealed[1...])
             plaintext = try AES.GCM.open(
                 box, using: key, authenticating: Self.associatedData(type: type, id: id, versionID: versionID))
         } catch {
             throw .authenticationFailed
         }
-        return try SealedElements(payload: Array(plaintext))
+        return Array(plaintext)
     }
 
     /// Opens a stored row and seals it again under the active key and the current policy, for

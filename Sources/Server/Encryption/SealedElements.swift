@@ -200,3 +200,115 @@ struct SealedElements {
         }
     }
 }
+
+/// The read's fast path over an opened payload: when every entry is a top-level member
+/// (`[["key"], position, value]`), the members' key literals and value texts, sliced out of
+/// the payload bytes as they are, so a read appends them to the stored JSON without building
+/// or re-encoding a tree. The payload is our own compact encoding (`payload()`), authenticated
+/// before this runs; anything unexpected answers nil and the caller takes the parsing path,
+/// which checks everything.
+struct TopLevelSealedMembers {
+    /// `"key"` as it appears in the payload (a JSON string literal) and the value's JSON text.
+    var members: [(keyLiteral: ArraySlice<UInt8>, value: ArraySlice<UInt8>)] = []
+
+    init?(payload bytes: [UInt8]) {
+        var scanner = RawJSONScanner(bytes: bytes)
+        guard scanner.expect("{"), let key = scanner.string(), bytes[key] == Array("\"e\"".utf8)[...], scanner.expect(":"),
+              scanner.expect("[") else { return nil }
+        if scanner.expect("]") {
+            guard scanner.atEnd("}") else { return nil }
+            return
+        }
+        repeat {
+            guard scanner.expect("["), scanner.expect("["), let keyLiteral = scanner.string(), scanner.expect("]"),
+                  scanner.expect(","), scanner.skipValue() != nil, scanner.expect(","), let value = scanner.skipValue(),
+                  scanner.expect("]") else { return nil }
+            members.append((bytes[keyLiteral], bytes[value]))
+        } while scanner.expect(",")
+        guard scanner.expect("]"), scanner.atEnd("}") else { return nil }
+    }
+}
+
+/// Finds the extents of JSON values in bytes without decoding them (whitespace tolerated).
+/// Strings are delimited by their quotes, honouring backslash escapes; containers by depth.
+struct RawJSONScanner {
+    let bytes: [UInt8]
+    var index = 0
+
+    init(bytes: [UInt8]) { self.bytes = bytes }
+
+    private mutating func skipSpace() {
+        while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 {
+            index += 1
+        }
+    }
+
+    /// Consumes `character` (after whitespace) when it is next.
+    mutating func expect(_ character: Unicode.Scalar) -> Bool {
+        skipSpace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: character) else { return false }
+        index += 1
+        return true
+    }
+
+    /// `character` and then nothing but whitespace.
+    mutating func atEnd(_ character: Unicode.Scalar) -> Bool {
+        guard expect(character) else { return false }
+        skipSpace()
+        return index == bytes.count
+    }
+
+    /// The range of a string literal, quotes included.
+    mutating func string() -> Range<Int>? {
+        skipSpace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }
+        let start = index
+        index += 1
+        while index < bytes.count {
+            switch bytes[index] {
+            case UInt8(ascii: "\\"): index += 2
+            case UInt8(ascii: "\""):
+                index += 1
+                return start..<index
+            default: index += 1
+            }
+        }
+        return nil
+    }
+
+    /// The range of the next value of any kind.
+    mutating func skipValue() -> Range<Int>? {
+        skipSpace()
+        guard index < bytes.count else { return nil }
+        let start = index
+        switch bytes[index] {
+        case UInt8(ascii: "\""):
+            return string()
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            var depth = 0
+            while index < bytes.count {
+                switch bytes[index] {
+                case UInt8(ascii: "\""):
+                    guard string() != nil else { return nil }
+                    continue
+                case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+                case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                    depth -= 1
+                    if depth == 0 {
+                        index += 1
+                        return start..<index
+                    }
+                default: break
+                }
+                index += 1
+            }
+            return nil
+        default:
+            // A number or a literal: up to the next delimiter.
+            while index < bytes.count, ![UInt8(ascii: ","), UInt8(ascii: "]"), UInt8(ascii: "}"), 0x20, 0x0A, 0x0D, 0x09].contains(bytes[index]) {
+                index += 1
+            }
+            return index > start ? start..<index : nil
+        }
+    }
+}

@@ -199,7 +199,7 @@ struct BundleProcessor: Sendable {
                         if let fullURL = entry.fullURL { plan.idMap[fullURL] = ResourceReference.literal(type: type, id: match.stored.id) }
                         continue
                     }
-                    let id = UUID().uuidString.lowercased()
+                    let id = RandomUUID.v4()
                     plan.newIDs[entry.index] = id
                     if let fullURL = entry.fullURL { plan.idMap[fullURL] = ResourceReference.literal(type: type, id: id) }
                 case .update(let type, let id, _):

@@ -53,7 +53,7 @@ struct BearerAuthenticator: RouterMiddleware {
             context.logger.info("access token refused", metadata: ["reason": "\(error.reason)"])
             throw unauthorized(path, error: "invalid_token", "the access token is not valid")
         }
-        let scopes = (try? ScopeSet(parsing: claims.scope)) ?? ScopeSet([])
+        let scopes = ScopeSet.ofToken(claims.scope)
         guard let role = Principal.Role(rawValue: claims.role) else {
             throw unauthorized(path, error: "invalid_token", "the access token is not valid")
         }

@@ -213,12 +213,11 @@ public struct IdentityStore: Sendable {
 
     /// The account behind a user token, if the token is still good: its session is live, its
     /// id not revoked, the account active. One round trip.
-    func activeUser(userID: String, sessionID: String, tokenID: String) async throws -> Credentials? {
-        let rows = try await client.execute(
-            ActiveUserStatement(sessionID: sessionID, userID: userID, tokenID: tokenID), logger: logger)
-        for try await (id, role, fhirUser) in rows {
-            guard let role = Principal.Role(rawValue: role) else { return nil }
-            return Credentials(id: id, passwordHash: "", role: role, status: .active, fhirUser: fhirUser)
+    /// The database's word on an access token (`TokenCheck`): nil when it must be refused.
+    func confirm(_ check: TokenCheck) async throws -> TokenConfirmation? {
+        let rows = try await client.execute(TokenConfirmStatement(check: check), logger: logger)
+        for try await (epoch, role, fhirUser, sessionExpiry) in rows {
+            return check.verdict(epoch: epoch, role: role, fhirUser: fhirUser, sessionExpiry: sessionExpiry)
         }
         return nil
     }

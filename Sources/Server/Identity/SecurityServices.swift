@@ -12,21 +12,19 @@ public struct SecurityServices: Sendable {
     let addressThrottle: AddressThrottle
     /// Key sets of clients registered with a JWKS URL (allowlisted URLs only).
     let remoteKeys: RemoteJWKS
+    /// Tokens confirmed at a revocation epoch (migration 0007), so that the per-request check
+    /// reads one row while nothing was revoked.
+    let confirmedTokens = ConfirmedTokens()
     /// The database probe: while it says down, token checks answer 503 at once.
     private(set) var availability: DatabaseAvailability?
 
     /// The database's word on a token: the session (or client) is live, the token id not
     /// revoked, and the account still has the token's role and linked resource.
     func confirm(_ check: TokenCheck) async throws -> Bool {
-        switch check.subject {
-        case .client(let id):
-            return try await identities.activeClient(id: id, tokenID: check.tokenID)
-        case .user(let id, let sessionID):
-            guard let account = try await identities.activeUser(userID: id, sessionID: sessionID, tokenID: check.tokenID) else {
-                return false
-            }
-            return account.role.rawValue == check.role && account.fhirUser == check.fhirUser
-        }
+        guard let check = confirmedTokens.prepared(check),
+              let confirmation = try await identities.confirm(check) else { return false }
+        confirmedTokens.remember(check, confirmation)
+        return true
     }
 
     /// The same services, failing fast while `availability` reports the database down.

@@ -1,25 +1,20 @@
 import Foundation
 import PostgresNIO
 
-/// The per-request revocation checks, prepared once per connection: every authenticated
-/// request runs one of them, so PostgreSQL should not parse and plan it each time.
-struct ActiveUserStatement: PostgresPreparedStatement {
-    static let sql = """
-        SELECT u.id, u.role, u.fhir_user FROM auth_session s JOIN app_user u ON u.id = s.user_id
-        WHERE s.id = $1 AND u.id = $2 AND s.revoked_at IS NULL AND s.expires_at > now() AND u.status = 'active'
-            AND NOT EXISTS (SELECT 1 FROM revoked_access_token r WHERE r.jti = $3)
-        """
-    typealias Row = (String, String, String?)
+/// The per-request revocation check on its own (every authenticated request that is not a
+/// record read, which carries the check in its own statement), prepared once per connection.
+/// The same SQL as the read's (`TokenCheck.withClause`): one row with the current epoch and,
+/// when the epoch moved since the token was last confirmed, the account's answer.
+struct TokenConfirmStatement: PostgresPreparedStatement {
+    static let name = "medrec_token_confirm"
+    static let sql = "WITH \(TokenCheck.withClause(firstParameter: 1)) SELECT \(TokenCheck.answerColumns)"
+    typealias Row = (Int64?, String?, String?, Date?)
 
-    let sessionID: String
-    let userID: String
-    let tokenID: String
+    let check: TokenCheck
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 3)
-        bindings.append(sessionID)
-        bindings.append(userID)
-        bindings.append(tokenID)
+        var bindings = PostgresBindings(capacity: 5)
+        TokenCheck.appendBindings(check, to: &bindings)
         return bindings
     }
 
@@ -28,7 +23,10 @@ struct ActiveUserStatement: PostgresPreparedStatement {
     }
 }
 
+/// Whether a system client is still registered and unrevoked (a bulk job's owner, checked at
+/// every claim).
 struct ActiveClientStatement: PostgresPreparedStatement {
+    static let name = "medrec_active_client"
     static let sql = """
         SELECT c.id FROM system_client c WHERE c.id = $1 AND c.revoked_at IS NULL
             AND NOT EXISTS (SELECT 1 FROM revoked_access_token r WHERE r.jti = $2)

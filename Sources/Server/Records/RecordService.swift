@@ -44,8 +44,10 @@ public struct RecordService: Sendable {
     public func read(type: String, id: String, as caller: Caller) async throws -> StoredResource {
         let access = AuditedAccess(caller, security: security)
         let stored: StoredResource
+        let check = security.confirmedTokens.prepared(caller.pendingTokenCheck)
         do {
-            stored = try await store.read(type: type, id: id, caredForBy: access.principal.practitionerID, check: caller.pendingTokenCheck)
+            stored = try await store.read(type: type, id: id, caredForBy: access.principal.practitionerID, check: check)
+            if let check, let confirmation = stored.tokenConfirmation { security.confirmedTokens.remember(check, confirmation) }
         } catch let error as StoreError {
             if case .gone(let version) = error.code, version > 1 {
                 _ = try await access.readable(try await store.vread(type: type, id: id, version: version - 1), .read)
@@ -139,7 +141,7 @@ public struct RecordService: Sendable {
 
     /// A plain create in one statement, with its AuditEvent. A client-supplied id is replaced.
     private func createNew(type: String, resource: JSONValue, access: AuditedAccess) async throws -> StoredResource {
-        let id = UUID().uuidString.lowercased()
+        let id = RandomUUID.v4()
         var object = resource.objectValue ?? JSONObject()
         object["id"] = .string(id)
         let new = JSONValue.object(object)

@@ -19,7 +19,7 @@ public struct RecordWriter: Sendable {
                 .create, type: type, id: match.stored.id, version: match.stored.versionID, patients: match.patients)])
             return RecordService.WriteResult(stored: match.stored, created: false)
         }
-        let id = id ?? UUID().uuidString.lowercased()
+        let id = id ?? RandomUUID.v4()
         var object = resource.objectValue ?? JSONObject()
         object["id"] = .string(id)
         let write = try await access.authorizeWrite(.create, type: type, id: id, permission: .create, old: nil, new: .object(object))

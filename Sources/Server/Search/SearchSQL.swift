@@ -16,7 +16,7 @@ struct SearchSQL {
 
     /// The selected columns of a resource row, as `StoredRow` decodes them.
     static let columns =
-        "r.resource_key, r.type, r.id, r.version_id, r.last_updated, r.content::text, encode(r.sealed, 'base64'), r.key_id"
+        "r.resource_key, r.type, r.id, r.version_id, r.last_updated, r.content::text, r.sealed, r.key_id"
 
     mutating func bind<Value: PostgresNonThrowingEncodable>(_ value: Value) -> String {
         parameters.bind(value)

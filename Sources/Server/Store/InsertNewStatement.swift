@@ -4,6 +4,7 @@ import PostgresNIO
 /// Inserts new resources with their history, search index, compartment and audit rows in one statement (data-modifying
 /// CTEs), prepared once per connection. Used by plain creates and by transaction Bundles.
 struct InsertNewStatement: PostgresPreparedStatement {
+    static let name = "medrec_insert_new"
     /// The text is the same for every batch (only the bound arrays differ), so it is rendered once
     /// from an empty one and prepared once per connection.
     static let sql = InsertNewStatement(lastUpdated: Date(timeIntervalSince1970: 0)).rendered().text

@@ -62,7 +62,7 @@ extension PostgresResourceStore {
         let version = try cells[3].decode(Int.self, context: .default)
         let lastUpdated = try cells[4].decode(Date.self, context: .default)
         let content = try cells[5].decode(String?.self, context: .default)
-        let sealed = try cells[6].decode(String?.self, context: .default)
+        let sealed = try cells[6].decode(ByteBuffer?.self, context: .default)
         let keyID = try cells[7].decode(String?.self, context: .default)
         var stored = StoredResource(
             type: type, id: id, versionID: version, lastUpdated: lastUpdated, deleted: false,

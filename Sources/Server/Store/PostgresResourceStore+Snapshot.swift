@@ -68,7 +68,7 @@ extension PostgresResourceStore {
         }
         let text = """
             SELECT r.resource_key, h.type, h.id, h.version_id, h.last_updated, h.deleted, h.content::text,
-                encode(h.sealed, 'base64'), h.key_id
+                h.sealed, h.key_id
             FROM resource r
             CROSS JOIN LATERAL (
                 SELECT * FROM resource_history h
@@ -83,7 +83,7 @@ extension PostgresResourceStore {
             var result: [SnapshotResource] = []
             result.reserveCapacity(limit)
             for try await (key, type, id, version, lastUpdated, deleted, content, sealed, keyID)
-                in rows.decode((Int64, String, String, Int, Date, Bool, String?, String?, String?).self) {
+                in rows.decode((Int64, String, String, Int, Date, Bool, String?, ByteBuffer?, String?).self) {
                 let json = deleted ? nil : try materialize(type: type, id: id, version: version, content: content, sealed: sealed, keyID: keyID)
                 result.append(SnapshotResource(
                     key: key, type: type, id: id, versionID: version, lastUpdated: lastUpdated, deleted: deleted, json: json))

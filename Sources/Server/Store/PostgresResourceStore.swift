@@ -30,9 +30,14 @@ public struct PostgresResourceStore: ResourceStore {
             try await client.execute(
                 ReadCurrentStatement(type: type, id: id, practitionerID: practitionerID, check: check), logger: logger)
         }
-        for try await (role, fhirUser, version, lastUpdated, deleted, content, sealed, keyID, caredFor, compartment) in rows {
+        for try await (epoch, role, fhirUser, sessionExpiry, version, lastUpdated, deleted, content, sealed, keyID, caredFor, compartment)
+            in rows {
             // The token's check comes first: nothing about the resource reaches a dead token.
-            if let check, role != check.role || fhirUser != check.fhirUser { throw TokenRejected() }
+            var confirmation: TokenConfirmation?
+            if let check {
+                confirmation = check.verdict(epoch: epoch, role: role, fhirUser: fhirUser, sessionExpiry: sessionExpiry)
+                if confirmation == nil { throw TokenRejected() }
+            }
             guard let version, let lastUpdated, let deleted else { break }
             if deleted { throw StoreError(.gone(version: version), "\(type)/\(id) was deleted") }
             var stored = StoredResource(
@@ -41,6 +46,7 @@ public struct PostgresResourceStore: ResourceStore {
                 method: nil)
             stored.caredForPatients = caredFor.map(Set.init)
             stored.compartmentPatients = compartment.map(Set.init)
+            stored.tokenConfirmation = confirmation
             return stored
         }
         throw StoreError(.notFound, "\(type)/\(id) is not known")
@@ -50,12 +56,12 @@ public struct PostgresResourceStore: ResourceStore {
         let rows = try await run {
             try await client.query(
                 """
-                SELECT last_updated, deleted, method, content::text, encode(sealed, 'base64'), key_id FROM resource_history
+                SELECT last_updated, deleted, method, content::text, sealed, key_id FROM resource_history
                 WHERE type = \(type) AND id = \(id) AND version_id = \(version)
                 """, logger: logger)
         }
         for try await (lastUpdated, deleted, method, content, sealed, keyID)
-            in rows.decode((Date, Bool, String, String?, String?, String?).self) {
+            in rows.decode((Date, Bool, String, String?, ByteBuffer?, String?).self) {
             if deleted { throw StoreError(.gone(version: version), "\(type)/\(id) version \(version) is a deletion") }
             return StoredResource(
                 type: type, id: id, versionID: version, lastUpdated: lastUpdated, deleted: false,
@@ -75,7 +81,7 @@ public struct PostgresResourceStore: ResourceStore {
                 return try await client.query(
                     """
                     SELECT history_key, type, id, version_id, last_updated, deleted, method, content::text,
-                        encode(sealed, 'base64'), key_id
+                        sealed, key_id
                     FROM resource_history WHERE history_key < \(before) AND last_updated >= \(since)
                     ORDER BY history_key DESC LIMIT \(limit)
                     """, logger: logger)
@@ -83,7 +89,7 @@ public struct PostgresResourceStore: ResourceStore {
                 return try await client.query(
                     """
                     SELECT history_key, type, id, version_id, last_updated, deleted, method, content::text,
-                        encode(sealed, 'base64'), key_id
+                        sealed, key_id
                     FROM resource_history WHERE type = \(type) AND history_key < \(before) AND last_updated >= \(since)
                     ORDER BY history_key DESC LIMIT \(limit)
                     """, logger: logger)
@@ -91,7 +97,7 @@ public struct PostgresResourceStore: ResourceStore {
                 return try await client.query(
                     """
                     SELECT history_key, type, id, version_id, last_updated, deleted, method, content::text,
-                        encode(sealed, 'base64'), key_id
+                        sealed, key_id
                     FROM resource_history WHERE type = \(type) AND id = \(id) AND history_key < \(before)
                     AND last_updated >= \(since)
                     ORDER BY history_key DESC LIMIT \(limit)
@@ -101,7 +107,7 @@ public struct PostgresResourceStore: ResourceStore {
         var entries: [StoredResource] = []
         var keys: [Int64] = []
         for try await (key, type, id, version, lastUpdated, deleted, method, content, sealed, keyID)
-            in rows.decode((Int64, String, String, Int, Date, Bool, String, String?, String?, String?).self) {
+            in rows.decode((Int64, String, String, Int, Date, Bool, String, String?, ByteBuffer?, String?).self) {
             keys.append(key)
             entries.append(StoredResource(
                 type: type, id: id, versionID: version, lastUpdated: lastUpdated, deleted: deleted,
@@ -309,15 +315,14 @@ public struct PostgresResourceStore: ResourceStore {
 
     /// The resource a row holds, with its sealed elements restored. A row whose sealed part does
     /// not open (tampered, copied from another row, unknown key) fails closed: no partial data.
-    func materialize(type: String, id: String, version: Int, content: String?, sealed: String?, keyID: String?) throws -> [UInt8]? {
+    /// The stored resource as the client sees it: the clear `content` with the `sealed`
+    /// elements (bytea, selected as is: no base64 round trip) opened and put back.
+    func materialize(type: String, id: String, version: Int, content: String?, sealed: ByteBuffer?, keyID: String?) throws -> [UInt8]? {
         guard let content else { return nil }
         guard let sealed else { return Array(content.utf8) }
         do {
             guard let sealer else { throw SealingError.missingKey }
-            // PostgreSQL wraps base64 at 76 characters; the line breaks are not data.
-            guard let payload = Data(base64Encoded: sealed, options: .ignoreUnknownCharacters) else {
-                throw SealingError.malformedPayload
-            }
+            let payload = Array(sealed.readableBytesView)
             if let keyID, let spliced = try sealer.unsealSplicing(
                 contentJSON: Array(content.utf8), sealed: Array(payload), keyID: keyID, type: type, id: id, versionID: version) {
                 return spliced

@@ -19,7 +19,7 @@ struct PostgresResourceTransaction: ResourceTransaction {
     }
 
     func create(type: String, resource: JSONValue, id: String?) async throws -> StoredResource {
-        let id = id ?? UUID().uuidString.lowercased()
+        let id = id ?? RandomUUID.v4()
         return try await createAll([NewResource(type: type, id: id, resource: resource)])[0]
     }
 
@@ -103,11 +103,11 @@ struct PostgresResourceTransaction: ResourceTransaction {
     func readForUpdate(type: String, id: String) async throws -> StoredResource? {
         let rows = try await connection.query(
             """
-            SELECT version_id, last_updated, deleted, content::text, encode(sealed, 'base64'), key_id FROM resource
+            SELECT version_id, last_updated, deleted, content::text, sealed, key_id FROM resource
             WHERE type = \(type) AND id = \(id) FOR UPDATE
             """, logger: logger)
         for try await (version, lastUpdated, deleted, content, sealed, keyID)
-            in rows.decode((Int, Date, Bool, String?, String?, String?).self) {
+            in rows.decode((Int, Date, Bool, String?, ByteBuffer?, String?).self) {
             if deleted { return nil }
             return StoredResource(
                 type: type, id: id, versionID: version, lastUpdated: lastUpdated, deleted: false,

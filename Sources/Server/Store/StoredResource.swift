@@ -19,6 +19,9 @@ public struct StoredResource: Sendable {
     /// The patients whose compartment holds this (current) version, from the index written with
     /// it; nil when the read did not fetch them (history, vread).
     public var compartmentPatients: Set<String>?
+    /// For a read that carried the caller's token check in its statement: the database's
+    /// confirmation, for `ConfirmedTokens` (nil when no check was asked).
+    public var tokenConfirmation: TokenConfirmation?
     /// The row's surrogate key (`resource.resource_key`) when a search read it: includes start from it.
     public var key: Int64?
 

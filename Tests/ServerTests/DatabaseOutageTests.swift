@@ -25,7 +25,8 @@ import Testing
 
         let settings = ServerSettings()
         let client = PostgresClient(
-            configuration: endpoint.clientConfiguration(statementTimeoutMilliseconds: settings.limits.statementTimeoutMilliseconds),
+            configuration: endpoint.clientConfiguration(
+                statementTimeoutMilliseconds: settings.limits.statementTimeoutMilliseconds, pool: TestApp.pool(settings)),
             backgroundLogger: logger)
         let availability = DatabaseAvailability(client: client, logger: logger, interval: .milliseconds(500))
         let store = PostgresResourceStore(client: client, logger: logger, availability: availability)

@@ -5,7 +5,7 @@ extension DatabaseEndpoint {
     /// benchmark's ceiling runs on the very same pool): every connection gets the per-statement
     /// timeout; size, warm minimum and keep-alive from `ServerSettings.DatabasePoolSettings`.
     public func clientConfiguration(
-        statementTimeoutMilliseconds: Int, pool: ServerSettings.DatabasePoolSettings = .init()
+        statementTimeoutMilliseconds: Int, pool: ServerSettings.DatabasePoolSettings
     ) -> PostgresClient.Configuration {
         var configuration = clientConfiguration()
         configuration.options.additionalStartupParameters.append(("statement_timeout", "\(statementTimeoutMilliseconds)"))

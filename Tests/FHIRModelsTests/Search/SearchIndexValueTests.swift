@@ -1,4 +1,4 @@
-import FHIRModels
+@testable import FHIRModels
 import Foundation
 import Testing
 
@@ -73,5 +73,20 @@ import Testing
             #expect(SearchIndexValue.normalizedString(name) == folded.lowercased(), "\(name)")
         }
         #expect(SearchIndexValue.string("Müller") == .string(normalized: "muller", exact: "Müller"))
+    }
+
+    /// The ASCII fast path (issue 16: string folding was 7 % of an import's indexing) folds
+    /// exactly as the general path: every ASCII character, whitespace runs and case.
+    @Test func asciiFoldingEqualsTheGeneralFolding() {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = (0..<128).map { Character(Unicode.Scalar(UInt8($0))) }
+        var samples = ["", " ", "\t\n", "  Anne \t  Marie\n", "O'Brien-SMITH 3rd", "\u{0B}x\u{0C}y\u{1C}z"]
+        for _ in 0..<2_000 {
+            samples.append(String((0..<Int.random(in: 0...24, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }))
+        }
+        for sample in samples {
+            #expect(SearchIndexValue.normalizedASCII(sample) == SearchIndexValue.normalizedUnicode(sample), "\(Array(sample.utf8))")
+        }
+        #expect(SearchIndexValue.normalizedASCII("Müller") == nil, "non-ASCII takes the general path")
     }
 }

@@ -420,7 +420,9 @@ struct SearchSQL {
                 "(\(c).type = \(bind(target.type)) AND \(self.condition(target.condition, alias: c)))"
             }
             return "\(r).resource_key IN (SELECT \(f).resource_key FROM search_reference \(f) "
-                + "JOIN resource \(c) ON \(c).type = \(f).target_type AND \(c).id = \(f).target_id "
+                // search_reference's columns are COLLATE "C", resource's are not: compare in "C" so the
+                // (param, target_id) index finds the references to the chained targets.
+                + "JOIN resource \(c) ON \(f).target_type = \(c).type COLLATE \"C\" AND \(f).target_id = \(c).id COLLATE \"C\" "
                 + "WHERE \(f).param = \(bind(param)) AND NOT \(c).deleted AND (\(branches.joined(separator: " OR "))))"
         case .reverseChain(let sourceType, let param, let inner):
             let f = alias("f"), s = alias("s")

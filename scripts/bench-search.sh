@@ -23,6 +23,8 @@
 #   --lenient        do not send Prefer: handling=strict (unknown parameters then give 200)
 #   --everything-count N  _count on $everything (default 50; 0 = none, the server's default)
 #   --deep-page N    page to reach by following next links (default 20)
+#   --bin PATH       use this medrec binary instead of building the release product (e.g. a copy
+#                    of an earlier build, to measure before and after on one kept database)
 #   --explain MS     after the timed runs, repeat the queries a few times at the large size with
 #                    auto_explain (ANALYZE, BUFFERS) logging every statement over MS ms, into
 #                    <out>-explain.log: the EXPLAIN for queries that miss their goals (the server
@@ -39,6 +41,7 @@ data=""
 keep=0
 explain_ms=""
 query_opts=()
+bin=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --small) small="$2"; shift 2 ;;
@@ -52,6 +55,7 @@ while [ $# -gt 0 ]; do
     --everything-count) query_opts+=(--everything-count "$2"); shift 2 ;;
     --deep-page) query_opts+=(--deep-page "$2"); shift 2 ;;
     --explain) explain_ms="$2"; shift 2 ;;
+    --bin) bin="$2"; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -60,8 +64,10 @@ pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 export PATH="$pgbin:$PATH"
 helper="python3 scripts/bench_search.py"
 
-swift build -c release --product medrec >/dev/null
-bin="$(swift build -c release --show-bin-path)/medrec"
+if [ -z "$bin" ]; then
+  swift build -c release --product medrec >/dev/null
+  bin="$(swift build -c release --show-bin-path)/medrec"
+fi
 work=$(mktemp -d /tmp/medrec-bench-search.XXXXXX)
 chmod 755 "$work"
 [ -n "$data" ] || data="$work/clones"

@@ -351,6 +351,11 @@ def cmd_sample(args):
             "/fhir/Condition?code=%s" % q(SNOMED + "|" + c) for c in conditions]},
         {"name": "Patient _revinclude Encounter", "paths": [
             "/fhir/Patient?_id=%s&_revinclude=Encounter:patient" % p["id"] for p in chosen]},
+        {"name": "Encounter by chained patient.identifier", "paths": [
+            "/fhir/Encounter?patient.identifier=%s" % q("%s|%s" % tuple(p["identifier"])) for p in chosen if p["identifier"]]},
+        {"name": "Observation code+patient _include patient", "paths": [
+            "/fhir/Observation?code=%s&patient=%s&_include=Observation:patient" % (q(LOINC + "|" + patient_code(p)), p["id"])
+            for p in chosen]},
         {"name": "Patient $everything", "goal": "everything", "paths": [
             "/fhir/Patient/%s/$everything" % p["id"] for p in chosen]},
         {"name": "Observation deep page", "deep": True, "paths": [

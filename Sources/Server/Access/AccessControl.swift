@@ -50,8 +50,11 @@ public struct AccessControl: Sendable {
 
     /// The same decision when the resource's compartment is already known (from the index
     /// written with it), without parsing the resource. Not for AuditEvents.
+    /// `caredForIsComplete`: `caredFor` is every patient of `patients` the doctor cares for (a
+    /// search looked a whole page up in one query), so the others need no second look.
     public func decideRead(
-        type: String, patients: Set<String>, permission: SMARTPermission, caredFor: Set<String>? = nil
+        type: String, patients: Set<String>, permission: SMARTPermission, caredFor: Set<String>? = nil,
+        caredForIsComplete: Bool = false
     ) async throws -> AccessDecision {
         guard scopeAllows(permission, on: type) else { return .deny("scope") }
         if type == "AuditEvent" { return .deny("audit events are read through the audit log") }
@@ -64,7 +67,7 @@ public struct AccessControl: Sendable {
             guard let me = principal.patientID else { return .deny("no linked patient") }
             return patients.contains(me) ? .allow : .deny("compartment")
         case .doctor:
-            return try await doctorDecision(patients: patients, establishedByWrite: caredFor ?? [])
+            return try await doctorDecision(patients: patients, establishedByWrite: caredFor ?? [], complete: caredForIsComplete)
         }
     }
 
@@ -125,12 +128,14 @@ public struct AccessControl: Sendable {
         }
     }
 
-    private func doctorDecision(patients: Set<String>, establishedByWrite: Set<String>) async throws -> AccessDecision {
+    private func doctorDecision(patients: Set<String>, establishedByWrite: Set<String>, complete: Bool = false) async throws -> AccessDecision {
         guard let me = principal.practitionerID else { return .deny("no linked practitioner") }
         let unrelated = patients.subtracting(establishedByWrite)
         if unrelated.isEmpty { return .allow }
-        let related = try await relationships.patients(of: me, among: unrelated)
-        if related.count == unrelated.count { return .allow }
+        if !complete {
+            let related = try await relationships.patients(of: me, among: unrelated)
+            if related.count == unrelated.count { return .allow }
+        }
         return breakGlassReason != nil ? .allowByBreakGlass : .deny("no care relationship")
     }
 

@@ -163,13 +163,20 @@ extension FHIRController {
             throw FHIRHTTPError.badRequest("AuditEvents are searched on their own, at /fhir/AuditEvent", code: .notSupported)
         }
         let query = try searchParser(request).parse(types: scope.types, items: items)
-        let result = try await searches.search(
-            SearchService.Request(
-                query: query, items: items, compartmentPatient: scope.compartmentPatient, interaction: scope.interaction,
-                auditType: scope.auditType),
-            as: caller)
+        let pretty = FHIRFormat.pretty(request)
+        // Compact JSON of whole resources: each entry's stored JSON goes into the Bundle as it is
+        // (as a read sends it), without parsing and re-serializing it.
+        let splice = format == .json && !pretty && query.elements == nil && (query.summary == nil || query.summary == .false)
+        var searchRequest = SearchService.Request(
+            query: query, items: items, compartmentPatient: scope.compartmentPatient, interaction: scope.interaction,
+            auditType: scope.auditType)
+        searchRequest.parseResources = !splice
+        let result = try await searches.search(searchRequest, as: caller)
+        if splice {
+            return FHIRResponse.make(status: .ok, bytes: try splicedSearchset(result, base: base(request), scope: scope, items: items), format: .json)
+        }
         let bundle = searchsetBundle(result, base: base(request), scope: scope, items: items)
-        return FHIRResponse.make(status: .ok, resource: bundle, format: format, pretty: FHIRFormat.pretty(request))
+        return FHIRResponse.make(status: .ok, resource: bundle, format: format, pretty: pretty)
     }
 
     /// `GET /fhir/AuditEvent?patient=…&agent=…&_count=…`: the audit trail, newest first.
@@ -221,8 +228,61 @@ extension FHIRController {
 
     /// The searchset Bundle of a result: matches, includes, an outcome entry for ignored
     /// parameters, and self/next links that carry the parameters asked.
-    private func searchsetBundle(_ result: SearchService.Result, base: String, scope: SearchScope, items: [(key: String, value: String)]) -> JSONValue {
+    func searchsetBundle(_ result: SearchService.Result, base: String, scope: SearchScope, items: [(key: String, value: String)]) -> JSONValue {
+        var bundle = searchsetHead(result, base: base, scope: scope, items: items)
         let query = result.query
+        var entries: [JSONValue] = []
+        if query.summary != .count {
+            let shaper = SearchResultShaper(summary: query.summary, elements: query.elements)
+            for (stored, resource) in result.matches {
+                entries.append(Self.entry(base: base, stored: stored, resource: shaper.shape(resource), mode: "match"))
+            }
+            for (stored, resource) in result.included {
+                entries.append(Self.entry(base: base, stored: stored, resource: shaper.shape(resource), mode: "include"))
+            }
+        }
+        if let outcome = Self.ignoredOutcome(query) { entries.append(outcome) }
+        if !entries.isEmpty { bundle["entry"] = .array(entries) }
+        return .object(bundle)
+    }
+
+    /// The same Bundle as compact JSON (no `_summary` other than `false`/`count`, no
+    /// `_elements`), with each resource's stored JSON spliced in as it is: the head serialized,
+    /// then the entries written around the stored bytes. `entry` is the Bundle's last element in
+    /// both forms.
+    func splicedSearchset(_ result: SearchService.Result, base: String, scope: SearchScope, items: [(key: String, value: String)]) throws -> [UInt8] {
+        var bytes = FHIRJSON.serialize(.object(searchsetHead(result, base: base, scope: scope, items: items)))
+        var entries: [[UInt8]] = []
+        if result.query.summary != .count {
+            for (rows, mode) in [(result.matchRows, "match"), (result.includedRows, "include")] {
+                let search = FHIRJSON.serialize(.object(["mode": .string(mode)]))
+                for (stored, _) in rows {
+                    guard let json = stored.json else { continue }
+                    var entry: [UInt8] = Array(#"{"fullUrl":"#.utf8)
+                    entry += FHIRJSON.serialize(.string("\(base)/\(stored.type)/\(stored.id)"))
+                    entry += Array(#","resource":"#.utf8)
+                    entry += json
+                    entry += Array(#","search":"#.utf8)
+                    entry += search
+                    entry.append(UInt8(ascii: "}"))
+                    entries.append(entry)
+                }
+            }
+        }
+        if let outcome = Self.ignoredOutcome(result.query) { entries.append(FHIRJSON.serialize(outcome)) }
+        guard !entries.isEmpty, bytes.last == UInt8(ascii: "}") else { return bytes }
+        bytes.removeLast()
+        bytes += Array(#","entry":["#.utf8)
+        for (index, entry) in entries.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes += entry
+        }
+        bytes += Array("]}".utf8)
+        return bytes
+    }
+
+    /// The Bundle without its entries: type, total and links.
+    private func searchsetHead(_ result: SearchService.Result, base: String, scope: SearchScope, items: [(key: String, value: String)]) -> JSONObject {
         var bundle = JSONObject()
         bundle["resourceType"] = .string("Bundle")
         bundle["type"] = .string("searchset")
@@ -236,27 +296,19 @@ extension FHIRController {
             links.append(.object(["relation": .string("next"), "url": .string(Self.url(path, nextItems))]))
         }
         bundle["link"] = .array(links)
-        var entries: [JSONValue] = []
-        if query.summary != .count {
-            let shaper = SearchResultShaper(summary: query.summary, elements: query.elements)
-            for (stored, resource) in result.matches {
-                entries.append(Self.entry(base: base, stored: stored, resource: shaper.shape(resource), mode: "match"))
-            }
-            for (stored, resource) in result.included {
-                entries.append(Self.entry(base: base, stored: stored, resource: shaper.shape(resource), mode: "include"))
-            }
+        return bundle
+    }
+
+    /// The outcome entry naming ignored parameters, when any were.
+    private static func ignoredOutcome(_ query: SearchQuery) -> JSONValue? {
+        guard !query.ignored.isEmpty else { return nil }
+        let issues = query.ignored.map {
+            OutcomeIssue(severity: .warning, code: .notSupported, diagnostics: "unknown or unsupported search parameter, ignored", expression: $0)
         }
-        if !query.ignored.isEmpty {
-            let issues = query.ignored.map {
-                OutcomeIssue(severity: .warning, code: .notSupported, diagnostics: "unknown or unsupported search parameter, ignored", expression: $0)
-            }
-            entries.append(.object([
-                "resource": issues.operationOutcome(),
-                "search": .object(["mode": .string("outcome")]),
-            ]))
-        }
-        if !entries.isEmpty { bundle["entry"] = .array(entries) }
-        return .object(bundle)
+        return .object([
+            "resource": issues.operationOutcome(),
+            "search": .object(["mode": .string("outcome")]),
+        ])
     }
 
     static func entry(base: String, stored: StoredResource, resource: JSONValue, mode: String) -> JSONValue {

@@ -138,26 +138,73 @@ struct AuditedAccess: Sendable {
         _ items: [StoredResource], _ interaction: AuditedInteraction, type: String?, id: String? = nil, permission: SMARTPermission,
         showDeletions: Bool = false, query: String?
     ) async throws -> (shown: [(stored: StoredResource, resource: JSONValue?)], records: [AuditRecord]) {
+        let decided = try await visibleRows(
+            items, interaction, type: type, id: id, permission: permission, showDeletions: showDeletions, query: query)
+        return (try decided.shown.map { ($0.stored, try $0.resource ?? $0.stored.resource()) }, decided.records)
+    }
+
+    /// `visible` without parsing what deciding did not need: a row read with its compartment
+    /// (`compartmentPatients`, from the index written with it) is decided from that, and comes
+    /// back with a nil resource (its JSON is in `stored.json`); rows without it (older index
+    /// versions, history, AuditEvents) are parsed, and come back parsed. A doctor's care
+    /// relationships for the whole page are looked up in one query, not one per row.
+    func visibleRows(
+        _ items: [StoredResource], _ interaction: AuditedInteraction, type: String?, id: String? = nil, permission: SMARTPermission,
+        showDeletions: Bool = false, query: String?
+    ) async throws -> (shown: [(stored: StoredResource, resource: JSONValue?)], records: [AuditRecord]) {
+        // Each row's compartment, from the index or by parsing it (nil: a deletion).
+        var rows: [(stored: StoredResource, resource: JSONValue?, patients: Set<String>)?] = []
+        rows.reserveCapacity(items.count)
+        var everyPatient = Set<String>()
+        for stored in items {
+            guard stored.json != nil else {
+                rows.append(nil)
+                continue
+            }
+            if let known = stored.compartmentPatients, stored.type != "AuditEvent" {
+                rows.append((stored, nil, known))
+                everyPatient.formUnion(known)
+            } else {
+                guard let resource = try stored.resource() else {
+                    rows.append(nil)
+                    continue
+                }
+                let patients = access.patients(type: stored.type, id: stored.id, resource: resource)
+                rows.append((stored, resource, patients))
+                everyPatient.formUnion(patients)
+            }
+        }
+        // A doctor: which of the page's patients they care for, once for the page.
+        var related: Set<String>? = nil
+        if principal.role == .doctor, let me = principal.practitionerID {
+            related = everyPatient.isEmpty ? [] : try await access.relationships.patients(of: me, among: everyPatient)
+        }
         var shown: [(stored: StoredResource, resource: JSONValue?)] = []
         var returnedPatients = Set<String>()
         var withheldPatients = Set<String>()
         var withheld = 0
         var denial: AccessDecision = .allow
         var breakGlassUsed = false
-        for stored in items {
-            guard let resource = try stored.resource() else {
-                if showDeletions { shown.append((stored, nil)) }
+        for (index, row) in rows.enumerated() {
+            guard let row else {
+                if showDeletions { shown.append((items[index], nil)) }
                 continue
             }
-            let decision = try await access.decideRead(type: stored.type, id: stored.id, resource: resource, permission: permission)
-            let patients = access.patients(type: stored.type, id: stored.id, resource: resource)
+            let decision: AccessDecision
+            if row.stored.type == "AuditEvent", let resource = row.resource {
+                decision = try await access.decideRead(type: row.stored.type, id: row.stored.id, resource: resource, permission: permission)
+            } else {
+                decision = try await access.decideRead(
+                    type: row.stored.type, patients: row.patients, permission: permission,
+                    caredFor: related.map { $0.intersection(row.patients) }, caredForIsComplete: related != nil)
+            }
             if decision.isAllowed {
-                shown.append((stored, resource))
-                returnedPatients.formUnion(patients)
+                shown.append((row.stored, row.resource))
+                returnedPatients.formUnion(row.patients)
                 if decision == .allowByBreakGlass { breakGlassUsed = true }
             } else {
                 withheld += 1
-                withheldPatients.formUnion(patients)
+                withheldPatients.formUnion(row.patients)
                 denial = decision
             }
         }

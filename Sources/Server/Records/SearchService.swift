@@ -30,6 +30,10 @@ public struct SearchService: Sendable {
         public var auditType: String?
         /// The query as the audit log keeps it (bounded): what the caller wrote.
         public var queryText: String
+        /// Whether the result carries every shown resource parsed (`matches`, `included`). A face
+        /// that sends the stored JSON as it is (the FHIR face's compact JSON Bundle) says false and
+        /// reads `matchRows`/`includedRows`, so no result is parsed unless deciding needed it.
+        public var parseResources = true
 
         public init(query: SearchQuery, items: [(key: String, value: String)], compartmentPatient: String? = nil,
                     interaction: AuditedInteraction = .searchType, auditType: String?, queryText: String? = nil) {
@@ -46,8 +50,13 @@ public struct SearchService: Sendable {
     public struct Result: Sendable {
         /// The query as run (after access restrictions), for rendering (`_summary`, `_elements`, ignored parameters).
         public let query: SearchQuery
+        /// The shown matches and included resources, parsed (empty unless `Request.parseResources`).
         public let matches: [(stored: StoredResource, resource: JSONValue)]
         public let included: [(stored: StoredResource, resource: JSONValue)]
+        /// The same, always filled: each row with its parsed resource when it was parsed (to
+        /// decide, or because `parseResources` asked), else nil and its JSON in `stored.json`.
+        public let matchRows: [(stored: StoredResource, resource: JSONValue?)]
+        public let includedRows: [(stored: StoredResource, resource: JSONValue?)]
         /// `_total=accurate|estimate` or `_summary=count`.
         public let total: Int?
         /// The opaque cursor of the next page.
@@ -70,7 +79,7 @@ public struct SearchService: Sendable {
         if query.summary == .count { query.count = 0 }
         let page = try await store.search(query)
         let total = try await total(of: query)
-        let matches = try await access.visible(
+        let matches = try await access.visibleRows(
             page.entries, request.interaction, type: request.auditType, permission: .search, query: request.queryText)
         var records = matches.records
         if let denial { records.append(denial) }
@@ -78,16 +87,21 @@ public struct SearchService: Sendable {
         var included: [(stored: StoredResource, resource: JSONValue?)] = []
         if !sources.isEmpty, !query.includes.isEmpty || !query.revincludes.isEmpty {
             // Included resources pass the same access decision as matches.
-            let visible = try await access.visible(
+            let visible = try await access.visibleRows(
                 try await includes(of: query, from: sources), request.interaction, type: request.auditType, permission: .read,
                 query: request.queryText)
             included = visible.shown
             records += visible.records.filter { $0.outcome != .success || !$0.patientIDs.isEmpty }
         }
+        var matchRows = matches.shown
+        if request.parseResources {
+            matchRows = try Self.parsed(matchRows)
+            included = try Self.parsed(included)
+        }
         try await security.audit.record(records)
         return Result(
-            query: query, matches: matches.shown.compactMap(Self.withResource), included: included.compactMap(Self.withResource),
-            total: total, next: query.summary == .count ? nil : page.next?.token)
+            query: query, matches: matchRows.compactMap(Self.withResource), included: included.compactMap(Self.withResource),
+            matchRows: matchRows, includedRows: included, total: total, next: query.summary == .count ? nil : page.next?.token)
     }
 
     /// A search inside a transaction Bundle: the same restrictions and audit, the rows seen by
@@ -129,6 +143,11 @@ public struct SearchService: Sendable {
             included += next.filter { $0.key.map { !known.contains($0) } ?? true }
         }
         return included
+    }
+
+    /// Rows with every resource parsed.
+    private static func parsed(_ rows: [(stored: StoredResource, resource: JSONValue?)]) throws -> [(stored: StoredResource, resource: JSONValue?)] {
+        try rows.map { ($0.stored, try $0.resource ?? $0.stored.resource()) }
     }
 
     private static func withResource(_ item: (stored: StoredResource, resource: JSONValue?)) -> (stored: StoredResource, resource: JSONValue)? {

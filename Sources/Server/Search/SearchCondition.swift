@@ -36,6 +36,11 @@ indirect enum SearchCondition: Sendable {
     case caredFor(practitioner: String)
     /// Sealed `email`/`phone`: blind-index HMACs (base64) of the parameter.
     case blind(param: String, hashes: [String])
+    /// A token and a date condition of a pair in `SearchIndexRows.compositeDatePairs` (built by
+    /// `SearchSQL`, not the parser): the composite `search_date` rows under `composite` (one key
+    /// per `system|code`) that satisfy `date`, plus the rows of `type` indexed before composite
+    /// rows existed that satisfy both `token` and `date`.
+    case tokenDate(type: String, composite: [Int64], token: SearchCondition, date: SearchCondition)
     /// Never matches (a value that can match nothing, such as a reference to another server).
     case none
 

@@ -18,6 +18,17 @@ struct SearchSQL {
     static let columns =
         "r.resource_key, r.type, r.id, r.version_id, r.last_updated, r.content::text, r.sealed, r.key_id"
 
+    /// Selected after `columns` by the page and include statements: the resource's compartment,
+    /// from the `resource_patient` rows written with it (NULL for rows an older extraction wrote,
+    /// whose access is decided by parsing them), so that `AuditedAccess` decides each result
+    /// without parsing it. Sort values, when any, follow it.
+    static let compartmentColumn =
+        "CASE WHEN r.index_version < \(AccessIndex.version) THEN NULL "
+        + "ELSE ARRAY(SELECT cp.patient_id FROM resource_patient cp WHERE cp.resource_key = r.resource_key) END"
+
+    /// The columns of a result row: `columns`, then `compartmentColumn`.
+    static let resultColumns = "\(columns), \(compartmentColumn)"
+
     mutating func bind<Value: PostgresNonThrowingEncodable>(_ value: Value) -> String {
         parameters.bind(value)
     }
@@ -63,7 +74,7 @@ struct SearchSQL {
         // choice to the planner then.
         let narrower = query.targets[0].conditions.contains { condition in
             switch condition {
-            case .dateRange, .string: return true
+            case .dateRange, .string, .tokenDate: return true
             case .date(_, let tests): return tests.allSatisfy { $0.prefix == .eq }
             default: return false
             }
@@ -112,7 +123,7 @@ struct SearchSQL {
                 ORDER BY d.resource_key
                 LIMIT \(limit)
             )
-            SELECT \(Self.columns)
+            SELECT \(Self.resultColumns)
             FROM page JOIN resource r ON r.resource_key = page.resource_key
             ORDER BY page.resource_key
             """
@@ -121,9 +132,11 @@ struct SearchSQL {
     /// One page of matches: `count + 1` rows (the extra one says there is a next page), each
     /// with its sort values as text for the next cursor.
     mutating func pageStatement(_ query: SearchQuery) -> String {
+        let query = Self.combiningPairs(query)
         if query.sort.isEmpty, let (driver, target, index) = Self.driver(for: query) {
             return drivenPageStatement(query, driver: driver, target: target, index: index)
         }
+        if query.sort.isEmpty, let page = seedOnlyPageStatement(query) { return page }
         let (filter, seed) = seeded(query)
         var sortColumns: [String] = []
         var order: [String] = []
@@ -165,7 +178,7 @@ struct SearchSQL {
                 ORDER BY \(order.joined(separator: ", "))
                 LIMIT \(limit)
             )
-            SELECT \(Self.columns)\(sortText)
+            SELECT \(Self.resultColumns)\(sortText)
             FROM page JOIN resource r ON r.resource_key = page.resource_key
             ORDER BY \(order.joined(separator: ", ").replacingOccurrences(of: "q.", with: "page."))
             """
@@ -187,6 +200,40 @@ struct SearchSQL {
         return (whereClause(rest) + " AND r.resource_key IN (SELECT resource_key FROM seed)", seed)
     }
 
+    /// A page in default order whose only condition is its seed, on an index table whose `param`
+    /// names the resource type (every `search_*` table): index rows exist only for current
+    /// resources of that type, so the page is the seed's first keys after the cursor, and only
+    /// the page's rows are read from `resource` (type and deletion still checked there). Without
+    /// this the planner probes `resource` for every candidate before sorting (1,157 probes for a
+    /// busy month of a common code).
+    private mutating func seedOnlyPageStatement(_ query: SearchQuery) -> String? {
+        guard !query.anyType, query.targets.count == 1, query.common.isEmpty, query.targets[0].conditions.count == 1 else { return nil }
+        let only = query.targets[0].conditions[0]
+        switch only {
+        case .tokenDate, .dateRange, .date, .string, .reference: break
+        default: return nil
+        }
+        guard Self.seedIndex([only]) == 0 else { return nil }
+        let text = condition(only, alias: "r")
+        let prefix = "r.resource_key IN ("
+        guard text.hasPrefix(prefix), text.hasSuffix(")") else { return nil }
+        let seed = String(text.dropFirst(prefix.count).dropLast())
+        let after = query.cursor.map { " WHERE seed.resource_key > \(bind($0.key))" } ?? ""
+        let limit = bind(Int64(query.count + 1))
+        let type = bind(query.targets[0].type)
+        return """
+            WITH seed AS MATERIALIZED (\(seed)), page AS (
+                SELECT DISTINCT seed.resource_key FROM seed\(after)
+                ORDER BY seed.resource_key
+                LIMIT \(limit)
+            )
+            SELECT \(Self.resultColumns)
+            FROM page JOIN resource r ON r.resource_key = page.resource_key
+            WHERE r.type = \(type) AND NOT r.deleted
+            ORDER BY page.resource_key
+            """
+    }
+
     /// The condition likely to match fewest rows: one patient's or one target's references, a
     /// bounded date, a string prefix, then a token.
     static func seedIndex(_ conditions: [SearchCondition]) -> Int? {
@@ -197,7 +244,7 @@ struct SearchSQL {
             case .dateRange, .string: return 2
             case .date(_, let tests) where tests.allSatisfy({ $0.prefix == .eq }): return 2
             case .token(_, false): return 3
-            case .blind: return 0
+            case .blind, .tokenDate: return 0
             default: return nil
             }
         }
@@ -233,11 +280,44 @@ struct SearchSQL {
     }
 
     mutating func countStatement(_ query: SearchQuery) -> String {
-        "SELECT count(*) FROM resource r WHERE \(whereClause(query))"
+        "SELECT count(*) FROM resource r WHERE \(whereClause(Self.combiningPairs(query)))"
     }
 
     mutating func estimateStatement(_ query: SearchQuery) -> String {
-        "EXPLAIN (FORMAT JSON) SELECT 1 FROM resource r WHERE \(whereClause(query))"
+        "EXPLAIN (FORMAT JSON) SELECT 1 FROM resource r WHERE \(whereClause(Self.combiningPairs(query)))"
+    }
+
+    /// The query with each pair of a `system|code` token condition and a date condition of one
+    /// of `SearchIndexRows.compositeDatePairs` replaced by one `.tokenDate` condition on the
+    /// composite rows (tokens with bare codes, systems only or `:not` stay as they are).
+    static func combiningPairs(_ query: SearchQuery) -> SearchQuery {
+        var result = query
+        for (index, target) in query.targets.enumerated() {
+            guard let pairs = SearchIndexRows.compositeDatePairs[target.type] else { continue }
+            var conditions = target.conditions
+            for pair in pairs {
+                let tokenParam = SearchIndexKey.param(type: target.type, code: pair.token)
+                let dateParam = SearchIndexKey.param(type: target.type, code: pair.date)
+                let tokenIndex = conditions.firstIndex { condition in
+                    guard case .token(let hashes, false) = condition else { return false }
+                    return hashes.param == tokenParam && !hashes.systemCodes.isEmpty && hashes.codes.isEmpty && hashes.systems.isEmpty
+                }
+                let dateIndex = conditions.firstIndex { condition in
+                    switch condition {
+                    case .dateRange(let param, _), .date(let param, _): return param == dateParam
+                    default: return false
+                    }
+                }
+                guard let tokenIndex, let dateIndex, case .token(let hashes, _) = conditions[tokenIndex] else { continue }
+                let combined = SearchCondition.tokenDate(
+                    type: target.type, composite: hashes.systemCodes.map { SearchIndexKey.composite(date: dateParam, token: $0) },
+                    token: conditions[tokenIndex], date: conditions[dateIndex])
+                conditions[min(tokenIndex, dateIndex)] = combined
+                conditions.remove(at: max(tokenIndex, dateIndex))
+            }
+            result.targets[index].conditions = conditions
+        }
+        return result
     }
 
     // MARK: - Conditions
@@ -340,7 +420,9 @@ struct SearchSQL {
                 "(\(c).type = \(bind(target.type)) AND \(self.condition(target.condition, alias: c)))"
             }
             return "\(r).resource_key IN (SELECT \(f).resource_key FROM search_reference \(f) "
-                + "JOIN resource \(c) ON \(c).type = \(f).target_type AND \(c).id = \(f).target_id "
+                // search_reference's columns are COLLATE "C", resource's are not: compare in "C" so the
+                // (param, target_id) index finds the references to the chained targets.
+                + "JOIN resource \(c) ON \(f).target_type = \(c).type COLLATE \"C\" AND \(f).target_id = \(c).id COLLATE \"C\" "
                 + "WHERE \(f).param = \(bind(param)) AND NOT \(c).deleted AND (\(branches.joined(separator: " OR "))))"
         case .reverseChain(let sourceType, let param, let inner):
             let f = alias("f"), s = alias("s")
@@ -355,6 +437,28 @@ struct SearchSQL {
             return "NOT EXISTS (SELECT 1 FROM resource_patient \(p) WHERE \(p).resource_key = \(r).resource_key "
                 + "AND NOT EXISTS (SELECT 1 FROM care_relationship c WHERE c.practitioner_id = \(bind(practitioner)) "
                 + "AND c.patient_id = \(p).patient_id))"
+        case .tokenDate(let type, let composite, let token, let date):
+            // Composite rows: short and long spans as two index scans (UNION ALL, not OR, so the
+            // planner estimates them as the index does), then the rows indexed before composite
+            // rows existed (migration 0008's partial index; empty once the reindex is done).
+            let s = alias("s")
+            var selects: [String] = []
+            switch date {
+            case .dateRange(_, let tests):
+                let (short, long) = datePredicates(tests)
+                selects.append("SELECT resource_key FROM search_date WHERE param = ANY(\(bind(composite))::bigint[]) AND \(short)")
+                selects.append("SELECT resource_key FROM search_date WHERE param = ANY(\(bind(composite))::bigint[]) AND \(long)")
+            case .date(_, let tests):
+                let predicates = tests.map { datePredicate([$0]) }
+                selects.append("SELECT resource_key FROM search_date WHERE param = ANY(\(bind(composite))::bigint[]) "
+                    + "AND (\(predicates.joined(separator: " OR ")))")
+            default:
+                return "false"
+            }
+            selects.append("SELECT \(s).resource_key FROM resource \(s) WHERE \(s).type = \(bind(type)) "
+                + "AND \(s).index_version < \(SearchIndexRows.compositeVersion) AND NOT \(s).deleted "
+                + "AND \(self.condition(token, alias: s)) AND \(self.condition(date, alias: s))")
+            return "\(r).resource_key IN (\(selects.joined(separator: " UNION ALL ")))"
         case .blind(let param, let hashes):
             return "\(r).resource_key IN (SELECT resource_key FROM blind_index WHERE param = \(bind(param)) AND hash = ANY("
                 + "ARRAY(SELECT decode(h, 'base64') FROM unnest(\(bind(hashes))::text[]) AS h)))"
@@ -365,6 +469,12 @@ struct SearchSQL {
     /// days) also get a lower bound on `low` implied by "ends after X", so the index scan on
     /// `(param, long, low)` is bounded on both sides; the few long rows are tested as they are.
     private mutating func datePredicate(_ tests: [SearchCondition.DateTest]) -> String {
+        let (short, long) = datePredicates(tests)
+        return "((\(short)) OR (\(long)))"
+    }
+
+    /// `datePredicate`'s two halves: short rows (with the lower bound on `low`) and long rows.
+    private mutating func datePredicates(_ tests: [SearchCondition.DateTest]) -> (short: String, long: String) {
         let predicates = tests.map { rangePredicate($0) }
         var bounds: [String] = []
         for test in tests {
@@ -378,7 +488,7 @@ struct SearchSQL {
         }
         let short = (["NOT long"] + bounds + predicates).joined(separator: " AND ")
         let long = (["long"] + predicates).joined(separator: " AND ")
-        return "((\(short)) OR (\(long)))"
+        return (short, long)
     }
 
     /// The widest span `search_date.long` calls short (migration 0004).

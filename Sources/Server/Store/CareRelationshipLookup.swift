@@ -1,12 +1,23 @@
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// Which of a practitioner's candidate patients they have a care relationship with.
 struct CareRelationshipLookup: Sendable {
     let client: PostgresClient
     let logger: Logger
+    /// How many lookups this value (and its copies) has run: a search asks once per page, not
+    /// once per result, and the tests hold it to that.
+    let lookups = LookupCount()
+
+    final class LookupCount: Sendable {
+        private let count = Atomic<Int>(0)
+        var value: Int { count.load(ordering: .relaxed) }
+        func increment() { count.add(1, ordering: .relaxed) }
+    }
 
     func patients(of practitionerID: String, among candidates: Set<String>) async throws -> Set<String> {
+        lookups.increment()
         let list = Array(candidates)
         let rows = try await client.query(
             """

@@ -11,9 +11,24 @@ import PostgresNIO
 /// Extraction runs on the clear content only: sealed elements are never indexed here (email and
 /// phone are searchable through the blind index instead).
 struct SearchIndexRows: Sendable {
-    /// `resource.index_version` of rows indexed by this code. 3: every R4 parameter (issue 6);
-    /// 2: compartment and care-relationship rows only; 1: neither.
-    static let version = 3
+    /// `resource.index_version` of rows indexed by this code. 4: also the composite rows of
+    /// `compositeDatePairs` (issue 16); 3: every R4 parameter (issue 6); 2: compartment and
+    /// care-relationship rows only; 1: neither.
+    static let version = 4
+
+    /// The first version that writes composite rows: searches use them for rows at this version
+    /// or later and test older rows (migration 0008's partial index) the plain way.
+    static let compositeVersion = 4
+
+    /// Token and date parameters searched together (`Observation?code=s|c&date=ge…`): besides its
+    /// own rows, each `system|code` of the token gets a `search_date` row per date value under
+    /// the composite key `SearchIndexKey.composite(date:token:)`, so the pair is one bounded
+    /// range scan on `(param, long, low)` instead of a date range semi-joined with every row of
+    /// a common code.
+    static let compositeDatePairs: [String: [(token: String, date: String)]] = [
+        "Observation": [("code", "date")],
+        "DiagnosticReport": [("code", "date")],
+    ]
 
     private static let extractor = SearchIndexExtractor()
 
@@ -53,10 +68,37 @@ struct SearchIndexRows: Sendable {
     mutating func append(type: String, resource: JSONValue, ordinal: Int) {
         let ord = Int64(ordinal)
         let definitions = SearchParameterDefinitions.byCode(for: type)
-        for entry in Self.extractor.entries(for: resource) {
+        let entries = Self.extractor.entries(for: resource)
+        for entry in entries {
             append(entry.value, type: type, code: entry.code, isReference: definitions[entry.code]?.kind == .reference, ord: ord)
         }
         appendIdentifierTypes(type: type, resource: resource, ord: ord)
+        for pair in Self.compositeDatePairs[type] ?? [] {
+            appendComposite(type: type, pair: pair, entries: entries, ord: ord)
+        }
+    }
+
+    /// The composite rows of one pair: each `system|code` of the token with each date value.
+    private mutating func appendComposite(type: String, pair: (token: String, date: String), entries: [SearchIndexEntry], ord: Int64) {
+        var dates: [(low: Date, high: Date)] = []
+        for entry in entries where entry.code == pair.date {
+            if case .date(let low, let high) = entry.value { dates.append((low, high)) }
+        }
+        guard !dates.isEmpty else { return }
+        let dateParam = SearchIndexKey.param(type: type, code: pair.date)
+        var seen = Set<Int64>()
+        for entry in entries where entry.code == pair.token {
+            guard case .token(let system, let code?, _) = entry.value else { continue }
+            let token = SearchTokenHash.systemCode(type: type, param: pair.token, system: system ?? "", code: code)
+            guard seen.insert(token).inserted else { continue }
+            let composite = SearchIndexKey.composite(date: dateParam, token: token)
+            for date in dates {
+                dateOrdinals.append(ord)
+                dateParams.append(composite)
+                dateLows.append(date.low)
+                dateHighs.append(date.high)
+            }
+        }
     }
 
     private mutating func append(_ value: SearchIndexValue, type: String, code: String, isReference: Bool, ord: Int64) {
@@ -204,6 +246,12 @@ struct SearchIndexRows: Sendable {
 enum SearchIndexKey {
     static func param(type: String, code: String) -> Int64 {
         SearchTokenHash.hash(type, code)
+    }
+
+    /// The `search_date.param` of a composite row (`SearchIndexRows.compositeDatePairs`): the date
+    /// parameter's key with one `system|code` token hash of the paired parameter.
+    static func composite(date: Int64, token: Int64) -> Int64 {
+        SearchTokenHash.hash("composite", String(date), String(token))
     }
 }
 

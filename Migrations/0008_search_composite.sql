@@ -1,0 +1,15 @@
+-- Search at scale, part 2 (issue 16): composite index rows for parameters searched together.
+--
+-- From index version 4 (`SearchIndexRows.compositeVersion`), a resource of a type listed in
+-- `SearchIndexRows.compositeDatePairs` (Observation and DiagnosticReport code + date) also has a
+-- `search_date` row per (system|code, date value) under a composite `param`, so
+-- `Observation?code=s|c&date=ge…&date=lt…` is one bounded range scan on `search_date_value`
+-- instead of a date range semi-joined with every row of a common code. No new table: the rows
+-- go where dates go, and the existing `(param, long, low)` index serves them.
+--
+-- Rows indexed by an older version have no composite rows until the reindex (which the server
+-- runs in the background after start-up) reaches them; searches find those through this small
+-- partial index and test them the plain way, so results stay complete during the upgrade. Once
+-- every row is current the index is empty. Its predicate is the version that introduced the
+-- composite rows, not the current index version: later versions keep writing them.
+CREATE INDEX resource_composite_stale ON resource (type, resource_key) WHERE index_version < 4;

@@ -43,9 +43,4 @@ final class ConfirmedTokens: Sendable {
             table[check.tokenID] = Entry(epoch: confirmation.epoch, sessionExpiry: confirmation.sessionExpiry)
         }
     }
-
-    /// Forgets a token this process saw refused.
-    func forget(_ check: TokenCheck) {
-        _ = entries.withLock { $0.removeValue(forKey: check.tokenID) }
-    }
 }

@@ -50,13 +50,14 @@ public struct SearchService: Sendable {
     public struct Result: Sendable {
         /// The query as run (after access restrictions), for rendering (`_summary`, `_elements`, ignored parameters).
         public let query: SearchQuery
-        /// The shown matches and included resources, parsed (empty unless `Request.parseResources`).
-        public let matches: [(stored: StoredResource, resource: JSONValue)]
-        public let included: [(stored: StoredResource, resource: JSONValue)]
-        /// The same, always filled: each row with its parsed resource when it was parsed (to
-        /// decide, or because `parseResources` asked), else nil and its JSON in `stored.json`.
+        /// The shown matches and included resources, each with its parsed resource when it was
+        /// parsed (to decide, or because `Request.parseResources` asked), else nil and its JSON
+        /// in `stored.json`.
         public let matchRows: [(stored: StoredResource, resource: JSONValue?)]
         public let includedRows: [(stored: StoredResource, resource: JSONValue?)]
+        /// The parsed ones among them (all of them when `Request.parseResources`).
+        public var matches: [(stored: StoredResource, resource: JSONValue)] { matchRows.compactMap(SearchService.withResource) }
+        public var included: [(stored: StoredResource, resource: JSONValue)] { includedRows.compactMap(SearchService.withResource) }
         /// `_total=accurate|estimate` or `_summary=count`.
         public let total: Int?
         /// The opaque cursor of the next page.
@@ -100,8 +101,8 @@ public struct SearchService: Sendable {
         }
         try await security.audit.record(records)
         return Result(
-            query: query, matches: matchRows.compactMap(Self.withResource), included: included.compactMap(Self.withResource),
-            matchRows: matchRows, includedRows: included, total: total, next: query.summary == .count ? nil : page.next?.token)
+            query: query, matchRows: matchRows, includedRows: included, total: total,
+            next: query.summary == .count ? nil : page.next?.token)
     }
 
     /// A search inside a transaction Bundle: the same restrictions and audit, the rows seen by
@@ -150,7 +151,7 @@ public struct SearchService: Sendable {
         try rows.map { ($0.stored, try $0.resource ?? $0.stored.resource()) }
     }
 
-    private static func withResource(_ item: (stored: StoredResource, resource: JSONValue?)) -> (stored: StoredResource, resource: JSONValue)? {
+    fileprivate static func withResource(_ item: (stored: StoredResource, resource: JSONValue?)) -> (stored: StoredResource, resource: JSONValue)? {
         item.resource.map { (item.stored, $0) }
     }
 }

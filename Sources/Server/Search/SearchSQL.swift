@@ -22,9 +22,7 @@ struct SearchSQL {
     /// from the `resource_patient` rows written with it (NULL for rows an older extraction wrote,
     /// whose access is decided by parsing them), so that `AuditedAccess` decides each result
     /// without parsing it. Sort values, when any, follow it.
-    static let compartmentColumn =
-        "CASE WHEN r.index_version < \(AccessIndex.version) THEN NULL "
-        + "ELSE ARRAY(SELECT cp.patient_id FROM resource_patient cp WHERE cp.resource_key = r.resource_key) END"
+    static let compartmentColumn = AccessIndex.currentCompartmentSQL(of: "r", patients: AccessIndex.patientsSQL(of: "r"))
 
     /// The columns of a result row: `columns`, then `compartmentColumn`.
     static let resultColumns = "\(columns), \(compartmentColumn)"

@@ -9,6 +9,18 @@ struct AccessIndex: Sendable {
     /// decide access, and a later write (or reindex) brings them up to date.
     static let version = 2
 
+    /// The patients of the resource row `alias`'s compartment, from the rows written with it.
+    /// The one SQL text of that lookup: the read and the search statements both select it.
+    static func patientsSQL(of alias: String) -> String {
+        "ARRAY(SELECT rp.patient_id FROM resource_patient rp WHERE rp.resource_key = \(alias).resource_key)"
+    }
+
+    /// `patients` (an SQL expression) when row `alias` was indexed by this version, else NULL:
+    /// older rows are decided by parsing them.
+    static func currentCompartmentSQL(of alias: String, patients: String) -> String {
+        "CASE WHEN \(alias).index_version < \(version) THEN NULL ELSE \(patients) END"
+    }
+
     let patientIDs: Set<String>
     let careRelationships: [CareRelationship]
 

@@ -24,9 +24,9 @@ struct ReadCurrentStatement: PostgresPreparedStatement {
             CASE WHEN $3::text IS NULL OR cp.patients IS NULL THEN NULL ELSE ARRAY(
                 SELECT c.patient_id FROM care_relationship c
                 WHERE c.practitioner_id = $3::text AND c.patient_id = ANY(cp.patients)) END,
-            CASE WHEN r.index_version < \(AccessIndex.version) THEN NULL ELSE cp.patients END
+            \(AccessIndex.currentCompartmentSQL(of: "r", patients: "cp.patients"))
         FROM (SELECT 1) AS one LEFT JOIN resource r ON r.type = $1 AND r.id = $2
-        LEFT JOIN LATERAL (SELECT ARRAY(SELECT p.patient_id FROM resource_patient p WHERE p.resource_key = r.resource_key) AS patients) cp
+        LEFT JOIN LATERAL (SELECT \(AccessIndex.patientsSQL(of: "r")) AS patients) cp
             ON r.resource_key IS NOT NULL
         """
     typealias Row = (Int64?, String?, String?, Date?, Int?, Date?, Bool?, String?, ByteBuffer?, String?, [String]?, [String]?)

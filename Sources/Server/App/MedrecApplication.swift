@@ -31,7 +31,8 @@ public enum MedrecApplication {
         APIDocuments.addRoutes(to: open)
         AuthController(store: store, security: security, baseURL: settings.baseURL).addRoutes(public: open, authenticated: authenticated)
         AdminController(security: security).addRoutes(to: authenticated)
-        PlatformAPI.addRoutes(reads: reads, authenticated: authenticated, store: store, settings: settings, security: security)
+        let platform = PlatformServices(store: store, security: security, maxIncluded: settings.limits.maxPageSize)
+        PlatformAPI.addRoutes(reads: reads, authenticated: authenticated, services: platform)
         FHIRController(store: store, limits: settings.limits, baseURL: settings.baseURL, security: security).addRoutes(
             public: open.group(fhir), reads: reads.group(fhir), authenticated: authenticated.group(fhir))
         if let bulk {

@@ -150,7 +150,8 @@ struct AuthController: Sendable {
         return PlatformResponse.json(.ok, .object(json))
     }
 
-    /// A password change ends every session of the account, this one included.
+    /// A password change ends every session of the account, this one included
+    /// (`SessionService.changePassword` checks, stores and audits).
     @Sendable func changePassword(_ request: Request, context: Context) async throws -> Response {
         guard let principal = context.principal, principal.role != .system else {
             throw APIError(.forbidden, code: "forbidden", "only people have passwords")
@@ -159,25 +160,18 @@ struct AuthController: Sendable {
         var details = JSONRequestBody.rejectUnknown(body, allowed: ["currentPassword", "newPassword"])
         let current = JSONRequestBody.string(body, "currentPassword", required: true, maxLength: 1024, into: &details)
         let new = JSONRequestBody.string(body, "newPassword", required: true, maxLength: 1024, into: &details)
-        guard let account = try await security.identities.credentials(userID: principal.subject) else {
-            throw APIError(.unauthorized, code: "invalid_token", "the access token is not valid")
-        }
-        if let new {
-            for problem in PasswordPolicy.problems(with: new, email: nil) { details.append(.init(field: "newPassword", issue: problem)) }
-        }
-        guard details.isEmpty, let current, let new else { throw APIError.validation(details) }
-        let matches: Bool
+        guard details.isEmpty else { throw APIError.validation(details) }
         do {
-            matches = try await security.hasher.verify(current, against: account.passwordHash)
+            try await sessions.changePassword(try context.caller(request), current: current, new: new)
+        } catch let refused as SessionService.PasswordChangeRefused {
+            switch refused {
+            case .notAPerson: throw APIError(.forbidden, code: "forbidden", "only people have passwords")
+            case .noAccount: throw APIError(.unauthorized, code: "invalid_token", "the access token is not valid")
+            case .invalid(let problems): throw APIError.validation(problems.map { .init(field: $0.field, issue: $0.issue) })
+            }
         } catch is PasswordHasherBusy {
             throw Self.busy()
         }
-        guard matches else { throw APIError.validation([.init(field: "currentPassword", issue: "is not the current password")]) }
-        let hash = try await hashOrBusy(new)
-        _ = try await security.identities.update(userID: account.id, passwordHash: hash, reason: "password-change")
-        try await auditLogin(
-            interaction: .passwordChange, outcome: .success, description: "every session ended", userID: account.id, role: account.role,
-            fhirUser: account.fhirUser, context: context)
         return Response(status: .noContent)
     }
 
@@ -264,26 +258,6 @@ struct AuthController: Sendable {
     }
 
     // MARK: - Helpers
-
-    private func hashOrBusy(_ password: String) async throws -> String {
-        do {
-            return try await security.hasher.hash(password)
-        } catch is PasswordHasherBusy {
-            throw Self.busy()
-        }
-    }
-
-    private func auditLogin(
-        interaction: AuditedInteraction = .login, outcome: AuditRecord.Outcome, description: String?, userID: String?, role: Principal.Role?,
-        fhirUser: String? = nil, context: Context
-    ) async throws {
-        var record = AuditRecord(interaction, outcome: outcome, outcomeDescription: description)
-        record.agentUserID = userID
-        record.agentRole = role?.rawValue
-        record.agentFHIRUser = fhirUser
-        record.clientAddress = context.clientAddress
-        try await security.audit.record(record)
-    }
 
     static func invalidCredentials() -> APIError {
         APIError(.unauthorized, code: "invalid_credentials", "the email or password is incorrect")

@@ -157,6 +157,51 @@ public struct IdentityStore: Sendable {
         return sessionID
     }
 
+    /// A browser's session (migration 0009): no refresh token, the secret's digest instead.
+    /// Returns the session id.
+    func createWebSession(userID: String, scope: String, secret: String, lifetime: TimeInterval, now: Date = Date()) async throws -> String {
+        let sessionID = UUID().uuidString.lowercased()
+        try await client.query(
+            """
+            INSERT INTO auth_session (id, user_id, scope, created_at, expires_at, web_secret_hash, last_seen_at)
+            VALUES (\(sessionID), \(userID), \(scope), \(now), \(now.addingTimeInterval(lifetime)), \(OpaqueToken.hash(secret)), \(now))
+            """, logger: logger)
+        return sessionID
+    }
+
+    /// What a live web session stands for.
+    struct WebSessionRow: Sendable {
+        let userID: String
+        let role: Principal.Role
+        let fhirUser: String?
+        let scope: String
+        let expiresAt: Date
+    }
+
+    /// The account behind a browser's session cookie, when the session is live (not revoked, not
+    /// expired, used within `idle`), its secret matches and the account is active; marks it
+    /// used (at most once a minute, so most page views write nothing). One round trip.
+    func webSession(id: String, secret: String, idle: TimeInterval, now: Date = Date()) async throws -> WebSessionRow? {
+        let rows = try await client.query(
+            """
+            WITH live AS (
+                SELECT s.id, s.user_id, u.role, u.fhir_user, s.scope, s.expires_at, s.last_seen_at
+                FROM auth_session s JOIN app_user u ON u.id = s.user_id
+                WHERE s.id = \(id) AND s.web_secret_hash = \(OpaqueToken.hash(secret)) AND s.revoked_at IS NULL
+                    AND s.expires_at > \(now) AND s.last_seen_at > \(now.addingTimeInterval(-idle)) AND u.status = 'active'
+            ), touched AS (
+                UPDATE auth_session SET last_seen_at = \(now)
+                WHERE id = (SELECT id FROM live WHERE last_seen_at < \(now.addingTimeInterval(-60)))
+            )
+            SELECT user_id, role, fhir_user, scope, expires_at FROM live
+            """, logger: logger)
+        for try await (userID, role, fhirUser, scope, expires) in rows.decode((String, String, String?, String, Date).self) {
+            guard let role = Principal.Role(rawValue: role) else { return nil }
+            return WebSessionRow(userID: userID, role: role, fhirUser: fhirUser, scope: scope, expiresAt: expires)
+        }
+        return nil
+    }
+
     enum RefreshOutcome: Sendable {
         case rotated(userID: String, sessionID: String, scope: String)
         /// Unknown, expired, revoked, or the account is not active.

@@ -13,6 +13,9 @@ extension APIError {
             return error
         case let error as PlatformValidationError:
             return APIError.validation(error.issues.map { Detail(field: $0.field, issue: $0.issue) })
+        case let error as PlatformRecordsUnknownReferences:
+            return APIError(.unprocessableContent, code: "unknown_reference", "a referenced record does not exist",
+                            details: error.referenceIssues.map { Detail(field: $0.field, issue: $0.issue) })
         case let error as FHIRFormatError:
             return APIError(.badRequest, code: "malformed_json", "the body is not valid JSON: \(error.message)")
         case let error as StoreError:

@@ -1,28 +1,20 @@
 import Hummingbird
 import Mapping
 
-/// The platform face: one `PlatformController` per model, on the routes of `PlatformRoutes`.
+/// The platform face: one `PlatformController` per model, on the routes of `PlatformRoutes`,
+/// each over that model's `PlatformRecords` service.
 enum PlatformAPI {
     static func addRoutes(
-        reads: RouterGroup<MedrecRequestContext>, authenticated router: RouterGroup<MedrecRequestContext>, store: any ResourceStore,
-        settings: ServerSettings, security: SecurityServices
+        reads: RouterGroup<MedrecRequestContext>, authenticated router: RouterGroup<MedrecRequestContext>, services: PlatformServices
     ) {
-        let records = RecordService(store: store, security: security)
-        let searches = SearchService(store: store, security: security, maxIncluded: settings.limits.maxPageSize)
-        func controller<Model: PlatformModel>(_ model: Model.Type) -> PlatformController<Model> {
-            PlatformController<Model>(records: records, searches: searches, store: store, filters: .of(collection: Model.collection))
+        func add<Model: PlatformModel>(_ service: PlatformRecords<Model>) {
+            PlatformController<Model>(service: service, filters: .of(collection: Model.collection)).addRoutes(reads: reads, authenticated: router)
         }
-        controller(PatientDTO.self).addRoutes(reads: reads, authenticated: router)
-        controller(DoctorDTO.self).addRoutes(reads: reads, authenticated: router)
-        var appointments = controller(AppointmentDTO.self)
-        appointments.cancel = { appointment in
-            var canceled = appointment
-            canceled.status = .canceled
-            return canceled
-        }
-        appointments.addRoutes(reads: reads, authenticated: router)
-        controller(MedicalRecordDTO.self).addRoutes(reads: reads, authenticated: router)
-        controller(PrescriptionDTO.self).addRoutes(reads: reads, authenticated: router)
-        controller(BillingDTO.self).addRoutes(reads: reads, authenticated: router)
+        add(services.patients)
+        add(services.doctors)
+        add(services.appointments)
+        add(services.medicalRecords)
+        add(services.prescriptions)
+        add(services.billings)
     }
 }

@@ -52,6 +52,26 @@ public struct SessionService: Sendable {
     }
 
     public func login(email: String, password: String, requestedScope: String?, clientAddress: String?, now: Date = Date()) async throws -> Tokens {
+        let account = try await authenticate(email: email, password: password, clientAddress: clientAddress, now: now)
+        let ceiling = Self.ceiling(for: account.role)
+        var scope = ceiling
+        if let requestedScope {
+            guard let requested = try? ScopeSet(parsing: requestedScope) else { throw Refused(reason: .invalidScope) }
+            scope = requested.narrowed(to: ceiling)
+        }
+        let refreshToken = OpaqueToken.generate()
+        let sessionID = try await security.identities.createSession(userID: account.id, scope: scope.text, refreshToken: refreshToken)
+        let issued = try await security.tokens.issue(
+            subject: account.id, role: account.role.rawValue, scope: scope.text, fhirUser: account.fhirUser, sessionID: sessionID,
+            clientID: nil)
+        try await audit(.login, .success, nil, userID: account.id, role: account.role, fhirUser: account.fhirUser, clientAddress: clientAddress)
+        return Tokens(accessToken: issued.token, refreshToken: refreshToken, expiresIn: Int(security.tokens.lifetime), scope: scope.text)
+    }
+
+    /// The checks every sign-in makes, whatever it hands out: throttles per address and per
+    /// account, one bcrypt verification whether or not the account exists, the account's state.
+    /// Every refusal is audited here.
+    private func authenticate(email: String, password: String, clientAddress: String?, now: Date) async throws -> IdentityStore.Credentials {
         if let until = security.addressThrottle.blockedUntil(clientAddress, now: now) {
             try await audit(.login, .minorFailure, "throttled (address)", clientAddress: clientAddress)
             throw Refused(reason: .throttled(until: until))
@@ -80,19 +100,101 @@ public struct SessionService: Sendable {
             throw Refused(reason: .disabled)
         }
         try await security.identities.clearFailures(email: email)
-        let ceiling = Self.ceiling(for: account.role)
-        var scope = ceiling
-        if let requestedScope {
-            guard let requested = try? ScopeSet(parsing: requestedScope) else { throw Refused(reason: .invalidScope) }
-            scope = requested.narrowed(to: ceiling)
+        return account
+    }
+
+    // MARK: - Browser sessions (the web face)
+
+    /// How long a browser's session lives at most, and unused.
+    public static let webLifetime: TimeInterval = 12 * 3600
+    public static let webIdleTimeout: TimeInterval = 30 * 60
+
+    /// What the browser keeps (in an HttpOnly cookie): the session id and its secret. Only the
+    /// secret's digest is stored.
+    public struct WebSession: Sendable, Equatable {
+        public let sessionID: String
+        public let secret: String
+
+        /// `<session id>.<secret>`: both are base64url/uuid text, so the dot is unambiguous.
+        public var cookieValue: String { "\(sessionID).\(secret)" }
+
+        public init(sessionID: String, secret: String) {
+            self.sessionID = sessionID
+            self.secret = secret
         }
-        let refreshToken = OpaqueToken.generate()
-        let sessionID = try await security.identities.createSession(userID: account.id, scope: scope.text, refreshToken: refreshToken)
-        let issued = try await security.tokens.issue(
-            subject: account.id, role: account.role.rawValue, scope: scope.text, fhirUser: account.fhirUser, sessionID: sessionID,
-            clientID: nil)
-        try await audit(.login, .success, nil, userID: account.id, role: account.role, fhirUser: account.fhirUser, clientAddress: clientAddress)
-        return Tokens(accessToken: issued.token, refreshToken: refreshToken, expiresIn: Int(security.tokens.lifetime), scope: scope.text)
+
+        public init?(cookieValue: String) {
+            let parts = cookieValue.split(separator: ".", maxSplits: 1)
+            guard parts.count == 2, parts[0].count <= 64, parts[1].count <= 128, !parts[1].isEmpty else { return nil }
+            self.init(sessionID: String(parts[0]), secret: String(parts[1]))
+        }
+    }
+
+    /// A browser's sign-in: the same checks and audit as `login`, with the role's full scope
+    /// ceiling, and a session of the same family (logout, password change, disable and role
+    /// change end it) that hands out no bearer token.
+    public func signIn(email: String, password: String, clientAddress: String?, now: Date = Date()) async throws -> WebSession {
+        let account = try await authenticate(email: email, password: password, clientAddress: clientAddress, now: now)
+        let secret = OpaqueToken.generate()
+        let sessionID = try await security.identities.createWebSession(
+            userID: account.id, scope: Self.ceiling(for: account.role).text, secret: secret, lifetime: Self.webLifetime, now: now)
+        try await audit(.login, .success, "web session", userID: account.id, role: account.role, fhirUser: account.fhirUser, clientAddress: clientAddress)
+        return WebSession(sessionID: sessionID, secret: secret)
+    }
+
+    /// The caller behind a browser's session, asked of the database at every request (so a
+    /// revocation anywhere is honoured at the next page), or nil when the session is unknown,
+    /// ended, idle too long, or its account is not active.
+    public func webCaller(_ session: WebSession, clientAddress: String?, breakGlassReason: String? = nil, now: Date = Date()) async throws -> Caller? {
+        guard let row = try await security.identities.webSession(
+            id: session.sessionID, secret: session.secret, idle: Self.webIdleTimeout, now: now) else { return nil }
+        let principal = Principal(
+            subject: row.userID, role: row.role, fhirUser: row.fhirUser.flatMap(PatientCompartment.referenceTarget),
+            scopes: ScopeSet.ofToken(row.scope), tokenID: "web:\(session.sessionID)", tokenExpiry: row.expiresAt,
+            sessionID: session.sessionID)
+        return Caller(principal: principal, breakGlassReason: breakGlassReason, clientAddress: clientAddress)
+    }
+
+    // MARK: - Password change
+
+    /// Why a password was not changed.
+    public enum PasswordChangeRefused: Error, Sendable, Equatable {
+        /// System clients have no password.
+        case notAPerson
+        /// The account behind the caller is gone.
+        case noAccount
+        /// Field problems, by field (`currentPassword`, `newPassword`), reported together.
+        case invalid([FieldProblem])
+    }
+
+    public struct FieldProblem: Sendable, Equatable {
+        public let field: String
+        public let issue: String
+    }
+
+    /// Checks the current password and the policy, stores the new hash and ends every session
+    /// of the account, this one included; audited.
+    public func changePassword(_ caller: Caller, current: String?, new: String?) async throws {
+        let caller = try await security.confirmed(caller)
+        let principal = caller.principal
+        guard principal.role != .system else { throw PasswordChangeRefused.notAPerson }
+        guard let account = try await security.identities.credentials(userID: principal.subject) else { throw PasswordChangeRefused.noAccount }
+        var problems: [FieldProblem] = []
+        if current?.isEmpty ?? true { problems.append(.init(field: "currentPassword", issue: "is required")) }
+        if let new, !new.isEmpty {
+            for problem in PasswordPolicy.problems(with: new, email: nil) { problems.append(.init(field: "newPassword", issue: problem)) }
+        } else {
+            problems.append(.init(field: "newPassword", issue: "is required"))
+        }
+        guard problems.isEmpty, let current, let new else { throw PasswordChangeRefused.invalid(problems) }
+        guard try await security.hasher.verify(current, against: account.passwordHash) else {
+            throw PasswordChangeRefused.invalid([.init(field: "currentPassword", issue: "is not the current password")])
+        }
+        let hash = try await security.hasher.hash(new)
+        _ = try await security.identities.update(userID: account.id, passwordHash: hash, reason: "password-change")
+        try await audit(
+            .passwordChange, .success, "every session ended", userID: account.id, role: account.role, fhirUser: account.fhirUser,
+            clientAddress: caller.clientAddress)
     }
 
     /// A new pair for a refresh token, which is spent; presenting a spent one again revokes its

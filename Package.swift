@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         // gzip for bulk files (chunks at rest, downloads, gzip import inputs).
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+        // The web face's templates (Sources/Server/Resources/web/templates).
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // FHIR R4 coding, metadata and validation. Foundation only: no I/O, no server framework.
@@ -43,10 +45,12 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ],
             // The platform API's documents, served at /openapi.json and /docs (APIDocuments); the
             // one copy of each, written by scripts/generate-openapi.py and scripts/render-api-docs.py.
-            resources: [.copy("Resources/openapi.json"), .copy("Resources/api.html")]
+            // The web face's templates and static files (Resources/web), read once at start.
+            resources: [.copy("Resources/openapi.json"), .copy("Resources/api.html"), .copy("Resources/web")]
         ),
         .executableTarget(name: "medrec", dependencies: ["Server"]),
         // Release-mode throughput of the FHIR codecs: scripts/bench-codecs.sh.

@@ -32,7 +32,7 @@ import Testing
         let store = PostgresResourceStore(client: client, logger: logger, availability: availability)
         let security = try await TestApp.makeSecurity(settings: settings, client: client, keyring: TestApp.makeSealer().keyring)
             .with(availability: availability)
-        let router = MedrecApplication.buildRouter(store: store, client: client, settings: settings, security: security)
+        let router = try MedrecApplication.buildRouter(store: store, client: client, settings: settings, security: security)
         let app = Application(router: router, services: [client, availability], logger: logger)
 
         try await app.test(.router) { client in

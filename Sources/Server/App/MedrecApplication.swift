@@ -12,12 +12,14 @@ public enum MedrecApplication {
     public static func buildRouter(
         store: any ResourceStore, client: PostgresClient, settings: ServerSettings, security: SecurityServices,
         bulk: BulkService? = nil
-    ) -> Router<Context> {
+    ) throws -> Router<Context> {
         let router = Router(context: Context.self)
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: FHIROutcomeMiddleware())
         let allowedMethods = AllowedMethods()
         router.add(middleware: PlatformErrorMiddleware(allowed: allowedMethods))
+        let webView = WebView(renderer: try WebRenderer.load(), cookies: WebCookies(baseURL: settings.baseURL))
+        router.add(middleware: WebPageMiddleware(view: webView))
         // The route table, by access. Public routes are registered on `open`; everything else
         // sits behind the bearer authenticator (deny by default: a new route is authenticated
         // unless it is placed among the public ones here). Record reads defer the token's
@@ -33,6 +35,10 @@ public enum MedrecApplication {
         AdminController(security: security).addRoutes(to: authenticated)
         let platform = PlatformServices(store: store, security: security, maxIncluded: settings.limits.maxPageSize)
         PlatformAPI.addRoutes(reads: reads, authenticated: authenticated, services: platform)
+        WebFace(
+            view: webView, sessions: SessionService(security: security), accounts: AccountService(store: store, security: security),
+            platform: platform, security: security, store: store, settings: settings
+        ).addRoutes(router: router, open: open)
         FHIRController(store: store, limits: settings.limits, baseURL: settings.baseURL, security: security).addRoutes(
             public: open.group(fhir), reads: reads.group(fhir), authenticated: authenticated.group(fhir))
         if let bulk {
@@ -47,12 +53,12 @@ public enum MedrecApplication {
     public static func build(
         client: PostgresClient, settings: ServerSettings, logger: Logger, sealer: FieldSealer?, security: SecurityServices,
         servicesStoppedAfterClient: [any Service] = [], onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
+    ) throws -> some ApplicationProtocol {
         let availability = DatabaseAvailability(client: client, logger: logger)
         let store = PostgresResourceStore(client: client, logger: logger, availability: availability, sealer: sealer)
         let security = security.with(availability: availability)
         let bulk = try? BulkService(store: store, security: security, settings: settings.bulk)
-        let router = buildRouter(store: store, client: client, settings: settings, security: security, bulk: bulk)
+        let router = try buildRouter(store: store, client: client, settings: settings, security: security, bulk: bulk)
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "medrec"),

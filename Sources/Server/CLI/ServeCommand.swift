@@ -57,7 +57,7 @@ struct ServeCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("medrec: \(error)\n".utf8))
             throw ExitCode(2)
         }
-        let app = MedrecApplication.build(
+        let app = try MedrecApplication.build(
             client: client, settings: settings, logger: logger, sealer: sealer, security: security,
             servicesStoppedAfterClient: cluster.map { [$0] } ?? [],
             onServerRunning: { channel in

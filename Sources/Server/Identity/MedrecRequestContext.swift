@@ -13,11 +13,15 @@ public struct MedrecRequestContext: RequestContext {
     /// database check to run inside the handler's own query (the record reads). It travels in
     /// the `Caller`; the services run it before anything else, or inside the read's statement.
     public var pendingTokenCheck: TokenCheck?
+    /// The browser's session on web pages (`WebAuthenticator`): its forms' CSRF token derives
+    /// from it.
+    public var webSession: SessionService.WebSession?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         clientAddress = source.channel.remoteAddress?.ipAddress
         principal = nil
         pendingTokenCheck = nil
+        webSession = nil
     }
 }

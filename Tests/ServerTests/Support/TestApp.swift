@@ -77,7 +77,7 @@ enum TestApp {
         let store = PostgresResourceStore(client: client, logger: logger, sealer: sealer)
         let security = try await makeSecurity(settings: settings, client: client, keyring: sealer.keyring, signingKeys: signingKeys)
         let bulk = try BulkService(store: store, security: security, settings: settings.bulk)
-        let router = MedrecApplication.buildRouter(store: store, client: client, settings: settings, security: security, bulk: bulk)
+        let router = try MedrecApplication.buildRouter(store: store, client: client, settings: settings, security: security, bulk: bulk)
         let app = Application(router: router, services: [client, bulk.worker()], logger: logger)
         try await app.test(testing) { testClient in
             try await body(try await authorized(testClient, security: security), endpoint, security, bulk)

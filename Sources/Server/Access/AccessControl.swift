@@ -4,10 +4,14 @@ import Foundation
 /// Deny by default: effective access is the role's rules ∩ the token's SMART scopes ∩ the
 /// relationship to the patients whose compartment the resource is in. One value per request.
 ///
-/// - patient: reads resources in their own compartment; writes only their own Patient, and
-///   not `meta.security`, `link` or `generalPractitioner`.
+/// - patient: reads resources in their own compartment. Writes their own Patient (not
+///   `meta.security`, `link` or `generalPractitioner`) and their own appointments
+///   (`PatientAppointments`: request or book a planned Encounter with themselves as subject,
+///   cancel one; a booked time must be free in the doctor's schedule, checked by
+///   `AppointmentBooking`). Deletes nothing.
 /// - doctor: everything outside patient compartments; inside, the patients they care for
-///   (Encounter participant, general practitioner, or author of something in the record).
+///   (a participant of a live Encounter, general practitioner, or author of something in the
+///   record).
 ///   Other patients need `X-Break-Glass: <reason>`, which holds for that request only. A
 ///   create that itself states the care relationship (an Encounter listing the doctor, a new
 ///   Patient) is allowed.
@@ -84,6 +88,19 @@ public struct AccessControl: Sendable {
         case .billing: return Self.billingTypes.contains(type) ? .allow : .deny("role")
         case .patient:
             guard let me = principal.patientID else { return .deny("no linked patient") }
+            if type == "Encounter" {
+                var compartment = known ?? []
+                if known == nil {
+                    if let old { compartment.formUnion(patients(type: type, id: id, resource: old)) }
+                    if let new { compartment.formUnion(patients(type: type, id: id, resource: new)) }
+                }
+                switch (old, new, permission) {
+                case (nil, let new?, .create): return PatientAppointments.decideCreate(new, patient: me, compartment: compartment)
+                case (let old?, let new?, .update):
+                    return PatientAppointments.decideUpdate(old: old, new: new, patient: me, compartment: compartment)
+                default: return .deny("role")
+                }
+            }
             guard type == "Patient", id == me, permission == .update, let old, let new else { return .deny("role") }
             if old["meta"]?["security"].isEquivalentOrAbsent(to: new["meta"]?["security"]) == false { return .deny("meta.security") }
             for element in Self.patientProtectedElements where old[element].isEquivalentOrAbsent(to: new[element]) == false {
@@ -124,7 +141,8 @@ public struct AccessControl: Sendable {
         case .system, .doctor: return true
         case .admin: return false
         case .billing: return Self.billingTypes.contains(type)
-        case .patient: return type == "Patient" && permission == .update
+        case .patient:
+            return (type == "Patient" && permission == .update) || (type == "Encounter" && (permission == .create || permission == .update))
         }
     }
 

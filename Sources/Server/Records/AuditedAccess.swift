@@ -286,9 +286,12 @@ struct AuditedAccess: Sendable {
         return WriteDecision(decision: decision, patients: patients)
     }
 
-    /// The audit record of a write that succeeded (committed with it).
-    func written(_ interaction: AuditedInteraction, type: String, id: String, version: Int, _ write: WriteDecision) -> AuditRecord {
-        record(interaction, type: type, id: id, version: version, patients: write.patients, decision: write.decision)
+    /// The audit record of a write that succeeded (committed with it); `description` says more
+    /// of what was done when the interaction alone does not (a patient's booking).
+    func written(
+        _ interaction: AuditedInteraction, type: String, id: String, version: Int, _ write: WriteDecision, description: String? = nil
+    ) -> AuditRecord {
+        record(interaction, type: type, id: id, version: version, patients: write.patients, decision: write.decision, description: description)
     }
 
     /// Runs `body`; a denial thrown inside (after its transaction rolled back) is audited on

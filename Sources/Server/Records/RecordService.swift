@@ -56,7 +56,7 @@ public struct RecordService: Sendable {
             throw error
         }
         try await security.audit.record(try await access.readable(stored, .read))
-        return stored
+        return try access.presented(stored)
     }
 
     /// Throws as a read would when the caller may not read `type/id` (missing, deleted or
@@ -82,7 +82,7 @@ public struct RecordService: Sendable {
             throw error
         }
         try await security.audit.record(try await access.readable(stored, .vread))
-        return stored
+        return try access.presented(stored)
     }
 
     /// A page of history with what the caller may see of it.
@@ -120,7 +120,7 @@ public struct RecordService: Sendable {
             page.entries, interaction, type: auditType, id: auditID, permission: auditID == nil ? .search : .read,
             showDeletions: access.principal.role == .system || auditID != nil, query: queryText)
         try await security.audit.record(records)
-        return HistoryResult(entries: shown, nextBefore: page.nextBefore)
+        return HistoryResult(entries: try access.presented(shown), nextBefore: page.nextBefore)
     }
 
     // MARK: - Writes

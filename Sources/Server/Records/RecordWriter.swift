@@ -45,9 +45,21 @@ public struct RecordWriter: Sendable {
         return (slot, "appointment booked by the patient")
     }
 
+    /// Whether the caller could make any write of this kind on `type` at all; when not, the
+    /// denial is thrown before the conditional operation or patch looks at any record, so its
+    /// answer (a match, a failed JSON Patch `test`) cannot tell them what a record holds.
+    private func requireEverWritable(_ permissions: SMARTPermission..., type: String, _ interaction: AuditedInteraction) throws {
+        guard !permissions.contains(where: { access.access.mayEverWrite($0, on: type) }) else { return }
+        let reason = permissions.contains(where: { access.access.scopeAllows($0, on: type) }) ? "role" : "scope"
+        throw AccessDenied(
+            .forbidden, "this \(interaction.subtype) of \(type) is not permitted",
+            record: access.record(interaction, type: type, decision: .deny(reason)))
+    }
+
     /// The one resource a conditional create's criteria match, when the caller may see it
     /// (naming it tells its id); nil when none matches, refused when several do.
     func existingMatch(type: String, ifNoneExist: SearchQuery) async throws -> (stored: StoredResource, patients: Set<String>)? {
+        try requireEverWritable(.create, type: type, .create)
         let matches = try await transaction.find(ifNoneExist)
         if matches.count > 1 { throw StoreError(.multipleMatches, "the conditional create matched more than one resource") }
         guard let match = matches.first else { return nil }
@@ -179,6 +191,8 @@ public struct RecordWriter: Sendable {
     /// A conditional update: the one match is updated, none creates (with the body's id, or a
     /// new one), several are refused.
     public func conditionalUpdate(type: String, resource: JSONValue, criteria: SearchQuery) async throws -> RecordService.WriteResult {
+        // A conditional update that matches nothing creates.
+        try requireEverWritable(.update, .create, type: type, .update)
         let matches = try await transaction.find(criteria)
         if matches.count > 1 { throw StoreError(.multipleMatches, "the conditional update matched more than one resource") }
         let bodyID = resource["id"]?.stringValue
@@ -196,6 +210,7 @@ public struct RecordWriter: Sendable {
 
     /// A JSON Patch of the current version; a resource the caller may not read is "not known".
     public func patch(type: String, id: String, with patch: JSONPatch, ifMatch: Int?) async throws -> RecordService.WriteResult {
+        try requireEverWritable(.update, type: type, .patch)
         guard let current = try await transaction.readForUpdate(type: type, id: id), let resource = try current.resource() else {
             throw RecordService.notKnown(type, id)
         }
@@ -229,6 +244,7 @@ public struct RecordWriter: Sendable {
 
     /// A conditional delete: the one match is deleted, several are refused.
     public func conditionalDelete(type: String, criteria: SearchQuery) async throws {
+        try requireEverWritable(.delete, type: type, .delete)
         let matches = try await transaction.find(criteria)
         if matches.count > 1 { throw StoreError(.multipleMatches, "the conditional delete matched more than one resource") }
         if let match = matches.first { _ = try await delete(type: type, id: match.id) }
@@ -244,7 +260,8 @@ public struct RecordWriter: Sendable {
         }
         let record = try await access.readable(stored, version == nil ? .read : .vread)
         try await transaction.appendAudit([record])
-        return (stored, try stored.resource())
+        let shown = try access.presented(stored)
+        return (shown, try shown.resource())
     }
 
     /// Rows found by a search inside this transaction (conditional references).

@@ -231,4 +231,81 @@ import Testing
             #expect(unchanged["meta"]?["versionId"]?.stringValue == "2")
         }
     }
+
+    /// Admins keep the directory on both faces, with every verb, and still reach nothing clinical.
+    @Test(.timeLimit(.minutes(3))) func adminsManageTheDirectoryButNothingClinical() async throws {
+        try await TestApp.runSecured { client, endpoint, security in
+            let world = try await Self.world(client, security)
+            let admin = world.admin
+            // Platform: create, read, list, update, delete.
+            let created = try await Platform.call(client, .post, "/doctors", as: admin, body: [
+                "firstName": "Lisa", "lastName": "Cuddy", "specialization": "Endocrinology",
+                "contact": ["phone": "+1 555 0177"],
+                "workSchedule": [["daysOfWeek": ["wed"], "startTime": "08:00", "endTime": "12:00"]],
+            ])
+            #expect(created.status == .created, "\(created.text)")
+            let cuddy = try #require(try created.json["id"]?.stringValue)
+            let read = try await Platform.call(client, .get, "/doctors/\(cuddy)", as: admin)
+            #expect(try read.json["contact"]?["phone"]?.stringValue == "+1 555 0177")
+            #expect(try Set(Platform.ids(try await Platform.call(client, .get, "/doctors", as: admin))).isSuperset(of: [cuddy, world.house]))
+            let updated = try await Platform.call(client, .put, "/doctors/\(cuddy)", as: admin, body: [
+                "firstName": "Lisa", "lastName": "Cuddy", "specialization": "Hospital administration",
+            ], headers: [.ifMatch: "W/\"1\""])
+            #expect(updated.status == .ok, "\(updated.text)")
+            #expect(try updated.json["specialization"]?.stringValue == "Hospital administration")
+            #expect(try await Platform.call(client, .delete, "/doctors/\(cuddy)", as: admin).status == .noContent)
+            #expect(try await Platform.call(client, .get, "/doctors/\(cuddy)", as: admin).status == .notFound)
+
+            // FHIR: create, update, patch, search, delete; PractitionerRole too.
+            var json = admin.headers
+            json[.contentType] = "application/fhir+json"
+            let practitioner: JSONValue = ["resourceType": "Practitioner", "name": [["family": "Wilson", "given": ["James"]]]]
+            let fhirCreated = try await client.send(.post, "/fhir/Practitioner", headers: json, body: FHIRJSON.serialize(practitioner))
+            #expect(fhirCreated.status == .created, "\(fhirCreated.text)")
+            let wilson = try #require(try fhirCreated.json["id"]?.stringValue)
+            let put = practitioner.setting("id", .string(wilson)).setting("gender", "male")
+            #expect(try await client.send(.put, "/fhir/Practitioner/\(wilson)", headers: json, body: FHIRJSON.serialize(put)).status == .ok)
+            var patchHeaders = admin.headers
+            patchHeaders[.contentType] = "application/json-patch+json"
+            let patch = #"[{"op":"add","path":"/active","value":true}]"#
+            let patched = try await client.send(.patch, "/fhir/Practitioner/\(wilson)", headers: patchHeaders, body: Array(patch.utf8))
+            #expect(patched.status == .ok, "\(patched.text)")
+            let found = try await client.send(.get, "/fhir/Practitioner?family=Wilson", headers: admin.headers)
+            #expect(try found.json["entry"]?[0]?["resource"]?["active"] == .bool(true))
+            let role: JSONValue = [
+                "resourceType": "PractitionerRole", "practitioner": ["reference": .string("Practitioner/\(wilson)")],
+                "specialty": [["text": "Oncology"]],
+            ]
+            let roleCreated = try await client.send(.post, "/fhir/PractitionerRole", headers: json, body: FHIRJSON.serialize(role))
+            #expect(roleCreated.status == .created, "\(roleCreated.text)")
+            let roleID = try #require(try roleCreated.json["id"]?.stringValue)
+            #expect(try await client.send(.delete, "/fhir/PractitionerRole/\(roleID)", headers: admin.headers).status == .noContent)
+            #expect(try await client.send(.delete, "/fhir/Practitioner/\(wilson)", headers: admin.headers).status == .noContent)
+            #expect(try await client.send(.get, "/fhir/Practitioner/\(wilson)", headers: admin.headers).status == .gone)
+            let events = try await AuditTrail.events(agent: admin.userID, endpoint: endpoint)
+            #expect(events.contains { AuditTrail.subtype($0) == "create" && AuditTrail.outcome($0) == "0"
+                && AuditTrail.entityReferences($0).contains("Practitioner/\(wilson)/_history/1") })
+
+            // Still nothing clinical: no Patient or Observation, read or written, on either face.
+            let patientID = world.patient.resourceID
+            #expect(try await client.send(.get, "/fhir/Patient/\(patientID)", headers: admin.headers).status == .notFound)
+            let newPatient: JSONValue = ["resourceType": "Patient", "name": [["family": "Nobody"]]]
+            #expect(try await client.send(.post, "/fhir/Patient", headers: json, body: FHIRJSON.serialize(newPatient)).status == .forbidden)
+            let ownPatient = try await client.send(.get, "/fhir/Patient/\(patientID)").json
+            #expect(try await client.send(.put, "/fhir/Patient/\(patientID)", headers: json,
+                                          body: FHIRJSON.serialize(ownPatient.setting("gender", "other"))).status == .forbidden)
+            let genderPatch = #"[{"op":"add","path":"/gender","value":"other"}]"#
+            #expect(try await client.send(.patch, "/fhir/Patient/\(patientID)", headers: patchHeaders, body: Array(genderPatch.utf8)).status == .forbidden)
+            #expect(try await client.send(.delete, "/fhir/Patient/\(patientID)", headers: admin.headers).status == .forbidden)
+            let observation = AccessControlTests.observation(for: patientID)
+            #expect(try await client.send(.post, "/fhir/Observation", headers: json, body: FHIRJSON.serialize(observation)).status == .forbidden)
+            #expect(try await Platform.call(client, .post, "/patients", as: admin, body: [
+                "firstName": "No", "lastName": "Body", "dateOfBirth": "1970-01-01", "gender": "unknown",
+            ]).status == .forbidden)
+            #expect(try await Platform.call(client, .post, "/appointments", as: admin, body: [
+                "patientId": .string(patientID), "doctorId": .string(world.house), "dateTime": "2036-01-07T10:00:00Z", "status": "scheduled",
+            ]).status == .forbidden)
+            #expect(try await client.send(.get, "/fhir/Patient/\(patientID)").json["gender"] != "other")
+        }
+    }
 }

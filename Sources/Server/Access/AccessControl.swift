@@ -17,8 +17,9 @@ import Foundation
 ///   Patient) is allowed. Of the directory, only their own Practitioner is theirs to write.
 /// - billing: Claim, Coverage, Account, ExplanationOfBenefit, Invoice; Patient read-only; the
 ///   doctor directory read-only, in its directory view.
-/// - admin: the doctor directory (Practitioner, PractitionerRole: read and search, the full
-///   record); AuditEvents (read); nothing clinical. Users are managed under `/admin`.
+/// - admin: the doctor directory (Practitioner, PractitionerRole: read, search, create, update,
+///   delete; the full record); AuditEvents (read); nothing clinical. Users are managed under
+///   `/admin`.
 /// - system clients: exactly their `system/` scopes, all patients.
 /// AuditEvents are never written through the API.
 public struct AccessControl: Sendable {
@@ -90,7 +91,7 @@ public struct AccessControl: Sendable {
         if type == "AuditEvent" { return .deny("the audit log is append-only") }
         switch principal.role {
         case .system: return .allow
-        case .admin: return .deny("role")
+        case .admin: return Self.directoryTypes.contains(type) ? .allow : .deny("role")
         case .billing: return Self.billingTypes.contains(type) ? .allow : .deny("role")
         case .patient:
             guard let me = principal.patientID else { return .deny("no linked patient") }
@@ -145,7 +146,7 @@ public struct AccessControl: Sendable {
         guard scopeAllows(permission, on: type), type != "AuditEvent" else { return false }
         switch principal.role {
         case .system, .doctor: return true
-        case .admin: return false
+        case .admin: return Self.directoryTypes.contains(type)
         case .billing: return Self.billingTypes.contains(type)
         case .patient:
             return (type == "Patient" && permission == .update) || (type == "Encounter" && (permission == .create || permission == .update))

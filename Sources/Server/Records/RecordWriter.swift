@@ -48,12 +48,14 @@ public struct RecordWriter: Sendable {
     /// Whether the caller could make any write of this kind on `type` at all; when not, the
     /// denial is thrown before the conditional operation or patch looks at any record, so its
     /// answer (a match, a failed JSON Patch `test`) cannot tell them what a record holds.
-    private func requireEverWritable(_ permissions: SMARTPermission..., type: String, _ interaction: AuditedInteraction) throws {
+    private func requireEverWritable(
+        _ permissions: SMARTPermission..., type: String, id: String? = nil, _ interaction: AuditedInteraction
+    ) throws {
         guard !permissions.contains(where: { access.access.mayEverWrite($0, on: type) }) else { return }
         let reason = permissions.contains(where: { access.access.scopeAllows($0, on: type) }) ? "role" : "scope"
         throw AccessDenied(
             .forbidden, "this \(interaction.subtype) of \(type) is not permitted",
-            record: access.record(interaction, type: type, decision: .deny(reason)))
+            record: access.record(interaction, type: type, id: id, decision: .deny(reason)))
     }
 
     /// The one resource a conditional create's criteria match, when the caller may see it
@@ -210,7 +212,7 @@ public struct RecordWriter: Sendable {
 
     /// A JSON Patch of the current version; a resource the caller may not read is "not known".
     public func patch(type: String, id: String, with patch: JSONPatch, ifMatch: Int?) async throws -> RecordService.WriteResult {
-        try requireEverWritable(.update, type: type, .patch)
+        try requireEverWritable(.update, type: type, id: id, .patch)
         guard let current = try await transaction.readForUpdate(type: type, id: id), let resource = try current.resource() else {
             throw RecordService.notKnown(type, id)
         }

@@ -405,10 +405,13 @@ COLLECTIONS = [
         "path": "doctors", "model": "Doctor", "plural": "Doctors", "tag": "Doctors", "fhir": "Practitioner",
         "schema": DOCTOR, "example": DOCTOR_EXAMPLE, "update": DOCTOR_UPDATE,
         "filters": [p("NameFilter")],
-        "access": "Doctors read, create and update doctors (a Practitioner is in no patient's compartment). "
-                  "Patients, billing staff and admins cannot read them: their lists are empty. Doctor accounts "
-                  "come from `POST /auth/register` and an admin's approval; `POST /doctors` adds a doctor without "
-                  "an account. System clients: their `system/Practitioner` scopes.",
+        "access": "The doctor directory: every signed-in user reads and lists it. Patients and billing staff "
+                  "get the directory view: names, specialization, qualifications and working hours, without "
+                  "`contact` (on the FHIR face the Practitioner is marked `meta.tag` SUBSETTED and has no telecom, "
+                  "address, birth date, gender, photo or identifiers). Doctors, admins and system clients read the "
+                  "whole record. Admins create, update and delete doctors; a doctor updates their own. Doctor "
+                  "accounts come from `POST /auth/register` and an admin's approval; `POST /doctors` adds a doctor "
+                  "without an account. System clients: their `system/Practitioner` scopes.",
         "delete": "Deletes the FHIR Practitioner (soft: its history is kept). Appointments and prescriptions "
                   "that name the doctor are not deleted.",
         "update_note": "The example replaces the work schedule; times sent as `HH:MM` are stored as `HH:MM:SS`.",
@@ -418,9 +421,12 @@ COLLECTIONS = [
         "fhir": "Encounter", "schema": APPOINTMENT, "example": APPOINTMENT_EXAMPLE, "update": APPOINTMENT_UPDATE,
         "filters": [p("PatientIdFilter"), p("DoctorIdFilter"), p("AppointmentStatusFilter"), p("FromFilter"),
                     p("ToFilter")],
-        "access": "Patients read their own appointments. Doctors read and write the appointments of the patients "
-                  "they care for; an appointment naming a doctor makes them the patient's doctor. System clients: "
-                  "their `system/Encounter` scopes.",
+        "access": "Patients read their own appointments, book them (with themselves as `patientId`, status "
+                  "`scheduled`, and a time in the doctor's working hours that no other appointment of the doctor "
+                  "overlaps; a platform appointment takes 30 minutes) and cancel them (`DELETE`); a PUT "
+                  "by a patient may only cancel. Doctors read and write the appointments of the patients they care "
+                  "for. An appointment that is not canceled makes its doctor the patient's doctor for as long as "
+                  "it stands. System clients: their `system/Encounter` scopes.",
         "delete": None,
         "update_note": "The example marks the visit completed and rewrites its notes.",
     },
@@ -638,6 +644,26 @@ def collection_paths(c):
     }
     if model != "Patient" and model != "Doctor":
         create_op["responses"]["422"] = r("UnknownReference")
+    if model == "Appointment":
+        create_op["description"] += (
+            " A patient's booking is checked against the doctor's schedule: a time outside their working hours "
+            "(`workSchedule`, in the server's schedule time zone) or over another of their appointments is a 409 "
+            "(`slot_unavailable`); a time in the past is a 422 (`invalid_booking`).")
+        create_op["responses"]["409"] = error_response(
+            "A patient's booking: the doctor's schedule has no room at that time (`slot_unavailable`). Nothing is "
+            "stored.",
+            {"outside_hours": error_example("Outside working hours", "slot_unavailable",
+                                            "the time is outside the doctor's working hours"),
+             "taken": error_example("Slot taken", "slot_unavailable", "the doctor has another appointment at that time")})
+        create_op["responses"]["422"] = error_response(
+            "A reference names no record (`unknown_reference`), or a patient's booking cannot be checked "
+            "(`invalid_booking`: a time in the past).",
+            {"unknown_reference": error_example(
+                "Unknown patient and doctor", "unknown_reference", "a referenced record does not exist",
+                [("patientId", "no Patient with this id exists"), ("doctorId", "no Practitioner with this id exists")]),
+             "invalid_booking": error_example(
+                "A time in the past", "invalid_booking", "an appointment cannot be booked in the past",
+                [("dateTime", "an appointment cannot be booked in the past")])})
     get_op = {
         "operationId": f"get{model}", "tags": [tag], "summary": f"Read a {noun}",
         "description": f"{fhir_note} The ETag is the FHIR version (`meta.versionId`): send it back as `If-Match` "
@@ -716,10 +742,14 @@ def list_schema(model, tag):
 # Auth
 
 REGISTER_REQUEST = obj(
-    "A self-registration. Any other member is refused by name (no `status`, no `id`).",
+    "A self-registration: the account and what its record needs from the start. Field names are the platform "
+    "models' (`Patient.dateOfBirth`, `Doctor.specialization`). A patient must give `dateOfBirth`; a doctor must "
+    "give `specialization`; fields of the other role's record are refused by name, and so is any other member "
+    "(no `status`, no `id`). Every bad field is reported at once.",
     {
         "email": {"type": "string", "minLength": 3, "maxLength": 254,
-                  "description": "The login; compared after trimming, lower-casing and NFC normalization."},
+                  "description": "The login; compared after trimming, lower-casing and NFC normalization. Also "
+                                 "written as the `email` telecom of the new resource."},
         "password": {"type": "string", "minLength": 12, "maxLength": 128,
                      "description": "12 to 128 characters, no composition rules; refused if common or equal to the email."},
         "role": {"type": "string", "enum": ["patient", "doctor"],
@@ -727,12 +757,24 @@ REGISTER_REQUEST = obj(
                                 "roles are granted by an administrator."},
         "firstName": text("Given name of the new Patient or Practitioner.", 100),
         "lastName": text("Family name of the new Patient or Practitioner.", 100),
-        "birthDate": date("Written to the new resource's `birthDate`."),
-        "gender": {"type": "string", "enum": ["male", "female", "other", "unknown"]},
-        "phone": text("Written as a `phone` telecom of the new resource.", 40),
+        "dateOfBirth": date("Patients: required, a real date from 1850 on, not in the future. FHIR: the Patient's "
+                            "`birthDate`."),
+        "gender": {"type": "string", "enum": ["male", "female", "other", "unknown"],
+                   "description": "Patients only. FHIR: the Patient's `gender`."},
+        "phone": text("Written as the `phone` telecom of the new Patient or Practitioner.", 40),
+        "address": {**ref("Address"), "description": "Patients only. FHIR: the Patient's home address."},
+        "specialization": text("Doctors: required. FHIR: the Practitioner's `qualification` marked "
+                               f"`{EXT}qualification-role` = `specialization`.", 200),
     },
     required=["email", "password", "role", "firstName", "lastName"],
 )
+REGISTER_REQUEST["allOf"] = [
+    {"if": {"properties": {"role": {"const": "patient"}}, "required": ["role"]},
+     "then": {"required": ["dateOfBirth"], "not": {"required": ["specialization"]}}},
+    {"if": {"properties": {"role": {"const": "doctor"}}, "required": ["role"]},
+     "then": {"required": ["specialization"],
+              "not": {"anyOf": [{"required": ["dateOfBirth"]}, {"required": ["gender"]}, {"required": ["address"]}]}}},
+]
 
 REGISTERED = obj(
     "The new account.",
@@ -800,11 +842,13 @@ def auth_paths():
     register_examples = {
         "patient": {"summary": "A patient", "value": {
             "email": "jane.doe@example.org", "password": "correct staple battery horse", "role": "patient",
-            "firstName": "Jane", "lastName": "Doe", "birthDate": "1985-04-12", "gender": "female",
-            "phone": "+1-555-0100"}},
+            "firstName": "Jane", "lastName": "Doe", "dateOfBirth": "1985-04-12", "gender": "female",
+            "phone": "+1-555-0100",
+            "address": {"line": ["123 Example Street"], "city": "Springfield", "state": "IL", "postalCode": "62701",
+                        "country": "US"}}},
         "doctor": {"summary": "A doctor (waits for approval)", "value": {
             "email": "john.roe@example.org", "password": "a long doctor passphrase", "role": "doctor",
-            "firstName": "John", "lastName": "Roe"}},
+            "firstName": "John", "lastName": "Roe", "specialization": "Cardiology", "phone": "+1-555-0111"}},
     }
     pair = {"accessToken": ACCESS_TOKEN, "refreshToken": REFRESH_TOKEN, "tokenType": "Bearer", "expiresIn": 900,
             "scope": "patient/*.cruds openid fhirUser offline_access"}
@@ -833,8 +877,10 @@ def auth_paths():
             "Several bad fields", "validation_failed", "the request is not valid",
             [("status", "is not accepted here"), ("firstName", "must not be empty"),
              ("email", "is not an email address"), ("password", "The password must have at least 12 characters."),
-             ("role", "must be patient or doctor; other roles are granted by an administrator"),
-             ("birthDate", "must be a date YYYY-MM-DD")]),
+             ("dateOfBirth", "must be a past date YYYY-MM-DD"), ("specialization", "is accepted for doctors only")]),
+         "wrong_role": error_example(
+            "A role that cannot be registered", "validation_failed", "the request is not valid",
+            [("role", "must be patient or doctor; other roles are granted by an administrator")]),
          "malformed_json": error_example("Not JSON", "malformed_json",
                                          "the body is not valid JSON: unexpected end of JSON inside an object")})
     simple_400 = error_response(

@@ -45,8 +45,7 @@ extension BodyReader {
     /// A date that is not after today (UTC, with one day of slack for time zones ahead of UTC).
     func pastDate(_ key: String, required: Bool) -> String? {
         guard let date = date(key, required: required) else { return nil }
-        let latest = PlatformFormat.date(Date().addingTimeInterval(24 * 60 * 60))
-        guard date <= latest else {
+        guard PlatformFormat.isNotInTheFuture(date) else {
             report(key, "must not be in the future")
             return nil
         }

@@ -14,6 +14,13 @@ public enum PlatformFormat {
         return year >= 1 && (1...12).contains(month) && (1...daysIn(month: month, year: year)).contains(day)
     }
 
+    /// Whether the `YYYY-MM-DD` date `text` is not after today: today in UTC, with one day of
+    /// slack, so a birth today east of UTC passes. The one rule for dates of birth (patients'
+    /// bodies and registration).
+    public static func isNotInTheFuture(_ text: String, now: Date = Date()) -> Bool {
+        text <= date(now.addingTimeInterval(24 * 60 * 60))
+    }
+
     /// ISO 8601 date and time with seconds and a zone: `2026-11-29T09:30:00Z`,
     /// `2026-11-29T09:30:00.250+01:00`.
     public static func isDateTime(_ text: String) -> Bool {

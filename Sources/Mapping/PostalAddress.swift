@@ -35,6 +35,18 @@ public struct PostalAddress: Sendable, Equatable {
         if isEmpty { return nil }
     }
 
+    /// Reads an address member of a body that is not a platform model (registration) with the
+    /// platform's rules: nil when absent or empty, and the problems found, under `field`.
+    public static func read(_ value: JSONValue?, field: String) -> (address: PostalAddress?, issues: [FieldIssue]) {
+        let issues = BodyIssues()
+        let reader = BodyReader(["address": value ?? .null], accepted: ["address"], issues: issues)
+        let address = reader.object("address", accepted: members).flatMap(PostalAddress.init(reader:))
+        let renamed = issues.list.map { issue in
+            FieldIssue(field: field + issue.field.dropFirst("address".count), issue: issue.issue)
+        }
+        return (renamed.isEmpty ? address : nil, renamed)
+    }
+
     var json: JSONValue {
         var object = JSONObject()
         object.setArray("line", line.map(JSONValue.string))

@@ -21,7 +21,7 @@ import Testing
                 ("deep nesting", Array((String(repeating: "[", count: 500) + String(repeating: "]", count: 500)).utf8)),
                 ("oversized", Array(("{\"email\":\"" + String(repeating: "a", count: 100_000) + "\"}").utf8)),
                 ("injection", Array(#"{"email":"x' OR '1'='1@example.org","password":"'; DROP TABLE app_user; --","role":"patient","firstName":"Robert'); DROP TABLE","lastName":"Tables"}"#.utf8)),
-                ("bad date", Array(#"{"email":"d@example.org","password":"a long enough passphrase","role":"patient","firstName":"D","lastName":"E","birthDate":"1990-02-30"}"#.utf8)),
+                ("bad date", Array(#"{"email":"d@example.org","password":"a long enough passphrase","role":"patient","firstName":"D","lastName":"E","dateOfBirth":"1990-02-30"}"#.utf8)),
                 ("bad gender", Array(#"{"email":"g@example.org","password":"a long enough passphrase","role":"patient","firstName":"G","lastName":"H","gender":"robot"}"#.utf8)),
             ]
             for path in ["/auth/register", "/auth/login", "/auth/refresh"] {

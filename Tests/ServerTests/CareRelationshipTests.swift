@@ -73,4 +73,24 @@ struct CareRelationshipTests {
             CareRelationship(practitionerID: "d7", patientID: "p9", kind: .generalPractitioner),
         ])
     }
+
+    /// A relationship from an Encounter lasts as long as the appointment: a cancelled or
+    /// entered-in-error Encounter states none (cancelling ends the access booking gave).
+    @Test func cancelledAndEnteredInErrorEncountersEstablishNothing() {
+        func encounter(_ status: String) -> JSONValue {
+            .object([
+                "resourceType": "Encounter", "status": .string(status),
+                "subject": .object(["reference": "Patient/p1"]),
+                "participant": .array([.object(["individual": .object(["reference": "Practitioner/d1"])])]),
+            ])
+        }
+        for status in ["planned", "arrived", "in-progress", "finished", "unknown"] {
+            #expect(CareRelationship.extract(from: encounter(status)) == [
+                CareRelationship(practitionerID: "d1", patientID: "p1", kind: .encounter),
+            ], "\(status)")
+        }
+        for status in ["cancelled", "entered-in-error"] {
+            #expect(CareRelationship.extract(from: encounter(status)).isEmpty, "\(status)")
+        }
+    }
 }

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import Testing
+import Mapping
 @testable import Server
 
 /// The services without HTTP: every role drives `RecordService` and `SearchService` directly,
@@ -341,7 +342,7 @@ struct RecordServiceTests {
             let sessions = SessionService(security: security)
             let registration = AccountService.Registration(
                 email: "Ada.Service@example.org", password: "a long enough passphrase 1", role: .patient, firstName: "Ada",
-                lastName: "Service", birthDate: "1985-12-10", gender: "female", phone: nil)
+                lastName: "Service", dateOfBirth: "1985-12-10", gender: .female)
             let registered = try await accounts.register(registration, clientAddress: "192.0.2.9")
             #expect(registered.status == .active && registered.email == "ada.service@example.org")
             let patientID = String(registered.fhirUser.dropFirst("Patient/".count))

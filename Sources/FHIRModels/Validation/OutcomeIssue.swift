@@ -14,6 +14,7 @@ public struct OutcomeIssue: Sendable, Hashable, CustomStringConvertible {
         case notFound = "not-found"
         case conflict, duplicate, exception, forbidden, login, throttled, deleted, transient, informational
         case tooCostly = "too-costly"
+        case businessRule = "business-rule"
     }
 
     public var severity: Severity

@@ -4,15 +4,22 @@ import Foundation
 /// Deny by default: effective access is the role's rules ∩ the token's SMART scopes ∩ the
 /// relationship to the patients whose compartment the resource is in. One value per request.
 ///
-/// - patient: reads resources in their own compartment; writes only their own Patient, and
-///   not `meta.security`, `link` or `generalPractitioner`.
+/// - patient: reads resources in their own compartment, and the doctor directory
+///   (Practitioner, PractitionerRole) in its directory view (no private contact data, marked
+///   SUBSETTED: `DirectoryView`). Writes their own Patient (not `meta.security`, `link` or
+///   `generalPractitioner`) and their own appointments (`PatientAppointments`: request or book a
+///   planned Encounter with themselves as subject, cancel one; a booked time must be free in the
+///   doctor's schedule, checked by `AppointmentBooking`). Deletes nothing.
 /// - doctor: everything outside patient compartments; inside, the patients they care for
-///   (Encounter participant, general practitioner, or author of something in the record).
-///   Other patients need `X-Break-Glass: <reason>`, which holds for that request only. A
-///   create that itself states the care relationship (an Encounter listing the doctor, a new
-///   Patient) is allowed.
-/// - billing: Claim, Coverage, Account, ExplanationOfBenefit, Invoice; Patient read-only.
-/// - admin: no FHIR resources (users and operations only), AuditEvents excepted.
+///   (a participant of a live Encounter, general practitioner, or author of something in the
+///   record). Other patients need `X-Break-Glass: <reason>`, which holds for that request only.
+///   A create that itself states the care relationship (an Encounter listing the doctor, a new
+///   Patient) is allowed. Of the directory, only their own Practitioner is theirs to write.
+/// - billing: Claim, Coverage, Account, ExplanationOfBenefit, Invoice; Patient read-only; the
+///   doctor directory read-only, in its directory view.
+/// - admin: the doctor directory (Practitioner, PractitionerRole: read, search, create, update,
+///   delete; the full record); AuditEvents (read); nothing clinical. Users are managed under
+///   `/admin`.
 /// - system clients: exactly their `system/` scopes, all patients.
 /// AuditEvents are never written through the API.
 public struct AccessControl: Sendable {
@@ -21,6 +28,9 @@ public struct AccessControl: Sendable {
     let relationships: CareRelationshipLookup
 
     public static let billingTypes: Set<String> = ["Claim", "Coverage", "Account", "ExplanationOfBenefit", "Invoice"]
+    /// The doctor directory: who works here, what they do, when. Outside every patient
+    /// compartment and not clinical data, so every signed-in role may read it and admins keep it.
+    public static let directoryTypes: Set<String> = ["Practitioner", "PractitionerRole"]
     /// Patient elements a patient may not change on their own record.
     static let patientProtectedElements = ["link", "generalPractitioner"]
 
@@ -60,11 +70,12 @@ public struct AccessControl: Sendable {
         if type == "AuditEvent" { return .deny("audit events are read through the audit log") }
         switch principal.role {
         case .system: return .allow
-        case .admin: return .deny("role")
+        case .admin: return Self.directoryTypes.contains(type) ? .allow : .deny("role")
         case .billing:
-            return Self.billingTypes.contains(type) || type == "Patient" ? .allow : .deny("role")
+            return Self.billingTypes.contains(type) || type == "Patient" || Self.directoryTypes.contains(type) ? .allow : .deny("role")
         case .patient:
             guard let me = principal.patientID else { return .deny("no linked patient") }
+            if Self.directoryTypes.contains(type), patients.isEmpty { return .allow }
             return patients.contains(me) ? .allow : .deny("compartment")
         case .doctor:
             return try await doctorDecision(patients: patients, establishedByWrite: caredFor ?? [], complete: caredForIsComplete)
@@ -80,10 +91,23 @@ public struct AccessControl: Sendable {
         if type == "AuditEvent" { return .deny("the audit log is append-only") }
         switch principal.role {
         case .system: return .allow
-        case .admin: return .deny("role")
+        case .admin: return Self.directoryTypes.contains(type) ? .allow : .deny("role")
         case .billing: return Self.billingTypes.contains(type) ? .allow : .deny("role")
         case .patient:
             guard let me = principal.patientID else { return .deny("no linked patient") }
+            if type == "Encounter" {
+                var compartment = known ?? []
+                if known == nil {
+                    if let old { compartment.formUnion(patients(type: type, id: id, resource: old)) }
+                    if let new { compartment.formUnion(patients(type: type, id: id, resource: new)) }
+                }
+                switch (old, new, permission) {
+                case (nil, let new?, .create): return PatientAppointments.decideCreate(new, patient: me, compartment: compartment)
+                case (let old?, let new?, .update):
+                    return PatientAppointments.decideUpdate(old: old, new: new, patient: me, compartment: compartment)
+                default: return .deny("role")
+                }
+            }
             guard type == "Patient", id == me, permission == .update, let old, let new else { return .deny("role") }
             if old["meta"]?["security"].isEquivalentOrAbsent(to: new["meta"]?["security"]) == false { return .deny("meta.security") }
             for element in Self.patientProtectedElements where old[element].isEquivalentOrAbsent(to: new[element]) == false {
@@ -122,9 +146,10 @@ public struct AccessControl: Sendable {
         guard scopeAllows(permission, on: type), type != "AuditEvent" else { return false }
         switch principal.role {
         case .system, .doctor: return true
-        case .admin: return false
+        case .admin: return Self.directoryTypes.contains(type)
         case .billing: return Self.billingTypes.contains(type)
-        case .patient: return type == "Patient" && permission == .update
+        case .patient:
+            return (type == "Patient" && permission == .update) || (type == "Encounter" && (permission == .create || permission == .update))
         }
     }
 
@@ -137,6 +162,13 @@ public struct AccessControl: Sendable {
             if related.count == unrelated.count { return .allow }
         }
         return breakGlassReason != nil ? .allowByBreakGlass : .deny("no care relationship")
+    }
+
+    /// Whether the caller sees `type` in its directory view (`DirectoryView`): patients and
+    /// billing staff read the doctor directory without private contact data; doctors, admins and
+    /// system clients read the whole record.
+    public func seesDirectoryView(of type: String) -> Bool {
+        Self.directoryTypes.contains(type) && (principal.role == .patient || principal.role == .billing)
     }
 
     /// Admins and system clients (with scope) read the audit log; a patient reads the events

@@ -19,10 +19,17 @@ public struct CareRelationship: Sendable, Hashable {
         self.kind = kind
     }
 
-    /// From an Encounter: every Practitioner in `participant.individual` × the Patient in
-    /// `subject` (kind `.encounter`); from a Patient with an id: each Practitioner in
-    /// `generalPractitioner` (kind `.generalPractitioner`). Other resources, or references to
-    /// other types (PractitionerRole, Organization, Group), give nothing.
+    /// Encounter statuses that establish no care: the appointment is off (`cancelled`) or never
+    /// was (`entered-in-error`). A relationship from an Encounter lasts as long as the
+    /// appointment does, so cancelling one ends the access it gave (a patient books and
+    /// cancels their own appointments; booking must not leave standing access behind).
+    public static let inactiveEncounterStatuses: Set<String> = ["cancelled", "entered-in-error"]
+
+    /// From an Encounter that is not cancelled or entered in error: every Practitioner in
+    /// `participant.individual` × the Patient in `subject` (kind `.encounter`); from a Patient
+    /// with an id: each Practitioner in `generalPractitioner` (kind `.generalPractitioner`).
+    /// Other resources, or references to other types (PractitionerRole, Organization, Group),
+    /// give nothing.
     public static func extract(from resource: JSONValue) -> [CareRelationship] {
         var relationships: [CareRelationship] = []
         func add(_ practitionerID: String, _ patientID: String, _ kind: Kind) {
@@ -31,6 +38,7 @@ public struct CareRelationship: Sendable, Hashable {
         }
         switch resource["resourceType"]?.stringValue {
         case "Encounter":
+            if let status = resource["status"]?.stringValue, inactiveEncounterStatuses.contains(status) { return [] }
             guard let subject = resource["subject"]?["reference"]?.stringValue,
                   let patientID = PatientCompartment.patientID(fromReference: subject) else { return [] }
             let individuals = PatientCompartment.values(at: ["participant", "individual"], in: resource)

@@ -23,6 +23,9 @@ public struct ServerSettings: Sendable {
     /// tools, whose standard output is their answer).
     public var logLevel: String?
     public var auth = AuthSettings()
+    /// The IANA time zone of doctors' working hours (`workSchedule` times carry no zone), used
+    /// when a patient books an appointment.
+    public var scheduleTimeZone = "UTC"
     public var encryption = EncryptionSettings()
     public var bulk = BulkSettings()
 
@@ -105,6 +108,7 @@ public struct ServerSettings: Sendable {
         auth.bcryptCost = config.int(forKey: "medrec.auth.bcryptCost", default: defaults.auth.bcryptCost)
         auth.auditReads = config.bool(forKey: "medrec.auth.auditReads", default: defaults.auth.auditReads)
         auth.jwksURLAllowlist = JWKSURLAllowlist(setting: config.string(forKey: "medrec.auth.jwksUrlAllowlist"))
+        scheduleTimeZone = config.string(forKey: "medrec.scheduleTimeZone", default: defaults.scheduleTimeZone)
         encryption = EncryptionSettings(config: config)
         bulk = BulkSettings(config: config)
     }

@@ -95,6 +95,11 @@ extension FHIRHTTPError {
             return denied.kind == .hidden
                 ? FHIRHTTPError(status: .notFound, code: .notFound, denied.message)
                 : FHIRHTTPError(status: .forbidden, code: .forbidden, denied.message)
+        case let refused as BookingRefused:
+            // The doctor's schedule has no room (409), or the booking cannot be checked (422).
+            return FHIRHTTPError(
+                status: refused.kind == .unavailable ? .conflict : .unprocessableContent,
+                code: refused.kind == .unavailable ? .businessRule : .invalid, refused.message, expression: refused.field?.fhirExpression)
         case is TokenRejected:
             return BearerAuthenticator.unauthorized("/fhir", error: "invalid_token", "the access token is not valid")
         case let error as JSONPatch.PatchError:

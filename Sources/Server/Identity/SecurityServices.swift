@@ -15,6 +15,9 @@ public struct SecurityServices: Sendable {
     /// Tokens confirmed at a revocation epoch (migration 0007), so that the per-request check
     /// reads one row while nothing was revoked.
     let confirmedTokens = ConfirmedTokens()
+    /// The zone of doctors' working hours (`medrec.scheduleTimeZone`), for patients' bookings
+    /// (`AppointmentBooking`): schedules hold times of day without a zone.
+    public var scheduleTimeZone = AppointmentBooking.utc
     /// The database probe: while it says down, token checks answer 503 at once.
     private(set) var availability: DatabaseAvailability?
 
@@ -65,9 +68,22 @@ public struct SecurityServices: Sendable {
         if !settings.auth.auditReads {
             logger.warning("audit: reads and searches are NOT audited (medrec.auth.auditReads=false); for benchmarks only")
         }
-        return SecurityServices(
+        guard let zone = TimeZone(identifier: settings.scheduleTimeZone) else {
+            throw ScheduleTimeZoneError(name: settings.scheduleTimeZone)
+        }
+        var services = SecurityServices(
             tokens: tokens, identities: IdentityStore(client: client, logger: logger, keyring: keyring),
             hasher: PasswordHasher(cost: max(12, settings.auth.bcryptCost)), audit: audit, client: client, logger: logger,
             jwksURLAllowlist: settings.auth.jwksURLAllowlist)
+        services.scheduleTimeZone = zone
+        return services
+    }
+}
+
+/// `medrec.scheduleTimeZone` names no time zone the system knows.
+public struct ScheduleTimeZoneError: Error, CustomStringConvertible {
+    public let name: String
+    public var description: String {
+        "medrec.scheduleTimeZone: \(String(name.prefix(64))) is not a known time zone (use an IANA name such as Europe/Berlin or UTC)"
     }
 }

@@ -38,6 +38,11 @@ extension APIError {
                             details: [.init(field: error.parameter ?? "query", issue: error.message)])
         case let denied as AccessDenied:
             return denied.kind == .hidden ? notFound(path) : APIError(.forbidden, code: "forbidden", "this action is not permitted")
+        case let refused as BookingRefused:
+            let details = refused.field.map { [Detail(field: $0.rawValue, issue: refused.message)] } ?? []
+            return refused.kind == .unavailable
+                ? APIError(.conflict, code: "slot_unavailable", refused.message, details: details)
+                : APIError(.unprocessableContent, code: "invalid_booking", refused.message, details: details)
         case is TokenRejected:
             return BearerAuthenticator.unauthorized(path, error: "invalid_token", "the access token is not valid")
         case let error as FHIRHTTPError:

@@ -8,9 +8,9 @@ extension AccountService.Registration {
     static let fieldNames: [String] = [
         "email", "password", "role", "firstName", "lastName", "dateOfBirth", "gender", "phone", "specialization",
     ]
-    static let genders: Set<String> = ["male", "female", "other", "unknown"]
 
-    /// Checks a registration's text fields (a JSON body's strings, a web form's fields) and
+    /// Checks a web form's registration fields (the JSON route, `AuthController.register`, also
+    /// takes a structured address and refuses the other role's members by name) and
     /// reports every problem at once, for every face the same: what the record needs (a
     /// patient's date of birth, a doctor's specialization), the email and password rules, and
     /// that no input can ask for another role. Values are never quoted in the problems.
@@ -53,15 +53,15 @@ extension AccountService.Registration {
         if let dateOfBirth {
             if !PlatformFormat.isDate(dateOfBirth) {
                 problems.append(.init(field: "dateOfBirth", issue: "must be a date YYYY-MM-DD"))
-            } else if dateOfBirth > StoreTimestamp.string(Date()).prefix(10) || dateOfBirth < "1880-01-01" {
+            } else if !PlatformFormat.isNotInTheFuture(dateOfBirth) || dateOfBirth < "1850-01-01" {
                 problems.append(.init(field: "dateOfBirth", issue: "must be a past date"))
             }
         }
-        if let gender, !genders.contains(gender) { problems.append(.init(field: "gender", issue: "must be male, female, other or unknown")) }
+        if let gender, Gender(rawValue: gender) == nil { problems.append(.init(field: "gender", issue: "must be male, female, other or unknown")) }
         guard problems.isEmpty, let email, let password, let role, let firstName, let lastName else { return (nil, problems) }
         return (Self(
             email: email, password: password, role: role, firstName: firstName, lastName: lastName,
-            birthDate: role == .patient ? dateOfBirth : nil, gender: gender, phone: phone,
-            specialization: role == .doctor ? specialization : nil), [])
+            dateOfBirth: role == .patient ? dateOfBirth : nil, gender: role == .patient ? gender.flatMap(Gender.init(rawValue:)) : nil,
+            phone: phone, address: nil, specialization: role == .doctor ? specialization : nil), [])
     }
 }

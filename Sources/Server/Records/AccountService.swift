@@ -15,7 +15,10 @@ public struct AccountService: Sendable {
         self.security = security
     }
 
-    /// A checked registration (the face validated every field and reports all problems at once).
+    /// A checked registration (the face validated every field and reports all problems at once):
+    /// what the person's record needs from the start. A patient's Patient has their date of birth
+    /// (required by the face), gender, phone and address; a doctor's Practitioner their
+    /// specialization (required by the face) and phone.
     public struct Registration: Sendable {
         public enum Role: String, Sendable { case patient, doctor }
         public var email: String
@@ -23,11 +26,31 @@ public struct AccountService: Sendable {
         public var role: Role
         public var firstName: String
         public var lastName: String
-        public var birthDate: String?
-        public var gender: String?
+        /// `YYYY-MM-DD`, patients only (the platform's `PatientDTO.dateOfBirth`).
+        public var dateOfBirth: String?
+        /// Patients only.
+        public var gender: Gender?
         public var phone: String?
-        /// A doctor's specialization (on the Practitioner as a qualification, as `DoctorDTO` maps it).
-        public var specialization: String? = nil
+        /// Patients only.
+        public var address: PostalAddress?
+        /// Doctors only (the platform's `DoctorDTO.specialization`).
+        public var specialization: String?
+
+        public init(
+            email: String, password: String, role: Role, firstName: String, lastName: String, dateOfBirth: String? = nil,
+            gender: Gender? = nil, phone: String? = nil, address: PostalAddress? = nil, specialization: String? = nil
+        ) {
+            self.email = email
+            self.password = password
+            self.role = role
+            self.firstName = firstName
+            self.lastName = lastName
+            self.dateOfBirth = dateOfBirth
+            self.gender = gender
+            self.phone = phone
+            self.address = address
+            self.specialization = specialization
+        }
     }
 
     public struct Registered: Sendable {
@@ -68,26 +91,28 @@ public struct AccountService: Sendable {
             userID: userID, email: AccountEmail.normalize(registration.email), role: role, status: status, fhirUser: fhirUser)
     }
 
-    /// The person's resource: name, the account's email (and phone) as telecom, gender, birth date.
+    /// The person's resource, written by the platform's own mapping (`PatientDTO`, `DoctorDTO`),
+    /// so a registered person's record is exactly what `/patients` or `/doctors` would have made
+    /// of the same fields: name, the account's email and the phone as telecom, and for a patient
+    /// date of birth, gender and address, for a doctor the specialization.
     static func resource(of registration: Registration, type: String) -> JSONValue {
-        var resource: JSONObject = [
-            "resourceType": .string(type),
-            "name": .array([.object(["family": .string(registration.lastName), "given": .array([.string(registration.firstName)])])]),
-        ]
-        var telecom: [JSONValue] = [.object(["system": .string("email"), "value": .string(AccountEmail.normalize(registration.email))])]
-        if let phone = registration.phone { telecom.append(.object(["system": .string("phone"), "value": .string(phone)])) }
-        resource["telecom"] = .array(telecom)
-        if let gender = registration.gender { resource["gender"] = .string(gender) }
-        if let birthDate = registration.birthDate { resource["birthDate"] = .string(birthDate) }
-        if type == DoctorDTO.resourceType, let specialization = registration.specialization {
-            // The platform's own mapping writes it, so `/doctors` reads it back as `specialization`.
-            // Merging maps every field, so start from what the resource already says.
-            var doctor = DoctorDTO(fhir: .object(resource))
-            doctor.specialization = specialization
-            let mapped = doctor.fhir(mergingInto: .object(resource), context: MappingContext(authorPractitionerID: nil, now: Date()))
-            if let object = mapped.objectValue { resource = object }
+        let contact = ContactDetails(phone: registration.phone, email: AccountEmail.normalize(registration.email))
+        let mapped: JSONValue
+        switch registration.role {
+        case .patient:
+            mapped = PatientDTO(
+                firstName: registration.firstName, lastName: registration.lastName, dateOfBirth: registration.dateOfBirth,
+                gender: registration.gender, address: registration.address, contact: contact
+            ).fhir(mergingInto: nil, context: MappingContext())
+        case .doctor:
+            mapped = DoctorDTO(
+                firstName: registration.firstName, lastName: registration.lastName, specialization: registration.specialization,
+                contact: contact
+            ).fhir(mergingInto: nil, context: MappingContext())
         }
-        return .object(resource)
+        var object = mapped.objectValue ?? JSONObject()
+        object["resourceType"] = .string(type)
+        return .object(object)
     }
 
     /// The creation of the person's resource, by themselves, for patient administration.

@@ -85,6 +85,31 @@ struct AuditedAccess: Sendable {
         return record
     }
 
+    /// What the caller is shown of a version it may read: the doctor directory in its directory
+    /// view for patients and billing staff (`DirectoryView`), anything else as stored.
+    func presented(_ stored: StoredResource) throws -> StoredResource {
+        guard stored.json != nil, access.seesDirectoryView(of: stored.type) else { return stored }
+        return try DirectoryView.redact(stored)
+    }
+
+    /// `presented` for rows of a search or history, keeping a parsed resource parsed.
+    func presented(_ rows: [(stored: StoredResource, resource: JSONValue?)]) throws -> [(stored: StoredResource, resource: JSONValue?)] {
+        try rows.map { row in
+            guard row.stored.json != nil, access.seesDirectoryView(of: row.stored.type) else { return row }
+            let view = DirectoryView.redact(try row.resource ?? row.stored.resource() ?? .object([:]))
+            return (row.stored.replacingJSON(FHIRJSON.serialize(view)), row.resource == nil ? nil : view)
+        }
+    }
+
+    /// A search the caller may not run on the doctor directory (`DirectoryView.refusal`) is
+    /// refused, its audit record carried by the denial. Nothing to check for doctors and system
+    /// clients.
+    func requireDirectorySearch(_ query: SearchQuery, _ interaction: AuditedInteraction, type: String?, queryText: String?) throws {
+        let redacted = principal.role == .patient || principal.role == .billing
+        guard redacted || principal.role == .admin, let reason = DirectoryView.refusal(of: query, redacted: redacted) else { return }
+        throw AccessDenied(.forbidden, reason, record: record(interaction, type: type, decision: .deny(reason), query: queryText))
+    }
+
     /// Audits a read that failed before any access decision (unknown id, deleted, bad request).
     func auditFailure(_ interaction: AuditedInteraction, type: String?, id: String?, error: any Error) async {
         let serious: Bool
@@ -286,9 +311,12 @@ struct AuditedAccess: Sendable {
         return WriteDecision(decision: decision, patients: patients)
     }
 
-    /// The audit record of a write that succeeded (committed with it).
-    func written(_ interaction: AuditedInteraction, type: String, id: String, version: Int, _ write: WriteDecision) -> AuditRecord {
-        record(interaction, type: type, id: id, version: version, patients: write.patients, decision: write.decision)
+    /// The audit record of a write that succeeded (committed with it); `description` says more
+    /// of what was done when the interaction alone does not (a patient's booking).
+    func written(
+        _ interaction: AuditedInteraction, type: String, id: String, version: Int, _ write: WriteDecision, description: String? = nil
+    ) -> AuditRecord {
+        record(interaction, type: type, id: id, version: version, patients: write.patients, decision: write.decision, description: description)
     }
 
     /// Runs `body`; a denial thrown inside (after its transaction rolled back) is audited on

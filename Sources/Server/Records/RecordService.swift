@@ -56,7 +56,7 @@ public struct RecordService: Sendable {
             throw error
         }
         try await security.audit.record(try await access.readable(stored, .read))
-        return stored
+        return try access.presented(stored)
     }
 
     /// Throws as a read would when the caller may not read `type/id` (missing, deleted or
@@ -82,7 +82,7 @@ public struct RecordService: Sendable {
             throw error
         }
         try await security.audit.record(try await access.readable(stored, .vread))
-        return stored
+        return try access.presented(stored)
     }
 
     /// A page of history with what the caller may see of it.
@@ -120,7 +120,7 @@ public struct RecordService: Sendable {
             page.entries, interaction, type: auditType, id: auditID, permission: auditID == nil ? .search : .read,
             showDeletions: access.principal.role == .system || auditID != nil, query: queryText)
         try await security.audit.record(records)
-        return HistoryResult(entries: shown, nextBefore: page.nextBefore)
+        return HistoryResult(entries: try access.presented(shown), nextBefore: page.nextBefore)
     }
 
     // MARK: - Writes
@@ -130,9 +130,11 @@ public struct RecordService: Sendable {
     public func create(type: String, resource: JSONValue, ifNoneExist: SearchQuery? = nil, as caller: Caller) async throws -> WriteResult {
         let access = try await access(caller)
         return try await access.auditingDenials {
-            if let ifNoneExist {
+            // A conditional create searches and creates in one transaction; a patient's booking
+            // checks the doctor's schedule and creates in one.
+            if ifNoneExist != nil || AppointmentBooking.applies(to: type, for: access.principal) {
                 return try await store.transaction(author: access.author) { transaction in
-                    try await RecordWriter(transaction: transaction, access: access).create(type: type, resource: resource, ifNoneExist: ifNoneExist)
+                    try await writer(transaction, access).create(type: type, resource: resource, ifNoneExist: ifNoneExist)
                 }
             }
             return WriteResult(stored: try await createNew(type: type, resource: resource, access: access), created: true)
@@ -204,9 +206,14 @@ public struct RecordService: Sendable {
         let access = try await access(caller)
         return try await access.auditingDenials {
             try await store.transaction(author: access.author) { transaction in
-                try await body(RecordWriter(transaction: transaction, access: access))
+                try await body(writer(transaction, access))
             }
         }
+    }
+
+    /// The caller's writer in one transaction.
+    private func writer(_ transaction: any ResourceTransaction, _ access: AuditedAccess) -> RecordWriter {
+        RecordWriter(transaction: transaction, access: access, booking: AppointmentBooking(timeZone: security.scheduleTimeZone))
     }
 
     /// Audits a denial a caller of `inTransaction` caught itself (a batch entry): once the
@@ -218,10 +225,20 @@ public struct RecordService: Sendable {
 
     /// Whether the caller could make any write of this kind on `type` at all (role and scopes);
     /// when not, the denial is audited and thrown before anything is looked up, so no answer
-    /// tells them whether a record exists.
+    /// tells them whether a record exists. A patient's write is decided in full here, on the
+    /// provisional content: their rules read nothing but the content, and deciding first keeps a
+    /// patient from learning from a 422 whether another patient's record exists.
     public func refuseIfNeverWritable(_ permission: SMARTPermission, type: String, id: String?, provisional: JSONValue, as caller: Caller) async throws {
         let access = try await access(caller)
-        guard !access.access.mayEverWrite(permission, on: type) else { return }
+        if access.access.mayEverWrite(permission, on: type) {
+            guard access.principal.role == .patient else { return }
+            try await access.auditingDenials {
+                _ = try await access.authorizeWrite(
+                    permission == .create ? .create : .update, type: type, id: id ?? "-", permission: permission,
+                    old: permission == .update ? provisional : nil, new: provisional)
+            }
+            return
+        }
         try await access.auditingDenials {
             _ = try await access.authorizeWrite(
                 permission == .create ? .create : .update, type: type, id: id ?? "-", permission: permission,

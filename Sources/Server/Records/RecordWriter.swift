@@ -6,10 +6,12 @@ import PostgresNIO
 /// `RecordService` runs for a single write and what a transaction Bundle runs for each of its
 /// entries. Every write locks the current version, decides on the old and new content (an
 /// update that moves a resource between compartments needs rights on both), and appends its
-/// AuditEvent to the same transaction.
+/// AuditEvent to the same transaction. A patient's new appointment is also checked against the
+/// doctor's schedule here (`AppointmentBooking`), in the same transaction, whichever face wrote it.
 public struct RecordWriter: Sendable {
     let transaction: any ResourceTransaction
     let access: AuditedAccess
+    var booking = AppointmentBooking()
 
     /// Creates, or for a conditional create returns the one existing match (several are refused).
     /// `id` fixes the new resource's id (a Bundle assigns ids before rewriting references).
@@ -23,14 +25,43 @@ public struct RecordWriter: Sendable {
         var object = resource.objectValue ?? JSONObject()
         object["id"] = .string(id)
         let write = try await access.authorizeWrite(.create, type: type, id: id, permission: .create, old: nil, new: .object(object))
+        let booked = try await book(type: type, id: id, resource: .object(object))
         let stored = try await transaction.create(type: type, resource: .object(object), id: id)
-        try await transaction.appendAudit([access.written(.create, type: type, id: id, version: stored.versionID, write)])
+        try await transaction.appendAudit([
+            access.written(.create, type: type, id: id, version: stored.versionID, write, description: booked.description)
+        ])
         return RecordService.WriteResult(stored: stored, created: true)
+    }
+
+    /// What a patient's new appointment books: the slot, refused unless the doctor's schedule has
+    /// it (`AppointmentBooking`), and how its AuditEvent says what the patient did. Nothing for
+    /// other writes. `pending`: slots booked earlier in the same batch.
+    private func book(
+        type: String, id: String, resource: JSONValue, pending: [AppointmentBooking.Slot] = []
+    ) async throws -> (slot: AppointmentBooking.Slot?, description: String?) {
+        guard AppointmentBooking.applies(to: type, for: access.principal) else { return (nil, nil) }
+        guard let slot = try booking.requestedSlot(resource) else { return (nil, "appointment requested by the patient") }
+        try await booking.check(slot, encounterID: id, in: transaction, pending: pending)
+        return (slot, "appointment booked by the patient")
+    }
+
+    /// Whether the caller could make any write of this kind on `type` at all; when not, the
+    /// denial is thrown before the conditional operation or patch looks at any record, so its
+    /// answer (a match, a failed JSON Patch `test`) cannot tell them what a record holds.
+    private func requireEverWritable(
+        _ permissions: SMARTPermission..., type: String, id: String? = nil, _ interaction: AuditedInteraction
+    ) throws {
+        guard !permissions.contains(where: { access.access.mayEverWrite($0, on: type) }) else { return }
+        let reason = permissions.contains(where: { access.access.scopeAllows($0, on: type) }) ? "role" : "scope"
+        throw AccessDenied(
+            .forbidden, "this \(interaction.subtype) of \(type) is not permitted",
+            record: access.record(interaction, type: type, id: id, decision: .deny(reason)))
     }
 
     /// The one resource a conditional create's criteria match, when the caller may see it
     /// (naming it tells its id); nil when none matches, refused when several do.
     func existingMatch(type: String, ifNoneExist: SearchQuery) async throws -> (stored: StoredResource, patients: Set<String>)? {
+        try requireEverWritable(.create, type: type, .create)
         let matches = try await transaction.find(ifNoneExist)
         if matches.count > 1 { throw StoreError(.multipleMatches, "the conditional create matched more than one resource") }
         guard let match = matches.first else { return nil }
@@ -50,18 +81,39 @@ public struct RecordWriter: Sendable {
     public func createAll(_ items: [NewResource]) async throws -> [StoredResource] {
         var writes: [AuditedAccess.WriteDecision] = []
         writes.reserveCapacity(items.count)
+        var requested: [(offset: Int, slot: AppointmentBooking.Slot?)] = []
+        var descriptions = [String?](repeating: nil, count: items.count)
         for (offset, item) in items.enumerated() {
             var object = item.resource.objectValue ?? JSONObject()
             object["id"] = .string(item.id)
             do {
                 writes.append(try await access.authorizeWrite(.create, type: item.type, id: item.id, permission: .create, old: nil, new: .object(object)))
+                if AppointmentBooking.applies(to: item.type, for: access.principal) {
+                    requested.append((offset, try booking.requestedSlot(.object(object))))
+                }
             } catch {
                 throw BatchItemError(offset: offset, underlying: error)
             }
         }
+        // A patient's bookings, doctor by doctor (so concurrent batches lock doctors in the same
+        // order), each also against the batch's earlier ones.
+        var booked: [AppointmentBooking.Slot] = []
+        for (offset, slot) in requested.sorted(by: { ($0.slot?.doctorID ?? "", $0.offset) < ($1.slot?.doctorID ?? "", $1.offset) }) {
+            guard let slot else {
+                descriptions[offset] = "appointment requested by the patient"
+                continue
+            }
+            do {
+                try await booking.check(slot, encounterID: items[offset].id, in: transaction, pending: booked)
+            } catch {
+                throw BatchItemError(offset: offset, underlying: error)
+            }
+            booked.append(slot)
+            descriptions[offset] = "appointment booked by the patient"
+        }
         let stored = try await transaction.createAll(items)
-        try await transaction.appendAudit(zip(stored, writes).map { item, write in
-            access.written(.create, type: item.type, id: item.id, version: item.versionID, write)
+        try await transaction.appendAudit(zip(stored, zip(writes, descriptions)).map { item, decided in
+            access.written(.create, type: item.type, id: item.id, version: item.versionID, decided.0, description: decided.1)
         })
         return stored
     }
@@ -124,9 +176,16 @@ public struct RecordWriter: Sendable {
         let interaction: AuditedInteraction = old == nil ? .create : (method == .patch ? .patch : .update)
         let write = try await access.authorizeWrite(
             interaction, type: type, id: id, permission: old == nil ? .create : .update, old: old, new: resource)
+        var description: String?
+        if old == nil {
+            description = try await book(type: type, id: id, resource: resource).description
+        } else if AppointmentBooking.applies(to: type, for: access.principal) {
+            // The only change a patient may make to an appointment (`PatientAppointments`).
+            description = "appointment cancelled by the patient"
+        }
         let (stored, created) = try await transaction.update(type: type, id: id, resource: resource, ifMatch: ifMatch, method: method)
         try await transaction.appendAudit([
-            access.written(created ? .create : interaction, type: type, id: id, version: stored.versionID, write)
+            access.written(created ? .create : interaction, type: type, id: id, version: stored.versionID, write, description: description)
         ])
         return RecordService.WriteResult(stored: stored, created: created)
     }
@@ -134,6 +193,8 @@ public struct RecordWriter: Sendable {
     /// A conditional update: the one match is updated, none creates (with the body's id, or a
     /// new one), several are refused.
     public func conditionalUpdate(type: String, resource: JSONValue, criteria: SearchQuery) async throws -> RecordService.WriteResult {
+        // A conditional update that matches nothing creates.
+        try requireEverWritable(.update, .create, type: type, .update)
         let matches = try await transaction.find(criteria)
         if matches.count > 1 { throw StoreError(.multipleMatches, "the conditional update matched more than one resource") }
         let bodyID = resource["id"]?.stringValue
@@ -151,6 +212,7 @@ public struct RecordWriter: Sendable {
 
     /// A JSON Patch of the current version; a resource the caller may not read is "not known".
     public func patch(type: String, id: String, with patch: JSONPatch, ifMatch: Int?) async throws -> RecordService.WriteResult {
+        try requireEverWritable(.update, type: type, id: id, .patch)
         guard let current = try await transaction.readForUpdate(type: type, id: id), let resource = try current.resource() else {
             throw RecordService.notKnown(type, id)
         }
@@ -184,6 +246,7 @@ public struct RecordWriter: Sendable {
 
     /// A conditional delete: the one match is deleted, several are refused.
     public func conditionalDelete(type: String, criteria: SearchQuery) async throws {
+        try requireEverWritable(.delete, type: type, .delete)
         let matches = try await transaction.find(criteria)
         if matches.count > 1 { throw StoreError(.multipleMatches, "the conditional delete matched more than one resource") }
         if let match = matches.first { _ = try await delete(type: type, id: match.id) }
@@ -199,7 +262,8 @@ public struct RecordWriter: Sendable {
         }
         let record = try await access.readable(stored, version == nil ? .read : .vread)
         try await transaction.appendAudit([record])
-        return (stored, try stored.resource())
+        let shown = try access.presented(stored)
+        return (shown, try shown.resource())
     }
 
     /// Rows found by a search inside this transaction (conditional references).

@@ -69,6 +69,9 @@ public struct SearchService: Sendable {
         for type in request.query.types {
             try await access.requireSearchScope(on: type, request.interaction, query: request.queryText)
         }
+        try await access.auditingDenials {
+            try access.requireDirectorySearch(request.query, request.interaction, type: request.auditType, queryText: request.queryText)
+        }
         var query = request.query
         if let patient = request.compartmentPatient {
             if query.types.isEmpty { query.anyType = true }
@@ -94,7 +97,8 @@ public struct SearchService: Sendable {
             included = visible.shown
             records += visible.records.filter { $0.outcome != .success || !$0.patientIDs.isEmpty }
         }
-        var matchRows = matches.shown
+        var matchRows = try access.presented(matches.shown)
+        included = try access.presented(included)
         if request.parseResources {
             matchRows = try Self.parsed(matchRows)
             included = try Self.parsed(included)
@@ -114,6 +118,7 @@ public struct SearchService: Sendable {
                 .forbidden, "the access token's scopes do not allow searching \(type)",
                 record: access.record(request.interaction, type: type, decision: .deny("scope")))
         }
+        try access.requireDirectorySearch(request.query, request.interaction, type: request.auditType, queryText: nil)
         var query = request.query
         let denial = try await access.restrictToVisible(
             &query, items: request.items, compartment: nil, request.interaction, type: request.auditType, queryText: nil)
@@ -122,7 +127,7 @@ public struct SearchService: Sendable {
         var records = visible.records
         if let denial { records.append(denial) }
         try await writer.transaction.appendAudit(records)
-        return visible.shown.compactMap(Self.withResource)
+        return try access.presented(visible.shown).compactMap(Self.withResource)
     }
 
     private func total(of query: SearchQuery) async throws -> Int? {

@@ -41,11 +41,12 @@ struct SearchResultShaper {
         var object = object
         var meta = object["meta"]?.objectValue ?? JSONObject()
         var tags = meta["tag"]?.arrayValue ?? []
-        tags.append(.object([
+        // A view already subsetted (the doctor directory's) carries the tag once.
+        if !tags.contains(where: DirectoryView.isSubsettedTag) { tags.append(.object([
             "system": .string("http://terminology.hl7.org/CodeSystem/v3-ObservationValue"),
             "code": .string("SUBSETTED"),
             "display": .string("subsetted"),
-        ]))
+        ])) }
         meta["tag"] = .array(tags)
         if object["meta"] == nil {
             // Keep `meta` right after `id`, where FHIR JSON puts it.

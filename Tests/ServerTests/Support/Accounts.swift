@@ -33,16 +33,20 @@ struct Accounts {
         return try await client.send(method, uri, headers: fields, body: FHIRJSON.serialize(body))
     }
 
-    /// Registers through `POST /auth/register`; returns the response.
-    func register(email: String, role: String, password: String = Accounts.password, first: String = "Test", last: String = "User")
-        async throws -> FHIRTestResponse {
-        // What the record needs: a patient's date of birth, a doctor's specialization.
+    /// Registers through `POST /auth/register`; returns the response. A patient sends a date of
+    /// birth and a doctor a specialization (each role's required field) unless `extra` says
+    /// otherwise; `extra` members are added (a `.null` one is left out).
+    func register(
+        email: String, role: String, password: String = Accounts.password, first: String = "Test", last: String = "User",
+        extra: JSONObject = [:]
+    ) async throws -> FHIRTestResponse {
         var body: JSONObject = [
             "email": .string(email), "password": .string(password), "role": .string(role),
             "firstName": .string(first), "lastName": .string(last),
         ]
-        if role == "patient" { body["dateOfBirth"] = "1980-01-01" }
+        if role == "patient" { body["dateOfBirth"] = "1980-02-29" }
         if role == "doctor" { body["specialization"] = "General practice" }
+        for (key, value) in extra { body[key] = value.isNull ? nil : value }
         return try await json(.post, "/auth/register", .object(body))
     }
 

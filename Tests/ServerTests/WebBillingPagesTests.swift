@@ -1,4 +1,5 @@
 import FHIRModels
+import FixtureSupport
 import Foundation
 import HTTPTypes
 import Hummingbird

@@ -64,7 +64,8 @@ struct AdminController: Sendable {
         let caller = try caller(request, context)
         let id = try context.parameters.require("id")
         let account = try await mapped {
-            status == .active ? try await admin.approve(userID: id, as: caller) : try await admin.disable(userID: id, as: caller)
+            if status == .active { return try await admin.approve(userID: id, as: caller) }
+            return try await admin.disable(userID: id, as: caller)
         }
         return PlatformResponse.json(.ok, Self.json(account))
     }

@@ -262,7 +262,7 @@ struct WebBillingPages: Sendable {
         let query = try parser.parse(types: ["Coverage"], items: items)
         let result = try await face.platform.searches.search(
             SearchService.Request(query: query, items: items, auditType: "Coverage"), as: caller)
-        return result.matches.map { _, coverage in
+        return result.matches.map { _, coverage -> [String: Any] in
             var row: [String: Any] = ["status": coverage["status"]?.stringValue ?? ""]
             let payors = (coverage["payor"]?.arrayValue ?? []).compactMap { $0["display"]?.stringValue ?? $0["reference"]?.stringValue }
             row["payor"] = payors.isEmpty ? "Not named" : payors.joined(separator: ", ")
@@ -327,7 +327,7 @@ struct BillForm {
     /// "0" when either is not an amount or the coverage exceeds it (the body check then names
     /// the real problem).
     static func outstanding(_ amount: String, _ coverage: String) -> String {
-        guard let total = PlatformFormat.decimal(amount), let covered = PlatformFormat.decimal(coverage), covered <= total else { return "0" }
+        guard let total = MoneyAmount(value: amount, currency: nil).decimal, let covered = MoneyAmount(value: coverage, currency: nil).decimal, covered <= total else { return "0" }
         let scale = max(decimals(amount), decimals(coverage))
         var difference = total - covered
         var rounded = Decimal()

@@ -25,7 +25,7 @@ import Testing
 
     /// A Patient made through the platform API (the test suite's system client), with insurance.
     static func patient(_ client: any TestClientProtocol, first: String, last: String, insurer: String? = nil) async throws -> String {
-        var body: JSONObject = ["firstName": .string(first), "lastName": .string(last), "dateOfBirth": "1980-04-02"]
+        var body: JSONObject = ["firstName": .string(first), "lastName": .string(last), "dateOfBirth": "1980-04-02", "gender": "female"]
         if let insurer { body["insurance"] = ["provider": .string(insurer), "policyNumber": "POL-123", "coverageDetails": "80% outpatient"] }
         let created = try await Platform.call(client, .post, "/patients", body: .object(body))
         try #require(created.status == .created, "\(created.text)")

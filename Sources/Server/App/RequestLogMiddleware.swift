@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import Synchronization
 
 /// One log line per request: id, method, path, status and duration. Never the query string
 /// or the body, which can carry PHI (an identifier search names a patient's MRN).
@@ -10,22 +11,29 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         let logger = context.logger
         guard logger.logLevel <= .info else {
             do {
-                return try await next(request, context)
+                let response = try await next(request, context)
+                ServerErrorCount.count(response.status.code)
+                return response
             } catch let error as any HTTPResponseError {
+                ServerErrorCount.count(error.status.code)
                 throw error
             } catch {
+                ServerErrorCount.count(500)
                 logger.error("request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
                 throw Self.internalError(request.uri.path)
             }
         }
         do {
             let response = try await next(request, context)
+            ServerErrorCount.count(response.status.code)
             logger.info("request", metadata: Self.metadata(request, status: response.status.code, since: start))
             return response
         } catch let error as any HTTPResponseError {
+            ServerErrorCount.count(error.status.code)
             logger.info("request", metadata: Self.metadata(request, status: error.status.code, since: start))
             throw error
         } catch {
+            ServerErrorCount.count(500)
             var metadata = Self.metadata(request, status: 500, since: start)
             metadata["error"] = "\(String(reflecting: type(of: error)))"
             logger.error("request failed", metadata: metadata)
@@ -55,4 +63,18 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         let duration = ContinuousClock.now - start
         return duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
     }
+}
+
+/// Responses with a 5xx status this process has answered since it started (the admins' status
+/// page shows it as the recent error rate): one atomic counter the request log increments.
+enum ServerErrorCount {
+    private static let total = Atomic<Int>(0)
+    /// When the counting began (the process's first use of it, at its first request at the latest).
+    static let since = Date()
+
+    static func count(_ status: Int) {
+        if status >= 500 { total.add(1, ordering: .relaxed) }
+    }
+
+    static var value: Int { total.load(ordering: .relaxed) }
 }

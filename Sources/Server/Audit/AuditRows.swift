@@ -132,9 +132,12 @@ struct AuditRows: Sendable {
         return nil
     }
 
-    /// Newest first, at most `limit`, older than `before`, about `patient` and by `agent` when given.
+    /// Newest first, at most `limit`, older than `before`, about `patient`, by `agent`, of
+    /// `subtype`, only failures (`failures` true) or only successes (false), recorded in
+    /// [`since`, `until`) when given.
     static func page(
-        patient: String?, agent: String?, before: Int64?, limit: Int, client: PostgresClient, logger: Logger
+        patient: String?, agent: String?, before: Int64?, limit: Int, subtype: String? = nil, failures: Bool? = nil,
+        since: Date? = nil, until: Date? = nil, client: PostgresClient, logger: Logger
     ) async throws -> [(key: Int64, record: AuditRecord)] {
         let patients = patient.map { [$0] }
         let rows = try await client.query(
@@ -142,12 +145,32 @@ struct AuditRows: Sendable {
             SELECT \(unescaped: selectColumns) FROM audit_event
             WHERE (\(patients)::text[] IS NULL OR patient_ids @> \(patients)::text[])
                 AND (\(agent)::text IS NULL OR agent_id = \(agent)::text)
+                AND (\(subtype)::text IS NULL OR subtype = \(subtype)::text)
+                AND (\(failures)::boolean IS NULL OR (outcome <> '0') = \(failures)::boolean)
+                AND (\(since)::timestamptz IS NULL OR recorded >= \(since)::timestamptz)
+                AND (\(until)::timestamptz IS NULL OR recorded < \(until)::timestamptz)
                 AND audit_key < \(before ?? Int64.max)
             ORDER BY audit_key DESC LIMIT \(limit)
             """, logger: logger)
         var result: [(key: Int64, record: AuditRecord)] = []
         for try await row in rows { result.append(try record(from: row)) }
         return result
+    }
+
+    /// Failed events (any outcome but success) among those recorded since an instant: the
+    /// status page's recent error rate. Reads at most the newest `window` rows backwards by
+    /// key (ids are time-ordered; `recorded` has no index), so a busy log costs a bounded scan.
+    static func failures(
+        since: Date, window: Int = 100_000, client: PostgresClient, logger: Logger
+    ) async throws -> (failed: Int, total: Int) {
+        let rows = try await client.query(
+            """
+            SELECT count(*) FILTER (WHERE outcome <> '0'), count(*)
+            FROM (SELECT outcome, recorded FROM audit_event ORDER BY audit_key DESC LIMIT \(window)) AS recent
+            WHERE recorded >= \(since)
+            """, logger: logger)
+        for try await (failed, total) in rows.decode((Int64, Int64).self) { return (Int(failed), Int(total)) }
+        return (0, 0)
     }
 
     /// The columns `record(from:)` reads, in order.

@@ -57,6 +57,16 @@ struct BulkJobStore: Sendable {
         return 0
     }
 
+    /// Jobs by status, server-wide (the admins' status page).
+    func countsByStatus() async throws -> [BulkJob.Status: Int] {
+        let rows = try await client.query("SELECT status, count(*) FROM bulk_job GROUP BY status", logger: logger)
+        var counts: [BulkJob.Status: Int] = [:]
+        for try await (status, count) in rows.decode((String, Int64).self) {
+            if let status = BulkJob.Status(rawValue: status) { counts[status] = Int(count) }
+        }
+        return counts
+    }
+
     /// Kick-offs by one owner since an instant (the rate limit).
     func kickOffs(by subject: String, since: Date) async throws -> Int {
         let rows = try await client.query(

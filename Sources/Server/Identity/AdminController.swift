@@ -3,8 +3,9 @@ import Foundation
 import Hummingbird
 
 /// `/admin/users`: list accounts, approve a pending doctor, disable an account, change a role.
-/// Admins only, declared by the route group (`RequireRole`); every action is audited, and any
-/// change ends the account's sessions.
+/// Admins only, declared by the route group (`RequireRole`) and confirmed again by
+/// `AdminService`, which makes every change, audits it and ends the account's sessions; this
+/// controller only parses and renders.
 struct AdminController: Sendable {
     typealias Context = MedrecRequestContext
     let security: SecurityServices
@@ -18,10 +19,13 @@ struct AdminController: Sendable {
         admin.put("users/{id}/role", use: changeRole)
     }
 
-    /// The administrator making the request (the group's middleware has checked the role).
-    private func admin(_ context: Context) throws -> Principal {
-        guard let principal = context.principal else { throw APIError(.unauthorized, code: "unauthorized", "a bearer access token is required") }
-        return principal
+    var admin: AdminService { AdminService(security: security) }
+
+    /// The administrator making the request (the group's middleware has checked the role; the
+    /// service confirms it again).
+    private func caller(_ request: Request, _ context: Context) throws -> Caller {
+        guard context.principal != nil else { throw APIError(.unauthorized, code: "unauthorized", "a bearer access token is required") }
+        return try context.caller(request)
     }
 
     static func json(_ account: UserAccount) -> JSONValue {
@@ -35,7 +39,7 @@ struct AdminController: Sendable {
     }
 
     @Sendable func list(_ request: Request, context: Context) async throws -> Response {
-        let principal = try admin(context)
+        let caller = try caller(request, context)
         var limit = 50
         if let text = request.uri.queryParameters["limit"] {
             guard let parsed = Int(text), (1...500).contains(parsed) else {
@@ -44,45 +48,30 @@ struct AdminController: Sendable {
             limit = parsed
         }
         let cursor = request.uri.queryParameters["cursor"].map(String.init)
-        var users = try await security.identities.users(after: cursor, limit: limit + 1)
-        var next: String?
-        if users.count > limit {
-            users.removeLast()
-            next = users.last?.id
-        }
-        try await audit(principal, context, .searchType, userID: nil)
-        var body: JSONObject = ["users": .array(users.map(Self.json))]
-        if let next { body["nextCursor"] = .string(next) }
+        let page = try await mapped { try await admin.users(after: cursor, limit: limit, as: caller) }
+        var body: JSONObject = ["users": .array(page.users.map(Self.json))]
+        if let next = page.next { body["nextCursor"] = .string(next) }
         return PlatformResponse.json(.ok, .object(body))
     }
 
     @Sendable func show(_ request: Request, context: Context) async throws -> Response {
-        let principal = try admin(context)
+        let caller = try caller(request, context)
         let id = try context.parameters.require("id")
-        guard let account = try await security.identities.user(id: id) else {
-            throw APIError(.notFound, code: "not_found", "no such user")
-        }
-        try await audit(principal, context, .read, userID: id)
-        return PlatformResponse.json(.ok, Self.json(account))
+        return PlatformResponse.json(.ok, Self.json(try await mapped { try await admin.user(id: id, as: caller) }))
     }
 
     func setStatus(_ status: UserAccount.Status, _ request: Request, _ context: Context) async throws -> Response {
-        let principal = try admin(context)
+        let caller = try caller(request, context)
         let id = try context.parameters.require("id")
-        guard id != principal.subject else { throw APIError(.conflict, code: "conflict", "administrators cannot change their own account here") }
-        guard let account = try await security.identities.user(id: id) else {
-            throw APIError(.notFound, code: "not_found", "no such user")
+        let account = try await mapped {
+            if status == .active { return try await admin.approve(userID: id, as: caller) }
+            return try await admin.disable(userID: id, as: caller)
         }
-        if status == .active && account.status != .pending {
-            throw APIError(.conflict, code: "not_pending", "only a pending account can be approved")
-        }
-        _ = try await security.identities.update(userID: id, status: status, reason: status == .active ? "approved" : "disabled")
-        try await audit(principal, context, .update, userID: id, description: status == .active ? "approved" : "disabled")
-        return PlatformResponse.json(.ok, Self.json(try await security.identities.user(id: id) ?? account))
+        return PlatformResponse.json(.ok, Self.json(account))
     }
 
     @Sendable func changeRole(_ request: Request, context: Context) async throws -> Response {
-        let principal = try admin(context)
+        let caller = try caller(request, context)
         let id = try context.parameters.require("id")
         let body = try await JSONRequestBody.object(request)
         var details = JSONRequestBody.rejectUnknown(body, allowed: ["role", "fhirUser"])
@@ -93,30 +82,23 @@ struct AdminController: Sendable {
             details.append(.init(field: "role", issue: "must be admin, doctor, patient or billing"))
         }
         guard details.isEmpty, let role else { throw APIError.validation(details) }
-        guard let account = try await security.identities.user(id: id) else { throw APIError(.notFound, code: "not_found", "no such user") }
-        // Patients and doctors must be linked to their resource.
-        let link = fhirUser ?? account.fhirUser
-        let target = link.flatMap(PatientCompartment.referenceTarget)
-        if role == .patient && target?.type != "Patient" {
-            throw APIError.validation([.init(field: "fhirUser", issue: "a patient account must link to a Patient")])
-        }
-        if role == .doctor && target?.type != "Practitioner" {
-            throw APIError.validation([.init(field: "fhirUser", issue: "a doctor account must link to a Practitioner")])
-        }
-        _ = try await security.identities.update(userID: id, role: role, fhirUser: fhirUser, reason: "role-change")
-        try await audit(principal, context, .update, userID: id, description: "role changed to \(role.rawValue)")
-        return PlatformResponse.json(.ok, Self.json(try await security.identities.user(id: id) ?? account))
+        let account = try await mapped { try await admin.changeRole(userID: id, to: role, fhirUser: fhirUser, as: caller) }
+        return PlatformResponse.json(.ok, Self.json(account))
     }
 
-    private func audit(
-        _ principal: Principal, _ context: Context, _ interaction: AuditedInteraction, userID: String?, description: String? = nil
-    ) async throws {
-        var record = AuditRecord(interaction, outcomeDescription: description)
-        record.agentUserID = principal.subject
-        record.agentRole = principal.role.rawValue
-        record.clientAddress = context.clientAddress
-        record.purposeOfUse = AuditRecord.purpose(of: principal.role)
-        record.query = userID.map { "user=\($0)" } ?? "users"
-        try await security.audit.record(record)
+    /// The service's refusals in the platform's shape (access and store errors pass on to
+    /// `APIError.from`).
+    private func mapped<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let refused as AdminService.Refused {
+            switch refused {
+            case .unknownUser: throw APIError(.notFound, code: "not_found", "no such user")
+            case .unknownClient: throw APIError(.notFound, code: "not_found", "no such client")
+            case .ownAccount: throw APIError(.conflict, code: "conflict", "administrators cannot change their own account here")
+            case .notPending: throw APIError(.conflict, code: "not_pending", "only a pending account can be approved")
+            case .invalid(let issues): throw APIError.validation(issues.map { .init(field: $0.field, issue: $0.issue) })
+            }
+        }
     }
 }

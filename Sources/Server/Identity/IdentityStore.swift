@@ -90,16 +90,23 @@ public struct IdentityStore: Sendable {
         try await users(where: id, after: nil, limit: 1).first
     }
 
-    /// Accounts in id order after `after`.
-    public func users(after: String?, limit: Int) async throws -> [UserAccount] {
-        try await users(where: nil, after: after, limit: limit)
+    /// Accounts in id order after `after`; with `status` or `role`, only those.
+    public func users(
+        after: String?, limit: Int, status: UserAccount.Status? = nil, role: Principal.Role? = nil
+    ) async throws -> [UserAccount] {
+        try await users(where: nil, after: after, limit: limit, status: status, role: role)
     }
 
-    private func users(where id: String?, after: String?, limit: Int) async throws -> [UserAccount] {
+    private func users(
+        where id: String?, after: String?, limit: Int, status: UserAccount.Status? = nil, role: Principal.Role? = nil
+    ) async throws -> [UserAccount] {
+        let status = status?.rawValue
+        let role = role?.rawValue
         let rows = try await client.query(
             """
             SELECT id, email_sealed, email_key_id, role, status, fhir_user, created_at FROM app_user
             WHERE (\(id)::text IS NULL OR id = \(id)) AND (\(after)::text IS NULL OR id > \(after))
+                AND (\(status)::text IS NULL OR status = \(status)) AND (\(role)::text IS NULL OR role = \(role))
             ORDER BY id LIMIT \(limit)
             """, logger: logger)
         var result: [UserAccount] = []

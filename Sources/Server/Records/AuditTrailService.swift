@@ -23,14 +23,32 @@ public struct AuditTrailService: Sendable {
         public var count: Int
         /// The query as the audit log keeps it.
         public var queryText: String?
+        /// Events of this kind: the stored subtype (`read`, `search-type`, `login`, …).
+        public var subtype: String?
+        /// Successes only, or failures of any severity only.
+        public var outcome: OutcomeFilter?
+        /// Events recorded at or after `since` and before `until`.
+        public var since: Date?
+        public var until: Date?
 
-        public init(patient: String? = nil, agent: String? = nil, before: Int64? = nil, count: Int, queryText: String? = nil) {
+        public init(
+            patient: String? = nil, agent: String? = nil, before: Int64? = nil, count: Int, queryText: String? = nil,
+            subtype: String? = nil, outcome: OutcomeFilter? = nil, since: Date? = nil, until: Date? = nil
+        ) {
             self.patient = patient
             self.agent = agent
             self.before = before
             self.count = count
             self.queryText = queryText
+            self.subtype = subtype
+            self.outcome = outcome
+            self.since = since
+            self.until = until
         }
+    }
+
+    public enum OutcomeFilter: String, Sendable, CaseIterable {
+        case success, failure
     }
 
     public struct Page: Sendable {
@@ -56,6 +74,18 @@ public struct AuditTrailService: Sendable {
 
     /// A page of the trail as the caller may see it.
     public func search(_ filter: Filter, as caller: Caller) async throws -> Page {
+        let page = try await searchRecords(filter, as: caller)
+        return Page(events: page.records.map(AuditEventBuilder.build), next: page.next)
+    }
+
+    /// The same page as the facts the log stores (the web pages render them without going
+    /// through the AuditEvent shape).
+    public struct RecordPage: Sendable {
+        public let records: [AuditRecord]
+        public let next: Int64?
+    }
+
+    public func searchRecords(_ filter: Filter, as caller: Caller) async throws -> RecordPage {
         let access = AuditedAccess(try await security.confirmed(caller), security: security)
         try await access.requireSearchScope(on: "AuditEvent", .searchType, query: filter.queryText)
         var filter = filter
@@ -66,7 +96,7 @@ public struct AuditTrailService: Sendable {
             if let patient = filter.patient, patient != me {
                 // Another patient's trail: nothing, and the attempt is recorded.
                 try await security.audit.record(access.record(.searchType, type: "AuditEvent", patients: [patient], decision: .deny("compartment")))
-                return Page(events: [], next: nil)
+                return RecordPage(records: [], next: nil)
             }
             filter.patient = me
         case .doctor, .billing:
@@ -75,6 +105,7 @@ public struct AuditTrailService: Sendable {
         }
         var rows = try await AuditRows.page(
             patient: filter.patient, agent: filter.agent, before: filter.before, limit: filter.count + 1,
+            subtype: filter.subtype, failures: filter.outcome.map { $0 == .failure }, since: filter.since, until: filter.until,
             client: security.audit.client, logger: security.audit.logger)
         var next: Int64?
         if rows.count > filter.count {
@@ -83,6 +114,6 @@ public struct AuditTrailService: Sendable {
         }
         try await security.audit.record(access.record(
             .searchType, type: "AuditEvent", patients: filter.patient.map { [$0] } ?? [], query: filter.queryText))
-        return Page(events: rows.map { AuditEventBuilder.build($0.record) }, next: next)
+        return RecordPage(records: rows.map(\.record), next: next)
     }
 }

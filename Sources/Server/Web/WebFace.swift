@@ -34,6 +34,8 @@ struct WebFace: Sendable {
         pages.post("sign-out", use: signOut)
         pages.get("account/password", use: passwordPage)
         pages.post("account/password", use: changePassword)
+        WebAdminPages(face: self).addRoutes(to: pages)
+        WebBillingPages(face: self).addRoutes(to: pages)
     }
 
     // MARK: - Entry and static files

@@ -142,17 +142,21 @@ import Testing
             }
             let browser = WebBrowser(client)
             try await browser.signIn("long@web.example")
-            var times: [Double] = []
-            for _ in 0..<12 {
-                let start = ContinuousClock.now
-                let page = try await browser.get("/app/patient/records")
-                let elapsed = ContinuousClock.now - start
-                try #require(page.status == .ok)
-                times.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)
+            let second = try await browser.get("/app/patient/records/results")
+            let cursorPath = try #require(Self.link("Older results", in: second.text))
+            for path in ["/app/patient/records", "/app/patient/records/timeline", "/app/patient/records/results", cursorPath, "/app/patient"] {
+                var times: [Double] = []
+                for _ in 0..<12 {
+                    let start = ContinuousClock.now
+                    let page = try await browser.get(path)
+                    let elapsed = ContinuousClock.now - start
+                    try #require(page.status == .ok)
+                    times.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)
+                }
+                let warm = times.dropFirst(2).sorted()
+                let median = warm[warm.count / 2]
+                print("web-patient: \(path.prefix(40)) for a patient with \(originals.count + 900) results: median \(String(format: "%.1f", median)) ms, min \(String(format: "%.1f", warm.first!)) ms, max \(String(format: "%.1f", warm.last!)) ms (in-process, debug build, 10 warm requests)")
             }
-            let warm = times.dropFirst(2).sorted()
-            let median = warm[warm.count / 2]
-            print("web-patient: /app/patient/records for a patient with \(originals.count + 900) results: median \(String(format: "%.1f", median)) ms, min \(String(format: "%.1f", warm.first!)) ms, max \(String(format: "%.1f", warm.last!)) ms (in-process, 10 warm requests)")
         }
     }
 

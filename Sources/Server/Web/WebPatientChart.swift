@@ -17,7 +17,7 @@ struct WebPatientChart: Sendable {
     /// Allergies, conditions and medications shown on the summary (newest first).
     static let summaryCount = 50
     /// The values the charts are drawn from: the newest of the common measurements.
-    static let chartValues = 150
+    static let chartValues = 60
 
     /// The common measurements charted on the results, by LOINC code, in display order. A
     /// panel's components (blood pressure) become two series.

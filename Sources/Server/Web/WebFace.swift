@@ -36,6 +36,7 @@ struct WebFace: Sendable {
         pages.post("account/password", use: changePassword)
         WebAdminPages(face: self).addRoutes(to: pages)
         WebBillingPages(face: self).addRoutes(to: pages)
+        WebPatientPages(face: self).addRoutes(to: pages)
     }
 
     // MARK: - Entry and static files

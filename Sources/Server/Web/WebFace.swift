@@ -32,6 +32,7 @@ struct WebFace: Sendable {
         pages.post("sign-out", use: signOut)
         pages.get("account/password", use: passwordPage)
         pages.post("account/password", use: changePassword)
+        WebDoctorPages(face: self).addRoutes(to: pages)
     }
 
     // MARK: - Entry and static files

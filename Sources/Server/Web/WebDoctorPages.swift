@@ -135,6 +135,7 @@ struct WebDoctorPages: Sendable {
         let timeline = try await chart.timeline(patientID: id, cursor: cursor, as: caller)
         var data: [String: Any] = ["summary": summary, "timeline": timeline, "patientID": id, "chartBase": "/app/doctor/patients/\(id)"]
         if let reason { data["breakGlass"] = ["reason": reason] }
+        if let next = timeline["next"] as? String { data["nextLink"] = "/app/doctor/patients/\(id)?cursor=" + Self.encoded(next) }
         if let notice = Self.query(request, "done") { data["notice"] = Self.notices[notice] }
         let name = summary["name"] as? String ?? "Patient"
         return view.page("doctor/chart", title: name, request: request, context: context, data: data)

@@ -95,6 +95,18 @@ import Testing
             #expect(!long.text.contains("Stranger"))
             #expect(try await Self.count("SELECT count(*)::int FROM audit_event WHERE purpose = 'BTG' AND $1 = ANY(patient_ids)", w.bob.resourceID, endpoint) == 0)
 
+            // A long history, so that the chart pages.
+            for day in 1...22 {
+                let visit: JSONValue = [
+                    "resourceType": "Encounter", "status": "finished",
+                    "class": ["system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"],
+                    "type": [["text": .string("Visit number \(day)")]],
+                    "subject": ["reference": .string("Patient/\(w.bob.resourceID)")],
+                    "period": ["start": .string(String(format: "2020-01-%02dT10:00:00Z", day))],
+                ]
+                let made = try await client.sendJSON(.post, "/fhir/Encounter", visit)
+                try #require(made.status == .created, "\(made.text)")
+            }
             let reason = "Unconscious in ED, <b>no</b> relatives"
             let opened = try await w.browser.submit(chart, [("breakGlassReason", reason)])
             #expect(opened.status == .ok)
@@ -111,6 +123,17 @@ import Testing
             #expect(try await Self.count(
                 "SELECT count(*)::int FROM audit_event WHERE purpose = 'BTG' AND entity_type = 'Patient' AND entity_id = $1",
                 w.bob.resourceID, endpoint) >= 1)
+            // The pager is a POST form carrying the reason: the next page opens under break-glass too.
+            #expect(opened.text.contains("Visit number 22"))
+            #expect(!opened.text.contains("Visit number 1<"))
+            let cursorRange = try #require(opened.text.range(of: #"name="cursor" value="[^"]+""#, options: .regularExpression))
+            let cursor = String(opened.text[cursorRange].dropFirst(#"name="cursor" value=""#.count).dropLast())
+            let csrf = try #require(WebBrowser.csrf(in: opened.text))
+            let older = try await w.browser.post(chart, [("breakGlassReason", reason), ("cursor", cursor)], csrf: csrf)
+            #expect(older.status == .ok)
+            #expect(older.text.contains("Emergency access (audited)"))
+            #expect(older.text.contains("Visit number 1<"))
+            #expect(!older.text.contains("Visit number 22"))
             // Break-glass held for that request only: the next plain view asks again.
             let again = try await w.browser.get(chart)
             #expect(again.text.contains("no care relationship"))

@@ -125,14 +125,14 @@ import Testing
                 w.bob.resourceID, endpoint) >= 1)
             // The pager is a POST form carrying the reason: the next page opens under break-glass too.
             #expect(opened.text.contains("Visit number 22"))
-            #expect(!opened.text.contains("Visit number 1<"))
+            #expect(!opened.text.contains("Visit number 1 <"))
             let cursorRange = try #require(opened.text.range(of: #"name="cursor" value="[^"]+""#, options: .regularExpression))
             let cursor = String(opened.text[cursorRange].dropFirst(#"name="cursor" value=""#.count).dropLast())
             let csrf = try #require(WebBrowser.csrf(in: opened.text))
             let older = try await w.browser.post(chart, [("breakGlassReason", reason), ("cursor", cursor)], csrf: csrf)
             #expect(older.status == .ok)
             #expect(older.text.contains("Emergency access (audited)"))
-            #expect(older.text.contains("Visit number 1<"))
+            #expect(older.text.contains("Visit number 1 <"))
             #expect(!older.text.contains("Visit number 22"))
             // Break-glass held for that request only: the next plain view asks again.
             let again = try await w.browser.get(chart)

@@ -14,7 +14,7 @@ struct PatientIndexServiceTests {
         try await RecordServiceTests.withWorld { world in
             let index = PatientIndexService(store: world.records.store, security: world.records.security)
             let doctor = try RecordServiceTests.caller(.doctor, ("Practitioner", "index-doctor"), scopes: "user/*.cruds")
-            let patient = try #require(try world.records.read(type: "Patient", id: world.patientID, as: RecordServiceTests.system).resource())
+            let patient = try #require(try await world.records.read(type: "Patient", id: world.patientID, as: RecordServiceTests.system).resource())
             let family = try #require(patient["name"]?[0]?["family"]?.stringValue)
             let birthDate = try #require(patient["birthDate"]?.stringValue)
             let mrn = try #require((patient["identifier"]?.arrayValue ?? []).first {

@@ -1,5 +1,6 @@
 import FHIRModels
 import Foundation
+import Mapping
 
 /// The hospital's patient index: a doctor finds any patient by name, birth date or identifier,
 /// care relationship or not, to then open the chart (with break-glass when there is none). It

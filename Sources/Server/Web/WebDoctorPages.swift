@@ -107,9 +107,12 @@ struct WebDoctorPages: Sendable {
             return try await chartView(id, cursor: Self.query(request, "cursor"), reason: nil, request, context)
         } catch let denied as AccessDenied where denied.kind == .hidden {
             return breakGlassForm(id, request, context)
-        } catch let error as StoreError where error.code == .notFound || error.code == .gone {
+        } catch let error as StoreError {
             // The same page as a denial: whether the patient exists is not told.
-            return breakGlassForm(id, request, context)
+            switch error.code {
+            case .notFound, .gone: return breakGlassForm(id, request, context)
+            default: throw error
+            }
         }
     }
 

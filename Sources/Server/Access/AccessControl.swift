@@ -139,6 +139,13 @@ public struct AccessControl: Sendable {
         }
     }
 
+    /// May the principal search the hospital's patient index (`PatientIndexService`): find any
+    /// patient by name, birth date or identifier, seeing only who they are (never their record),
+    /// so that a doctor can then open a chart with break-glass. Doctors only.
+    public var mayUsePatientIndex: Bool {
+        principal.role == .doctor && principal.practitionerID != nil && scopeAllows(.search, on: "Patient")
+    }
+
     /// Whether the principal could make any write of this kind on `type` at all, before looking
     /// at which record (role and scopes only). False means every such write is denied; true
     /// means `decideWrite` decides.

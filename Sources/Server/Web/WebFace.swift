@@ -37,6 +37,7 @@ struct WebFace: Sendable {
         WebAdminPages(face: self).addRoutes(to: pages)
         WebBillingPages(face: self).addRoutes(to: pages)
         WebPatientPages(face: self).addRoutes(to: pages)
+        WebDoctorPages(face: self).addRoutes(to: pages)
     }
 
     // MARK: - Entry and static files

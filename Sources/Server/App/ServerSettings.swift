@@ -25,6 +25,13 @@ public struct ServerSettings: Sendable {
     public var auth = AuthSettings()
     public var encryption = EncryptionSettings()
     public var bulk = BulkSettings()
+    /// `development` (the default) or `production`: production refuses what is for local use
+    /// only (`medrec demo`). An unknown value counts as production.
+    public var mode: Mode = .development
+
+    public enum Mode: String, Sendable {
+        case development, production
+    }
 
     /// Tokens, passwords and audit.
     public struct AuthSettings: Sendable {
@@ -107,5 +114,6 @@ public struct ServerSettings: Sendable {
         auth.jwksURLAllowlist = JWKSURLAllowlist(setting: config.string(forKey: "medrec.auth.jwksUrlAllowlist"))
         encryption = EncryptionSettings(config: config)
         bulk = BulkSettings(config: config)
+        mode = config.string(forKey: "medrec.mode").flatMap { $0.isEmpty ? nil : $0 }.map { Mode(rawValue: $0.lowercased()) ?? .production } ?? defaults.mode
     }
 }

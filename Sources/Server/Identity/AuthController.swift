@@ -12,8 +12,6 @@ struct AuthController: Sendable {
     /// `medrec.baseUrl`, for the token endpoint's own URL (`PublicOrigin`).
     let baseURL: String?
 
-    static let registerFields: Set<String> = ["email", "password", "role", "firstName", "lastName", "birthDate", "gender", "phone"]
-    static let genders: Set<String> = ["male", "female", "other", "unknown"]
 
     var sessions: SessionService { SessionService(security: security) }
 
@@ -35,35 +33,16 @@ struct AuthController: Sendable {
 
     @Sendable func register(_ request: Request, context: Context) async throws -> Response {
         let body = try await JSONRequestBody.object(request)
-        var details = JSONRequestBody.rejectUnknown(body, allowed: Self.registerFields)
-        let email = JSONRequestBody.string(body, "email", required: true, maxLength: 254, into: &details)
-        let password = JSONRequestBody.string(body, "password", required: true, maxLength: 1024, into: &details)
-        let roleText = JSONRequestBody.string(body, "role", required: true, maxLength: 32, into: &details)
-        let firstName = JSONRequestBody.string(body, "firstName", required: true, maxLength: 100, into: &details)
-        let lastName = JSONRequestBody.string(body, "lastName", required: true, maxLength: 100, into: &details)
-        let birthDate = JSONRequestBody.string(body, "birthDate", required: false, maxLength: 10, into: &details)
-        let gender = JSONRequestBody.string(body, "gender", required: false, maxLength: 16, into: &details)
-        let phone = JSONRequestBody.string(body, "phone", required: false, maxLength: 40, into: &details)
-        if let email, !AccountEmail.isPlausible(email) { details.append(.init(field: "email", issue: "is not an email address")) }
-        if let password {
-            for problem in PasswordPolicy.problems(with: password, email: email) { details.append(.init(field: "password", issue: problem)) }
+        // `birthDate` is the name this route had before registration took the platform's names.
+        var details = JSONRequestBody.rejectUnknown(body, allowed: Set(AccountService.Registration.fieldNames + ["birthDate"]))
+        for (name, value) in body where !value.isNull && value.stringValue == nil {
+            details.append(.init(field: String(name.prefix(64)), issue: "must be a string"))
         }
-        var role: AccountService.Registration.Role?
-        if let roleText {
-            switch roleText {
-            case "patient": role = .patient
-            case "doctor": role = .doctor
-            default: details.append(.init(field: "role", issue: "must be patient or doctor; other roles are granted by an administrator"))
-            }
+        let (checked, problems) = AccountService.Registration.checked { name in
+            (body[name] ?? (name == "dateOfBirth" ? body["birthDate"] : nil))?.stringValue
         }
-        if let birthDate, !Self.isDate(birthDate) { details.append(.init(field: "birthDate", issue: "must be a date YYYY-MM-DD")) }
-        if let gender, !Self.genders.contains(gender) { details.append(.init(field: "gender", issue: "must be male, female, other or unknown")) }
-        guard details.isEmpty, let email, let password, let role, let firstName, let lastName else {
-            throw APIError.validation(details)
-        }
-        let registration = AccountService.Registration(
-            email: email, password: password, role: role, firstName: firstName, lastName: lastName, birthDate: birthDate,
-            gender: gender, phone: phone)
+        details += problems.map { APIError.Detail(field: $0.field, issue: $0.issue) }
+        guard details.isEmpty, let registration = checked else { throw APIError.validation(details) }
         let registered: AccountService.Registered
         do {
             registered = try await AccountService(store: store, security: security).register(registration, clientAddress: context.clientAddress)
@@ -277,21 +256,6 @@ struct AuthController: Sendable {
 
     static func busy() -> APIError {
         APIError(.serviceUnavailable, code: "busy", "too many logins at once; try again shortly", headers: [.retryAfter: "1"])
-    }
-
-    /// A platform-face JSON answer (never cached: it may carry tokens or PHI).
-    static func isDate(_ text: String) -> Bool {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-              let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
-              (1...12).contains(month), day >= 1 else { return false }
-        var components = DateComponents()
-        components.year = year
-        components.month = month
-        components.day = day
-        let calendar = Calendar(identifier: .gregorian)
-        guard let date = calendar.date(from: components) else { return false }
-        return calendar.component(.day, from: date) == day && calendar.component(.month, from: date) == month && year >= 1850
     }
 
     static func formItems(_ body: String) -> [String: String] {

@@ -1,5 +1,6 @@
 import FHIRModels
 import Foundation
+import Mapping
 
 /// Self-registration, once, for every face (the platform's `POST /auth/register` today, the
 /// web pages next): the account and its Patient or Practitioner land together with their
@@ -25,6 +26,8 @@ public struct AccountService: Sendable {
         public var birthDate: String?
         public var gender: String?
         public var phone: String?
+        /// A doctor's specialization (on the Practitioner as a qualification, as `DoctorDTO` maps it).
+        public var specialization: String? = nil
     }
 
     public struct Registered: Sendable {
@@ -76,6 +79,14 @@ public struct AccountService: Sendable {
         resource["telecom"] = .array(telecom)
         if let gender = registration.gender { resource["gender"] = .string(gender) }
         if let birthDate = registration.birthDate { resource["birthDate"] = .string(birthDate) }
+        if type == DoctorDTO.resourceType, let specialization = registration.specialization {
+            // The platform's own mapping writes it, so `/doctors` reads it back as `specialization`.
+            // Merging maps every field, so start from what the resource already says.
+            var doctor = DoctorDTO(fhir: .object(resource))
+            doctor.specialization = specialization
+            let mapped = doctor.fhir(mergingInto: .object(resource), context: MappingContext(authorPractitionerID: nil, now: Date()))
+            if let object = mapped.objectValue { resource = object }
+        }
         return .object(resource)
     }
 

@@ -27,6 +27,8 @@ struct WebFace: Sendable {
         app.get("", use: entry)
         app.get("sign-in", use: signInPage)
         app.post("sign-in", use: signIn)
+        app.get("register", use: registerPage)
+        app.post("register", use: register)
         app.get("static/{name}", use: asset)
         let pages = router.group(RouterPath(APIFace.webPrefix)).add(middleware: WebAuthenticator(sessions: sessions, cookies: cookies))
         pages.post("sign-out", use: signOut)
@@ -56,15 +58,21 @@ struct WebFace: Sendable {
 
     @Sendable func signInPage(_ request: Request, context: Context) async throws -> Response {
         let next = WebView.safeNext(request.uri.queryParameters["next"].map(String.init))
-        return signInForm(request, context, next: next, email: nil, message: nil, status: .ok)
+        var response = signInForm(request, context, next: next, email: nil, message: nil, status: .ok)
+        if request.uri.queryParameters["changed"] == "1" {
+            response = signInForm(request, context, next: next, email: nil, message: nil, status: .ok, notice: "Your password was changed. Sign in with the new one.")
+        }
+        return response
     }
 
     /// The sign-in form, with the pre-session CSRF secret (a new one when the browser has none).
     private func signInForm(
-        _ request: Request, _ context: Context, next: String?, email: String?, message: String?, status: HTTPResponse.Status
+        _ request: Request, _ context: Context, next: String?, email: String?, message: String?, status: HTTPResponse.Status,
+        notice: String? = nil
     ) -> Response {
         let (secret, setCookie) = formSecret(request)
         var data: [String: Any] = ["csrf": WebCookies.csrfToken(secret: secret)]
+        if let notice { data["notice"] = notice }
         if let next { data["next"] = next }
         if let email { data["email"] = email }
         if let message { data["message"] = message }
@@ -114,6 +122,60 @@ struct WebFace: Sendable {
         _ = try await WebForm.read(request, context: context, csrfSecret: context.webFormSecret)
         try await sessions.logout(try context.webCaller())
         return WebView.redirect("/app/sign-in", headers: [.setCookie: cookies.clearSession])
+    }
+
+    // MARK: - Register
+
+    @Sendable func registerPage(_ request: Request, context: Context) async throws -> Response {
+        registerForm(request, context, values: ["role": "patient"], problems: [], status: .ok)
+    }
+
+    /// The form with what was typed (never the password) and the problems next to their fields.
+    private func registerForm(
+        _ request: Request, _ context: Context, values: [String: String], problems: [(field: String, issue: String)],
+        status: HTTPResponse.Status
+    ) -> Response {
+        let (secret, setCookie) = formSecret(request)
+        var data = WebFieldErrors(problems).data
+        data["csrf"] = WebCookies.csrfToken(secret: secret)
+        var form = values
+        form["password"] = nil
+        data["form"] = form
+        data["isDoctor"] = values["role"] == "doctor"
+        data["genders"] = ["female", "male", "other", "unknown"].map { ["value": $0, "selected": values["gender"] == $0] }
+        var headers = HTTPFields()
+        if let setCookie { headers[.setCookie] = setCookie }
+        return view.page("register", title: "Create an account", request: request, context: context, data: data, status: status, headers: headers)
+    }
+
+    /// Self-registration through the same service and checks as `POST /auth/register`: a patient
+    /// can sign in at once; a doctor waits for an administrator.
+    @Sendable func register(_ request: Request, context: Context) async throws -> Response {
+        let form = try await WebForm.read(request, context: context, csrfSecret: cookies.formSecret(in: request))
+        var values: [String: String] = [:]
+        for name in AccountService.Registration.fieldNames { values[name] = form[name] }
+        let (checked, problems) = AccountService.Registration.checked { form[$0] }
+        guard let registration = checked else {
+            return registerForm(request, context, values: values, problems: problems.map { ($0.field, $0.issue) }, status: .unprocessableContent)
+        }
+        let registered: AccountService.Registered
+        do {
+            registered = try await accounts.register(registration, clientAddress: context.clientAddress)
+        } catch is AccountService.EmailTaken {
+            return registerForm(
+                request, context, values: values, problems: [("email", "An account with this email already exists. Sign in instead.")],
+                status: .conflict)
+        } catch is PasswordHasherBusy {
+            throw StoreError(.unavailable, "busy")
+        }
+        if registered.status == .pending {
+            return view.page(
+                "register-pending", title: "Registration received", request: request, context: context,
+                data: ["notice": "Your account was created. An administrator approves doctors' accounts; you can sign in once that is done."])
+        }
+        // A patient is active at once: sign them in with the password they just chose.
+        let session = try await sessions.signIn(email: registration.email, password: registration.password, clientAddress: context.clientAddress)
+        return WebView.redirect("/app", headers: [.setCookie: cookies.setSession(session)])
     }
 
     // MARK: - Password

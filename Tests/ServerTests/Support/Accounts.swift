@@ -36,10 +36,14 @@ struct Accounts {
     /// Registers through `POST /auth/register`; returns the response.
     func register(email: String, role: String, password: String = Accounts.password, first: String = "Test", last: String = "User")
         async throws -> FHIRTestResponse {
-        try await json(.post, "/auth/register", .object([
+        // What the record needs: a patient's date of birth, a doctor's specialization.
+        var body: JSONObject = [
             "email": .string(email), "password": .string(password), "role": .string(role),
             "firstName": .string(first), "lastName": .string(last),
-        ]))
+        ]
+        if role == "patient" { body["dateOfBirth"] = "1980-01-01" }
+        if role == "doctor" { body["specialization"] = "General practice" }
+        return try await json(.post, "/auth/register", .object(body))
     }
 
     func login(email: String, password: String = Accounts.password) async throws -> FHIRTestResponse {

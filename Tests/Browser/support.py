@@ -400,6 +400,7 @@ class Browser:
             time.sleep(0.2)
             content = self.driver.execute_script("return document.documentElement.scrollHeight")
             self.driver.set_window_size(width, min(max(height, content + 120), height * 3))
+            self.driver.execute_script("window.scrollTo(0, 0)")
             time.sleep(0.2)
             self.driver.save_screenshot(os.path.join(Config.screenshots, f"{name}-{suffix}.png"))
         self.driver.set_window_size(*DESKTOP)

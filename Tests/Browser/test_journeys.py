@@ -14,6 +14,7 @@ have left, so one missing page does not hide the rest):
 Elements are found by label text, visible text and form field names only."""
 
 import datetime
+import re
 import unittest
 import uuid
 
@@ -34,7 +35,6 @@ class State:
     doctor_last = f"Snow{tag.capitalize()}"
     entry_text = f"Seen in clinic, follow up in two weeks ({tag})."
     medication = "Amoxicillin 500 mg"
-    bill_text = f"Consultation {tag}"
     appointment_day = (datetime.date.today() + datetime.timedelta(days=14))
     second_email = f"eve-{tag}@browser.example"
 
@@ -133,14 +133,11 @@ class JourneyTests(unittest.TestCase):
             admin = Browser(self).sign_in(Config.admin)
             admin.visit("/app/admin")
             visible(admin)
-            admin.sees(State.doctor_last)
+            admin.sees(State.doctor_email)
             admin.screenshot("admin-pending-doctors")
-            row = admin.form_with(State.doctor_last) if State.doctor_last in " ".join(f.text for f in admin.driver.find_elements(By.TAG_NAME, "form")) else None
-            if row is None:
-                # The approve form sits in the doctor's row.
-                row = next(r for r in admin.driver.find_elements(By.TAG_NAME, "tr") if State.doctor_last in r.text)
-            admin.press("Approve", within=row)
-            admin.sees("approved") if "approved" in admin.text.lower() else None
+            admin.press(f"Approve {State.doctor_email}")
+            admin.visit("/app/admin")
+            self.assertNotIn(State.doctor_email, admin.text, "the doctor is still pending")
         doctor = Browser(self).sign_in(State.doctor_email)
         self.assertTrue(doctor.path.startswith("/app/doctor"), doctor.path)
         # Find the patient by name.
@@ -200,16 +197,20 @@ class JourneyTests(unittest.TestCase):
         billing = Browser(self).sign_in(Config.billing)
         billing.visit("/app/billing/new")
         visible(billing)
-        billing.fill("Patient", State.patient_last)
-        billing.fill("Description", State.bill_text)
+        billing.fill("Patient's name", State.patient_last)
+        billing.press("Find the patient")
+        billing.follow(State.patient_last)
+        visible(billing)
+        billing.fill("Date", datetime.date.today().isoformat())
+        billing.fill("Currency", "USD")
         billing.fill("Amount", "125.50")
-        billing.press("Create")
-        visible(billing).sees(State.bill_text)
+        billing.fill("Insurance pays", "25.50")
+        billing.press("Create the bill")
+        visible(billing).sees("125.50")
         billing.screenshot("billing-bill")
         patient = Browser(self).sign_in(State.patient_email)
         patient.visit("/app/patient/bills")
-        visible(patient).sees(State.bill_text)
-        patient.sees("125.50")
+        visible(patient).sees("125.50")
         patient.screenshot("patient-bills")
 
     def test_4_a_second_patient_cannot_reach_the_first_patients_pages(self):
@@ -229,16 +230,35 @@ class JourneyTests(unittest.TestCase):
                 self.assertNotIn(State.patient_last, eve.text, f"{path} showed the first patient's data")
         self.assertTrue(refused, "no URL was refused")
         # Editing a form field: cancel the first patient's appointment from Eve's own page.
-        status, appointments = api("GET", f"/appointments?patient={first}", token=login(State.patient_email))
-        appointment_ids = [a.get("id") for a in (appointments or {}).get("data", appointments if isinstance(appointments, list) else [])
-                           if isinstance(a, dict)] if status == 200 else []
+        status, appointments = api("GET", f"/appointments?patientId={first}", token=login(State.patient_email))
+        appointment_ids = [a.get("id") for a in (appointments or {}).get("items", [])] if status == 200 and isinstance(appointments, dict) else []
+        # Eve needs an appointment of her own for the page to show a cancel form to tamper with.
         eve.visit("/app/patient/appointments")
         visible(eve)
-        hidden = eve.driver.find_elements(By.CSS_SELECTOR, "form input[type='hidden'][name='appointment'], form input[type='hidden'][name='id']")
-        if appointment_ids and hidden:
-            eve.driver.execute_script("arguments[0].value = arguments[1]", hidden[0], appointment_ids[0])
-            eve.press("Cancel", within=hidden[0].find_element(By.XPATH, "./ancestor::form"))
-            self.assertIn(eve.title, NOT_FOUND_TITLES)
+        if not eve.driver.find_elements(By.XPATH, "//form[.//button[contains(., 'Cancel')]]"):
+            form = eve.form_with("Request")
+            eve.fill("Doctor", State.doctor_last)
+            eve.fill("Date", State.appointment_day.isoformat())
+            eve.press("Request", within=form)
+        forms = eve.driver.find_elements(By.XPATH, "//form[.//button[contains(., 'Cancel')]]")
+        self.assertTrue(forms and appointment_ids, "no cancel form on Eve's page, or no appointment of the first patient")
+        form = forms[0]
+        hidden = [h for h in form.find_elements(By.CSS_SELECTOR, "input[type='hidden']") if h.get_attribute("name") != "_csrf"]
+        target = appointment_ids[0]
+        if hidden:
+            # The appointment named in a hidden field.
+            eve.driver.execute_script("arguments[0].value = arguments[1]", hidden[0], target)
+        else:
+            # The appointment named in the form's action.
+            action = form.get_attribute("action")
+            eve.driver.execute_script("arguments[0].setAttribute('action', arguments[1])", form,
+                                      re.sub(r"[0-9a-f-]{36}", target, action))
+        eve.press("Cancel", within=form)
+        self.assertIn(eve.title, NOT_FOUND_TITLES, "tampered cancel was not refused")
+        # The first patient's appointment is untouched.
+        status, appointment = api("GET", f"/appointments/{target}", token=login(State.patient_email))
+        self.assertEqual(status, 200, appointment)
+        self.assertNotEqual(appointment.get("status"), "canceled")
         # The denial is in the audit log, under Eve.
         status, bundle = api("GET", f"/fhir/AuditEvent?agent={me['id']}&_count=100", token=login(Config.admin))
         self.assertEqual(status, 200, bundle)

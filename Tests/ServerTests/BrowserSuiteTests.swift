@@ -27,10 +27,10 @@ import Glibc
         return missing
     }
 
+    /// The `python3` on PATH first (the one `.ci/run` installs selenium into with `python3 -m pip`).
     static var python: String? {
-        ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) }
-            ?? (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
-            .map { "\($0)/python3" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+        let onPath = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map { "\($0)/python3" }
+        return (onPath + ["/usr/bin/python3", "/usr/local/bin/python3"]).first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
     /// Runs `python3 Tests/Browser/run.py <arguments>` without blocking a cooperative thread
@@ -85,10 +85,10 @@ import Glibc
                 try #require(inserted)
             }
             let filter = ProcessInfo.processInfo.environment["MEDREC_BROWSER_TESTS"].map { "\(only)" + "." + $0 } ?? only
-            let (status, output) = try await runSuite([
+            let (status, output) = try await Self.runSuite([
                 "--base-url", "http://127.0.0.1:\(port)", "--password", Accounts.password,
                 "--admin", "admin@browser.example", "--billing", "billing@browser.example",
-                "--screenshots", repository.appendingPathComponent("docs/screenshots").path, "--only", filter,
+                "--screenshots", Self.repository.appendingPathComponent("docs/screenshots").path, "--only", filter,
             ])
             #expect(status == 0, "the browser suite (\(only)) failed (exit \(status)):\n\(output)")
         }

@@ -68,6 +68,7 @@ struct DemoCommand: AsyncParsableCommand {
             (name, try FHIRJSON.parse(Array(try Data(contentsOf: URL(fileURLWithPath: folder).appendingPathComponent(name)))))
         }
 
+        let fromStdin = passwordStdin
         try await CLIDatabase.run(options) { database in
             for role in [Principal.Role.admin, .doctor, .patient, .billing] {
                 if try await database.identities.credentials(email: Self.email(role)) != nil {
@@ -130,7 +131,7 @@ struct DemoCommand: AsyncParsableCommand {
             print("  doctor   \(Self.email(.doctor))  Dana Demo, General practice, caring for \(imported.count) patients")
             print("  patient  \(Self.email(.patient))  \(imported[0].name)")
             print("  billing  \(Self.email(.billing))")
-            if passwordStdin {
+            if fromStdin {
                 print("password: the one given on standard input")
             } else {
                 print("password: \(password)")

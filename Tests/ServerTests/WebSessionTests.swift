@@ -220,4 +220,25 @@ import Testing
             #expect(try await client.send(.get, "/patients/x", headers: [.authorization: ""]).headers[.contentType]?.contains("json") == true)
         }
     }
+
+    /// Another site's form reaches the app without the SameSite=Strict cookie: it is sent to sign
+    /// in, and the answer must not remove the session cookie the browser still holds (Chromium
+    /// honours that Set-Cookie on a top-level navigation: a cross-site sign-out). A dead cookie
+    /// that was sent is still removed.
+    @Test func aRequestWithoutTheSessionCookieDoesNotClearIt() async throws {
+        try await TestApp.runSecured { client, _, security in
+            try await Self.patientAccount(client, security, "keep@web.example")
+            let forged = try await client.send(
+                .post, "/app/sign-out", headers: [.contentType: "application/x-www-form-urlencoded", .authorization: "", .secFetchSite: "cross-site"],
+                body: Array("x=1".utf8))
+            #expect(forged.status == .seeOther)
+            #expect(forged.headers[.setCookie] == nil)
+            let page = try await client.send(.get, "/app/account/password", headers: [.authorization: ""])
+            #expect(page.status == .seeOther)
+            #expect(page.headers[.setCookie] == nil)
+            let dead = try await client.send(.get, "/app/account/password", headers: [.authorization: "", .cookie: "medrec_session=dead.cookie"])
+            #expect(dead.status == .seeOther)
+            #expect(dead.headers[.setCookie]?.contains("Max-Age=0") == true)
+        }
+    }
 }

@@ -28,6 +28,13 @@ public struct ServerSettings: Sendable {
     public var scheduleTimeZone = "UTC"
     public var encryption = EncryptionSettings()
     public var bulk = BulkSettings()
+    /// `development` (the default) or `production`: production refuses what is for local use
+    /// only (`medrec demo`). An unknown value counts as production.
+    public var mode: Mode = .development
+
+    public enum Mode: String, Sendable {
+        case development, production
+    }
 
     /// Tokens, passwords and audit.
     public struct AuthSettings: Sendable {
@@ -111,5 +118,6 @@ public struct ServerSettings: Sendable {
         scheduleTimeZone = config.string(forKey: "medrec.scheduleTimeZone", default: defaults.scheduleTimeZone)
         encryption = EncryptionSettings(config: config)
         bulk = BulkSettings(config: config)
+        mode = config.string(forKey: "medrec.mode").flatMap { $0.isEmpty ? nil : $0 }.map { Mode(rawValue: $0.lowercased()) ?? .production } ?? defaults.mode
     }
 }

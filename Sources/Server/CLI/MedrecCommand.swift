@@ -7,7 +7,7 @@ public struct MedrecCommand: AsyncParsableCommand {
         abstract: "FHIR R4 medical-records server and tools.",
         subcommands: [
             ServeCommand.self, ValidateCommand.self, ConvertCommand.self, MigrateCommand.self, DbCommand.self, KeysCommand.self,
-            UserCommand.self, ClientCommand.self, ReindexCommand.self, ExportCommand.self, ImportCommand.self,
+            UserCommand.self, ClientCommand.self, ReindexCommand.self, ExportCommand.self, ImportCommand.self, DemoCommand.self,
         ]
     )
 

@@ -45,9 +45,9 @@ struct WebPageMiddleware: RouterMiddleware {
             if let next = WebView.safeNext(next), let encoded = next.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "/-_."))) {
                 location += "?next=" + encoded
             }
-            return WebView.redirect(location, headers: [.setCookie: view.cookies.clearSession])
+            return WebView.redirect(location, headers: clearSessionCookie(request))
         case is TokenRejected:
-            return WebView.redirect("/app/sign-in", headers: [.setCookie: view.cookies.clearSession])
+            return WebView.redirect("/app/sign-in", headers: clearSessionCookie(request))
         case WebError.csrf:
             return page(.forbidden, "This form has expired", "The form was out of date or came from another site. Go back, reload the page and try again.", request, context)
         case WebError.forbidden:
@@ -85,6 +85,13 @@ struct WebPageMiddleware: RouterMiddleware {
             context.logger.error("web: request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
             return page(.internalServerError, "Something went wrong", "The error was logged. Try again later.", request, context)
         }
+    }
+
+    /// Removes a dead session cookie, only when the request carried one: a request without it
+    /// (another site's form, whose SameSite=Strict cookie stayed home) must not make the browser
+    /// drop the live session it still holds (a cross-site sign-out; found by the browser suite).
+    private func clearSessionCookie(_ request: Request) -> HTTPFields {
+        request.cookies[view.cookies.sessionName] == nil ? [:] : [.setCookie: view.cookies.clearSession]
     }
 
     /// The same page whether the record does not exist or may not be seen.

@@ -225,6 +225,16 @@ import Testing
             #expect(invalid.status == .unprocessableContent)
             #expect(invalid.text.contains(#"id="dateTime-error""#))
             #expect(invalid.text.contains(#"id="doctorId-error""#))
+            // The doctor has no working hours yet: the schedule has no slot, said next to the time.
+            let noSlot = try await browser.submit(
+                "/app/patient/appointments", [("doctorId", doctor.resourceID), ("dateTime", "2099-05-04T10:15"), ("reason", "Knee pain")])
+            #expect(noSlot.status == .conflict)
+            #expect(noSlot.text.contains(#"id="dateTime-error""#))
+            let schedule = try await Platform.call(client, .put, "/doctors/\(doctor.resourceID)", body: [
+                "firstName": "Greg", "lastName": "House", "specialization": "Diagnostics",
+                "workSchedule": [["daysOfWeek": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "startTime": "08:00", "endTime": "18:00"]],
+            ])
+            try #require(schedule.status == .ok, "\(schedule.text)")
             let booked = try await browser.submit(
                 "/app/patient/appointments", [("doctorId", doctor.resourceID), ("dateTime", "2099-05-04T10:15"), ("reason", "Knee pain")])
             #expect(booked.status == .seeOther, "\(booked.status): \(booked.text.prefix(300))")

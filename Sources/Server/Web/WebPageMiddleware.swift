@@ -71,6 +71,8 @@ struct WebPageMiddleware: RouterMiddleware {
                 context.logger.error("web: a stored record failed its integrity check")
                 return page(.internalServerError, "Something went wrong", "The error was logged. Try again later.", request, context)
             }
+        case let refused as BookingRefused:
+            return page(refused.kind == .unavailable ? .conflict : .unprocessableContent, "This appointment cannot be booked", refused.message, request, context)
         case let error as SearchQueryError:
             return page(.badRequest, "This search cannot be run", error.message, request, context)
         case is NIOTooManyBytesError:

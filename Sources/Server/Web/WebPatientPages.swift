@@ -221,6 +221,12 @@ struct WebPatientPages: Sendable {
         } catch let unknown as any PlatformRecordsUnknownReferences {
             problems += unknown.referenceIssues.map { ($0.field, $0.field == "doctorId" ? "is not a doctor in the directory" : $0.issue) }
             return try await appointmentsPage(request, context, form: entered, problems: Self.labelled(problems), status: .unprocessableContent)
+        } catch let refused as BookingRefused {
+            // The doctor's schedule has no such slot (409) or the booking cannot be checked (422).
+            problems.append(((refused.field ?? .dateTime).rawValue, refused.message))
+            return try await appointmentsPage(
+                request, context, form: entered, problems: Self.labelled(problems),
+                status: refused.kind == .unavailable ? .conflict : .unprocessableContent)
         } catch let denied as AccessDenied where denied.kind == .forbidden {
             return try await appointmentsPage(
                 request, context, form: entered, problems: [],

@@ -9,10 +9,12 @@ extension AppointmentDTO {
             ignored: ["id"],
             issues: issues
         )
+        // No `dateTime` is a request: the patient asks the doctor for an appointment and the
+        // practice sets the time (an Encounter without `period`).
         self.init(
             patientID: reader.id("patientId", required: true),
             doctorID: reader.id("doctorId", required: true),
-            dateTime: reader.dateTime("dateTime", required: true),
+            dateTime: reader.dateTime("dateTime"),
             reasonForVisit: reader.string("reasonForVisit"),
             status: reader.code("status", required: true),
             notes: reader.string("notes")

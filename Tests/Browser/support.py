@@ -283,6 +283,17 @@ class Browser:
                 return self
         raise AssertionError(f"no link {text!r} at {self.path}")
 
+    def act(self, text):
+        """Follows the link, or presses the button, whose visible text contains `text` (an
+        action is a link on one page and a form's button on another, e.g. under break-glass)."""
+        for element in self.driver.find_elements(By.XPATH, "//a | //button | //input[@type='submit']"):
+            label = (element.text or element.get_attribute("value") or "").strip()
+            if text.lower() in label.lower() and element.is_displayed():
+                element.click()
+                self.check()
+                return self
+        raise AssertionError(f"no link or button {text!r} at {self.path}")
+
     def form_with(self, text):
         """The form (or the card holding a form) whose text contains `text`."""
         for form in self.driver.find_elements(By.TAG_NAME, "form"):

@@ -5,8 +5,8 @@ import Testing
 /// The validation rules of issue 7, one test each, as a client sees them in `details`.
 @Suite struct ValidationRuleTests {
     @Test func aMissingRequiredFieldIsRequired() {
-        #expect(BodyTesting.issues(AppointmentDTO.self, #"{"patientId": "p1", "doctorId": "d1", "status": "scheduled"}"#)
-            == [FieldIssue("dateTime", "is required")])
+        #expect(BodyTesting.issues(AppointmentDTO.self, #"{"patientId": "p1", "dateTime": "2026-12-03T09:30:00Z", "status": "scheduled"}"#)
+            == [FieldIssue("doctorId", "is required")])
     }
 
     @Test func aBadDateMustBeADate() {

@@ -131,9 +131,8 @@ import Mapping
             #expect(create["outcomeDesc"]?.stringValue == "appointment booked by the patient")
             #expect((create["agent"]?.arrayValue ?? []).contains { $0["who"]?["reference"]?.stringValue == patient.fhirUser })
 
-            // A request names no time (a FHIR Encounter without `period`; the platform's appointment
-            // always has one, so it is always a booking): no schedule to check, and the doctor asked
-            // for can act on it.
+            // A request names no time (a FHIR Encounter without `period`): no schedule to check (the
+            // idle doctor has no hours at all), and the doctor asked for can act on it.
             let request = try await client.send(
                 .post, "/fhir/Encounter", headers: Self.fhir(world.other),
                 body: FHIRJSON.serialize(Self.encounter(world.other.resourceID, doctor.resourceID, start: nil)))
@@ -150,6 +149,16 @@ import Mapping
                 .post, "/fhir/Encounter", headers: Self.fhir(world.other),
                 body: FHIRJSON.serialize(Self.encounter(world.other.resourceID, nil, start: nil)))
             #expect(open.status == .created, "\(open.text)")
+            // The platform face's request: an appointment without `dateTime`, stored with no time.
+            let platformRequest = try await Platform.call(
+                client, .post, "/appointments", as: world.other, body: Self.booking(world.other.resourceID, world.idle.resourceID, nil))
+            #expect(platformRequest.status == .created, "\(platformRequest.text)")
+            let platformRequestID = try #require(try platformRequest.json["id"]?.stringValue)
+            #expect(try platformRequest.json["dateTime"] == nil)
+            let stored = try await client.send(.get, "/fhir/Encounter/\(platformRequestID)")
+            #expect(try stored.json["period"] == nil)
+            #expect(try stored.json["status"]?.stringValue == "planned")
+            #expect(try await Platform.call(client, .get, "/appointments/\(platformRequestID)", as: world.idle).status == .ok)
 
             // The FHIR face books the same way.
             let tuesday = Self.upcoming(3, 14)

@@ -132,14 +132,16 @@ struct WebDoctorPages: Sendable {
         return try await chartView(id, cursor: form.text("cursor"), reason: reason, request, context)
     }
 
-    private func chartView(_ id: String, cursor: String?, reason: String?, _ request: Request, _ context: Context) async throws -> Response {
+    private func chartView(
+        _ id: String, cursor: String?, reason: String?, notice: String? = nil, _ request: Request, _ context: Context
+    ) async throws -> Response {
         let caller = try context.webCaller(breakGlassReason: reason)
         let summary = try await chart.summary(patientID: id, as: caller)
         let timeline = try await chart.timeline(patientID: id, cursor: cursor, as: caller)
         var data: [String: Any] = ["summary": summary, "timeline": timeline, "patientID": id, "chartBase": "/app/doctor/patients/\(id)"]
         if let reason { data["breakGlass"] = ["reason": reason] }
         if let next = timeline["next"] as? String { data["nextLink"] = "/app/doctor/patients/\(id)?cursor=" + Self.encoded(next) }
-        if let notice = Self.query(request, "done") { data["notice"] = Self.notices[notice] }
+        if let notice = notice ?? Self.query(request, "done") { data["notice"] = Self.notices[notice] }
         let name = summary["name"] as? String ?? "Patient"
         return view.page("doctor/chart", title: name, request: request, context: context, data: data)
     }
@@ -459,7 +461,7 @@ struct WebDoctorPages: Sendable {
     /// response (break-glass does not outlive the request, so a redirect would lose it).
     private func afterWrite(_ id: String, notice: String, reason: String?, _ request: Request, _ context: Context) async throws -> Response {
         guard let reason else { return WebView.redirect("/app/doctor/patients/\(id)?done=\(notice)") }
-        return try await chartView(id, cursor: nil, reason: reason, request, context)
+        return try await chartView(id, cursor: nil, reason: reason, notice: notice, request, context)
     }
 
     /// The form's break-glass reason: nil when none was given, a field problem when too long.

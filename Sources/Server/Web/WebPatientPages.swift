@@ -93,6 +93,7 @@ struct WebPatientPages: Sendable {
         var notice: String?
         switch request.uri.queryParameters["done"].map(String.init) {
         case "booked": notice = "Your appointment is booked."
+        case "requested": notice = "Your request is sent: the practice will set the time."
         case "canceled": notice = "Your appointment is canceled."
         default: break
         }
@@ -108,17 +109,19 @@ struct WebPatientPages: Sendable {
         let now = ISO8601DateFormatter().string(from: Date())
         async let upcoming = appointmentList(patientID, after: now, cursor: nil, as: caller)
         async let past = appointmentList(patientID, before: now, cursor: cursor, as: caller)
+        async let requested = appointmentList(patientID, unscheduled: true, cursor: nil, as: caller)
         let directory = try await doctorDirectory(caller)
         var names: [String: String] = [:]
         for doctor in directory.doctors { names[doctor.id] = doctor.name }
         let upcomingPage = try await upcoming
         let pastPage = try await past
+        let requestedPage = try await requested
         func rows(_ items: [PlatformRecords<AppointmentDTO>.Item], cancellable: Bool) -> [[String: Any]] {
             items.map { item in
                 let model = item.model
                 var row: [String: Any] = [
                     "id": item.stored.id,
-                    "when": WebFormat.dateTime(model.dateTime) ?? "No time set",
+                    "when": WebFormat.dateTime(model.dateTime) ?? "Requested, no time yet",
                     "status": (model.status ?? .scheduled).rawValue.capitalized,
                     "doctor": model.doctorID.map { names[$0] ?? "Doctor (\($0))" } ?? "No doctor named",
                 ]
@@ -129,8 +132,10 @@ struct WebPatientPages: Sendable {
             }
         }
         var data: [String: Any] = WebFieldErrors(problems).data
-        data["upcoming"] = rows(upcomingPage.items, cancellable: true)
-        data["hasUpcoming"] = !upcomingPage.items.isEmpty
+        // Requests (no time yet) are listed with the upcoming ones, first: the patient sees them
+        // and can withdraw them like any other appointment.
+        data["upcoming"] = rows(requestedPage.items, cancellable: true) + rows(upcomingPage.items, cancellable: true)
+        data["hasUpcoming"] = !upcomingPage.items.isEmpty || !requestedPage.items.isEmpty
         data["past"] = rows(pastPage.items, cancellable: false)
         data["hasPast"] = !pastPage.items.isEmpty
         data["pastNext"] = pastPage.next
@@ -147,10 +152,12 @@ struct WebPatientPages: Sendable {
         return view.page("patient/appointments", title: "My appointments", request: request, context: context, data: data, status: status)
     }
 
-    /// Appointments of the patient from `after` on (soonest first, one page) or before `before`
-    /// (latest first, paged): the platform list with its `from`/`to` filters.
+    /// Appointments of the patient from `after` on (soonest first, one page), before `before`
+    /// (latest first, paged), or `unscheduled` requests that have no time yet (one page): the
+    /// platform list with its `from`/`to` filters, or FHIR's `date:missing`.
     private func appointmentList(
-        _ patientID: String, after: String? = nil, before: String? = nil, cursor: String?, as caller: Caller
+        _ patientID: String, after: String? = nil, before: String? = nil, unscheduled: Bool = false, cursor: String?,
+        as caller: Caller
     ) async throws -> (items: [PlatformRecords<AppointmentDTO>.Item], next: String?) {
         var search = PlatformFilters.Search()
         let filters = PlatformFilters.of(collection: "appointments")
@@ -158,11 +165,16 @@ struct WebPatientPages: Sendable {
         if let after { try filters.apply("from", after, to: &search) }
         if let before { try filters.apply("to", before, to: &search) }
         var items = search.items
-        items.append(("_sort", after != nil ? "date" : "-date"))
+        if unscheduled {
+            items.append(("date:missing", "true"))
+        } else {
+            items.append(("_sort", after != nil ? "date" : "-date"))
+        }
         items.append(("_count", String(Self.pageSize)))
         if let cursor { items.append(("_cursor", cursor)) }
+        let window = unscheduled ? "date:missing=true" : after != nil ? "from=now" : "to=now"
         return try await platform.appointments.list(
-            items, conditions: search.conditions, queryText: "patientId=\(patientID)&\(after != nil ? "from" : "to")=now",
+            items, conditions: search.conditions, queryText: "patientId=\(patientID)&\(window)",
             maxCount: Self.pageSize, as: caller)
     }
 
@@ -232,7 +244,7 @@ struct WebPatientPages: Sendable {
                 request, context, form: entered, problems: [],
                 refusal: "Your account may not book appointments here. Call the practice to book one.", status: .forbidden)
         }
-        return WebView.redirect("/app/patient/appointments?done=booked")
+        return WebView.redirect("/app/patient/appointments?done=\(form.text("dateTime") == nil ? "requested" : "booked")")
     }
 
     /// Form field names as the form labels them, for the error summary; the field key stays

@@ -56,6 +56,25 @@ struct SearchPagingTests {
             // A token key first (the issue asks for _sort on any parameter of a supported type), then a date.
             pages = try await Synthea.expectMatches(client, Synthea.path("Patient", [("_sort", "gender,-birthdate"), ("_count", "4")]), Set(byBirth))
             #expect(pages.matchReferences == byGenderThenYoungest)
+
+            // Periods with a start only (planned visits, an ongoing stay) are open-ended: they sort
+            // by their start, newest first under -date, not as ties at the end of time in key order.
+            var openVisits: [String] = []
+            for start in ["2021-03-01T10:00:00Z", "2023-07-15T09:00:00Z", "2019-11-30T16:30:00Z"] {
+                let visit: JSONValue = [
+                    "resourceType": "Encounter", "status": "planned",
+                    "class": ["system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"],
+                    "subject": ["reference": .string("Patient/\(patientID)")], "period": ["start": .string(start)],
+                ]
+                let made = try await client.sendJSON(.post, "/fhir/Encounter", visit)
+                try #require(made.status == .created, "\(made.text)")
+                openVisits.append("Encounter/" + (try #require(try made.json["id"]?.stringValue)))
+            }
+            let newestOpen = [openVisits[1], openVisits[0], openVisits[2]]
+            let open = try await Synthea.search(client, Synthea.path("Encounter", [("patient", patientID), ("status", "planned"), ("_sort", "-date")]))
+            #expect(open.matchReferences == newestOpen)
+            let oldestFirst = try await Synthea.search(client, Synthea.path("Encounter", [("patient", patientID), ("status", "planned"), ("_sort", "date")]))
+            #expect(oldestFirst.matchReferences == newestOpen.reversed())
         }
     }
 

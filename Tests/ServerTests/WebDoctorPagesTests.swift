@@ -96,7 +96,7 @@ import Testing
             #expect(try await Self.count("SELECT count(*)::int FROM audit_event WHERE purpose = 'BTG' AND $1 = ANY(patient_ids)", w.bob.resourceID, endpoint) == 0)
 
             // A long history, so that the chart pages.
-            for day in 1...22 {
+            for day in 1...27 {
                 let visit: JSONValue = [
                     "resourceType": "Encounter", "status": "finished",
                     "class": ["system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"],
@@ -124,17 +124,21 @@ import Testing
                 "SELECT count(*)::int FROM audit_event WHERE purpose = 'BTG' AND entity_type = 'Patient' AND entity_id = $1",
                 w.bob.resourceID, endpoint) >= 1)
             // The pager is a POST form carrying the reason: the next page opens under break-glass too.
-            // Twenty visits on the first page, the other two on the next (order: see the report).
-            let visits = { (html: String) in (1...22).filter { html.contains("Visit number \($0) <") } }
-            #expect(visits(opened.text).count == 20)
+            // Twenty-five visits on the first page (newest first), the other two on the next.
+            let visits = { (html: String) in (1...27).filter { html.contains("Visit number \($0)</strong>") } }
+            #expect(visits(opened.text) == Array(3...27))
+            #expect(opened.text.contains(#"<form method="post" action="\#(chart)/timeline""#))
             let cursorRange = try #require(opened.text.range(of: #"name="cursor" value="[^"]+""#, options: .regularExpression))
             let cursor = String(opened.text[cursorRange].dropFirst(#"name="cursor" value=""#.count).dropLast())
             let csrf = try #require(WebBrowser.csrf(in: opened.text))
-            let older = try await w.browser.post(chart, [("breakGlassReason", reason), ("cursor", cursor)], csrf: csrf)
+            let older = try await w.browser.post(chart + "/timeline", [("breakGlassReason", reason), ("cursor", cursor)], csrf: csrf)
             #expect(older.status == .ok)
             #expect(older.text.contains("Emergency access (audited)"))
-            #expect(visits(older.text).count == 2)
-            #expect(Set(visits(older.text)).isDisjoint(with: visits(opened.text)))
+            #expect(visits(older.text) == [1, 2])
+            // Without the reason, the older page is the break-glass question again.
+            let unasked = try await w.browser.get(chart + "/timeline?cursor=" + cursor)
+            #expect(unasked.text.contains("no care relationship"))
+            #expect(!unasked.text.contains("Visit number"))
             // Break-glass held for that request only: the next plain view asks again.
             let again = try await w.browser.get(chart)
             #expect(again.text.contains("no care relationship"))

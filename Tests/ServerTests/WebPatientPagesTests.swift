@@ -115,7 +115,7 @@ import Testing
     }
 
     @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
-    func theRecordsPageOfTheLargestPatientIsFast() async throws {
+    func theRecordsPagesOfALongHistoryAnswerAndPage() async throws {
         try await TestApp.runSecured { client, _, security in
             // The fixture patient with the most observations, plus 900 more values (dated
             // earlier), so the page has a long history to page through.

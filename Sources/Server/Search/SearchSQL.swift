@@ -145,8 +145,17 @@ struct SearchSQL {
             case .lastUpdated: (expression, cast) = ("r.last_updated", "timestamptz")
             case .id: (expression, cast) = ("r.id", "text")
             case .index(let table, let ascending, let descending, let params):
-                let column = key.descending ? descending : ascending
-                expression = "(SELECT \(key.descending ? "max" : "min")(x.\(column)) FROM \(table) x "
+                var column = "x." + (key.descending ? descending : ascending)
+                if table == "search_date" {
+                    // An open period end is stored as `distantFuture` (an open start as
+                    // `distantPast`): sorted by it, every Encounter with a start only would tie
+                    // at the year 4001 and fall back to key order (oldest first under `-date`).
+                    // Such a bound sorts by the period's other, known end instead.
+                    column = key.descending
+                        ? "CASE WHEN x.high >= '4000-01-01T00:00:00Z' THEN x.low ELSE x.high END"
+                        : "CASE WHEN x.low <= '0002-01-01T00:00:00Z' THEN x.high ELSE x.low END"
+                }
+                expression = "(SELECT \(key.descending ? "max" : "min")(\(column)) FROM \(table) x "
                     + "WHERE x.resource_key = r.resource_key AND x.param = ANY(\(bind(params))::bigint[]))"
                 switch table {
                 case "search_date": cast = "timestamptz"

@@ -15,12 +15,14 @@ struct WebDoctorPages: Sendable {
     typealias Context = MedrecRequestContext
     let face: WebFace
     let index: PatientIndexService
-    let chart: WebDoctorChart
+    /// The same chart component as the patient's own pages: the doctor sees the sections the
+    /// patient sees, read as the doctor (break-glass included) through the services.
+    let chart: WebPatientChart
 
     init(face: WebFace) {
         self.face = face
         index = PatientIndexService(store: face.store, security: face.security)
-        chart = WebDoctorChart(platform: face.platform)
+        chart = WebPatientChart(platform: face.platform)
     }
 
     var view: WebView { face.view }
@@ -35,6 +37,10 @@ struct WebDoctorPages: Sendable {
         doctor.get("schedule", use: schedule)
         doctor.get("patients/{id}", use: chartPage)
         doctor.post("patients/{id}", use: chartWithBreakGlass)
+        doctor.get("patients/{id}/timeline", use: { try await sectionPage(.timeline, $0, $1) })
+        doctor.post("patients/{id}/timeline", use: { try await sectionWithBreakGlass(.timeline, $0, $1) })
+        doctor.get("patients/{id}/results", use: { try await sectionPage(.results, $0, $1) })
+        doctor.post("patients/{id}/results", use: { try await sectionWithBreakGlass(.results, $0, $1) })
         doctor.get("patients/{id}/entry", use: entryPage)
         doctor.post("patients/{id}/entry", use: writeEntry)
         doctor.get("patients/{id}/prescribe", use: prescribePage)
@@ -101,14 +107,68 @@ struct WebDoctorPages: Sendable {
 
     // MARK: - The chart
 
+    /// The chart: the summary, the newest visits and notes, the newest results (with charts).
+    /// Without a care relationship (or without such a patient: the same page) it asks for a
+    /// break-glass reason.
     @Sendable func chartPage(_ request: Request, context: Context) async throws -> Response {
         let id = try Self.patientID(context)
+        return try await askingForBreakGlass(id, request, context) {
+            try await chartView(id, reason: nil, request, context)
+        }
+    }
+
+    /// The break-glass form's answer (and the chart's own POST forms under break-glass): the
+    /// chart under emergency access, for this request only.
+    @Sendable func chartWithBreakGlass(_ request: Request, context: Context) async throws -> Response {
+        let id = try Self.patientID(context)
+        let form = try await WebForm.read(request, context: context, csrfSecret: context.webFormSecret)
+        switch Self.requiredReason(form) {
+        case .failure(let problem): return breakGlassForm(id, request, context, reason: form["breakGlassReason"], problems: [problem.pair])
+        case .success(let reason): return try await chartView(id, reason: reason, request, context)
+        }
+    }
+
+    enum ChartSection: String, Sendable {
+        case timeline, results
+    }
+
+    /// An older page of the visits and notes, or of the results (`cursor`).
+    @Sendable func sectionPage(_ section: ChartSection, _ request: Request, _ context: Context) async throws -> Response {
+        let id = try Self.patientID(context)
+        return try await askingForBreakGlass(id, request, context) {
+            try await sectionView(section, id, cursor: Self.query(request, "cursor"), reason: nil, request, context)
+        }
+    }
+
+    /// The same under break-glass: the pager's POST forms carry the reason and the cursor.
+    @Sendable func sectionWithBreakGlass(_ section: ChartSection, _ request: Request, _ context: Context) async throws -> Response {
+        let id = try Self.patientID(context)
+        let form = try await WebForm.read(request, context: context, csrfSecret: context.webFormSecret)
+        switch Self.requiredReason(form) {
+        case .failure(let problem): return breakGlassForm(id, request, context, reason: form["breakGlassReason"], problems: [problem.pair])
+        case .success(let reason): return try await sectionView(section, id, cursor: form.text("cursor"), reason: reason, request, context)
+        }
+    }
+
+    /// A reason that must be there (the chart's POSTs are break-glass only).
+    private static func requiredReason(_ form: WebForm) -> Result<String, FieldProblem> {
+        switch breakGlassReason(form) {
+        case .success(let given?): .success(given)
+        case .success(nil): .failure(FieldProblem(field: "breakGlassReason", issue: "enter the reason for emergency access"))
+        case .failure(let problem): .failure(problem)
+        }
+    }
+
+    /// `view`, or the break-glass form when the services hide the patient from this doctor
+    /// (no care relationship) or there is no such patient: whether it exists is not told.
+    private func askingForBreakGlass(
+        _ id: String, _ request: Request, _ context: Context, _ view: () async throws -> Response
+    ) async throws -> Response {
         do {
-            return try await chartView(id, cursor: Self.query(request, "cursor"), reason: nil, request, context)
+            return try await view()
         } catch let denied as AccessDenied where denied.kind == .hidden {
             return breakGlassForm(id, request, context)
         } catch let error as StoreError {
-            // The same page as a denial: whether the patient exists is not told.
             switch error.code {
             case .notFound, .gone: return breakGlassForm(id, request, context)
             default: throw error
@@ -116,34 +176,47 @@ struct WebDoctorPages: Sendable {
         }
     }
 
-    /// The break-glass form's answer: the chart under emergency access (this request only), or
-    /// its next page (`cursor`) when the chart's own pager posted it.
-    @Sendable func chartWithBreakGlass(_ request: Request, context: Context) async throws -> Response {
-        let id = try Self.patientID(context)
-        let form = try await WebForm.read(request, context: context, csrfSecret: context.webFormSecret)
-        let reason: String
-        switch Self.breakGlassReason(form) {
-        case .success(let given?): reason = given
-        case .success(nil):
-            return breakGlassForm(id, request, context, problems: [("breakGlassReason", "enter the reason for emergency access")])
-        case .failure(let problem):
-            return breakGlassForm(id, request, context, reason: form["breakGlassReason"], problems: [problem.pair])
-        }
-        return try await chartView(id, cursor: form.text("cursor"), reason: reason, request, context)
-    }
-
     private func chartView(
-        _ id: String, cursor: String?, reason: String?, notice: String? = nil, _ request: Request, _ context: Context
+        _ id: String, reason: String?, notice: String? = nil, _ request: Request, _ context: Context
     ) async throws -> Response {
         let caller = try context.webCaller(breakGlassReason: reason)
+        // The Patient read inside `summary` comes first: a refused chart asks nothing else.
         let summary = try await chart.summary(patientID: id, as: caller)
-        let timeline = try await chart.timeline(patientID: id, cursor: cursor, as: caller)
-        var data: [String: Any] = ["summary": summary, "timeline": timeline, "patientID": id, "chartBase": "/app/doctor/patients/\(id)"]
+        async let timeline = chart.timeline(patientID: id, cursor: nil, as: caller)
+        async let results = chart.results(patientID: id, cursor: nil, as: caller)
+        let base = "/app/doctor/patients/\(id)"
+        var timelineData = try await timeline
+        timelineData["chartBase"] = base + "/timeline"
+        var resultsData = try await results
+        resultsData["chartBase"] = base + "/results"
+        var data: [String: Any] = [
+            "summary": summary, "timeline": timelineData, "results": resultsData, "patientID": id, "patientBase": base,
+        ]
         if let reason { data["breakGlass"] = ["reason": reason] }
-        if let next = timeline["next"] as? String { data["nextLink"] = "/app/doctor/patients/\(id)?cursor=" + Self.encoded(next) }
         if let notice = notice ?? Self.query(request, "done") { data["notice"] = Self.notices[notice] }
-        let name = summary["name"] as? String ?? "Patient"
+        let name = (summary["patient"] as? [String: Any])?["name"] as? String ?? "Patient"
         return view.page("doctor/chart", title: name, request: request, context: context, data: data)
+    }
+
+    private func sectionView(
+        _ section: ChartSection, _ id: String, cursor: String?, reason: String?, _ request: Request, _ context: Context
+    ) async throws -> Response {
+        let caller = try context.webCaller(breakGlassReason: reason)
+        // The Patient first (its name is the title): a refused chart asks nothing else.
+        let patient = try await platform.patients.read(id: id, as: caller)
+        let base = "/app/doctor/patients/\(id)"
+        var data: [String: Any] = ["patientID": id, "patientBase": base, "onSection": true]
+        var sectionData: [String: Any]
+        switch section {
+        case .timeline: sectionData = try await chart.timeline(patientID: id, cursor: cursor, as: caller)
+        case .results: sectionData = try await chart.results(patientID: id, cursor: cursor, as: caller)
+        }
+        sectionData["chartBase"] = base + "/" + section.rawValue
+        data[section.rawValue] = sectionData
+        if let reason { data["breakGlass"] = ["reason": reason] }
+        let name = WebFormat.name(first: patient.model.firstName, last: patient.model.lastName)
+        let title = section == .timeline ? "Visits and notes of \(name)" : "Results of \(name)"
+        return view.page("doctor/chart-section", title: title, request: request, context: context, data: data)
     }
 
     private static let notices = [
@@ -461,7 +534,7 @@ struct WebDoctorPages: Sendable {
     /// response (break-glass does not outlive the request, so a redirect would lose it).
     private func afterWrite(_ id: String, notice: String, reason: String?, _ request: Request, _ context: Context) async throws -> Response {
         guard let reason else { return WebView.redirect("/app/doctor/patients/\(id)?done=\(notice)") }
-        return try await chartView(id, cursor: nil, reason: reason, notice: notice, request, context)
+        return try await chartView(id, reason: reason, notice: notice, request, context)
     }
 
     /// The form's break-glass reason: nil when none was given, a field problem when too long.

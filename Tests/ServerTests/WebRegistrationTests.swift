@@ -114,6 +114,12 @@ import Testing
             let mass = try await accounts.json(.post, "/auth/register", .object(withStatus))
             #expect(mass.status == .badRequest)
             #expect(mass.text.contains("status"))
+            // One checker for both faces: the same problem in the same words.
+            var future = base
+            future["dateOfBirth"] = "2999-01-01"
+            let api = try await accounts.json(.post, "/auth/register", .object(future))
+            #expect(api.status == .badRequest)
+            #expect(try api.json["error"]?["details"]?.arrayValue?.first?["issue"]?.stringValue == "must be a past date")
             var good = base
             good["dateOfBirth"] = "1990-02-03"
             let created = try await accounts.json(.post, "/auth/register", .object(good))

@@ -13,14 +13,9 @@ struct AuthController: Sendable {
     /// `medrec.baseUrl`, for the token endpoint's own URL (`PublicOrigin`).
     let baseURL: String?
 
-    /// What a registration may say; anything else (`status`, `id`, `admin`, …) is refused by
-    /// name. Names are the platform models' (`PatientDTO`, `DoctorDTO`).
-    static let registerFields: Set<String> = [
-        "email", "password", "role", "firstName", "lastName", "dateOfBirth", "gender", "phone", "address", "specialization",
-    ]
-    /// Fields of one role's record only.
-    static let patientFields = ["dateOfBirth", "gender", "address"]
-    static let doctorFields = ["specialization"]
+    /// What a registration may say (`AccountService.Registration.fieldNames`); anything else
+    /// (`status`, `id`, `admin`, …) is refused by name.
+    static let registerFields = Set(AccountService.Registration.fieldNames)
 
     var sessions: SessionService { SessionService(security: security) }
 
@@ -46,61 +41,12 @@ struct AuthController: Sendable {
             // The old name of the date of birth: say which name it has.
             detail.field == "birthDate" ? APIError.Detail(field: "birthDate", issue: "is not accepted here; the date of birth is dateOfBirth") : detail
         }
-        let email = JSONRequestBody.string(body, "email", required: true, maxLength: 254, into: &details)
-        let password = JSONRequestBody.string(body, "password", required: true, maxLength: 1024, into: &details)
-        let roleText = JSONRequestBody.string(body, "role", required: true, maxLength: 32, into: &details)
-        let firstName = JSONRequestBody.string(body, "firstName", required: true, maxLength: 100, into: &details)
-        let lastName = JSONRequestBody.string(body, "lastName", required: true, maxLength: 100, into: &details)
-        let phone = JSONRequestBody.string(body, "phone", required: false, maxLength: 40, into: &details)
-        if let email, !AccountEmail.isPlausible(email) { details.append(.init(field: "email", issue: "is not an email address")) }
-        if let password {
-            for problem in PasswordPolicy.problems(with: password, email: email) { details.append(.init(field: "password", issue: problem)) }
+        let (checked, problems) = AccountService.Registration.checked(from: .json, address: body["address"]) { name in
+            guard let value = body[name], !value.isNull else { return .absent }
+            return value.stringValue.map { .text($0) } ?? .notText
         }
-        var role: AccountService.Registration.Role?
-        if let roleText {
-            switch roleText {
-            case "patient": role = .patient
-            case "doctor": role = .doctor
-            default: details.append(.init(field: "role", issue: "must be patient or doctor; other roles are granted by an administrator"))
-            }
-        }
-        // The record each role needs: a patient's date of birth, a doctor's specialization
-        // (required), and fields of the other role's record refused by name.
-        var dateOfBirth: String?
-        var gender: Gender?
-        var address: PostalAddress?
-        var specialization: String?
-        switch role {
-        case .patient?:
-            dateOfBirth = JSONRequestBody.string(body, "dateOfBirth", required: true, maxLength: 10, into: &details)
-            if let text = dateOfBirth, !Self.isDate(text) || !PlatformFormat.isNotInTheFuture(text) {
-                details.append(.init(field: "dateOfBirth", issue: "must be a past date YYYY-MM-DD"))
-                dateOfBirth = nil
-            }
-            if let text = JSONRequestBody.string(body, "gender", required: false, maxLength: 16, into: &details) {
-                gender = Gender(rawValue: text)
-                if gender == nil { details.append(.init(field: "gender", issue: "must be male, female, other or unknown")) }
-            }
-            let read = PostalAddress.read(body["address"], field: "address")
-            address = read.address
-            details += read.issues.map { APIError.Detail(field: $0.field, issue: $0.issue) }
-            for field in Self.doctorFields where body[field] != nil {
-                details.append(.init(field: field, issue: "is accepted for doctors only"))
-            }
-        case .doctor?:
-            specialization = JSONRequestBody.string(body, "specialization", required: true, maxLength: 200, into: &details)
-            for field in Self.patientFields where body[field] != nil {
-                details.append(.init(field: field, issue: "is accepted for patients only"))
-            }
-        case nil:
-            break
-        }
-        guard details.isEmpty, let email, let password, let role, let firstName, let lastName else {
-            throw APIError.validation(details)
-        }
-        let registration = AccountService.Registration(
-            email: email, password: password, role: role, firstName: firstName, lastName: lastName, dateOfBirth: dateOfBirth,
-            gender: gender, phone: phone, address: address, specialization: specialization)
+        details += problems.map { APIError.Detail(field: $0.field, issue: $0.issue) }
+        guard details.isEmpty, let registration = checked else { throw APIError.validation(details) }
         let registered: AccountService.Registered
         do {
             registered = try await AccountService(store: store, security: security).register(registration, clientAddress: context.clientAddress)
@@ -316,20 +262,6 @@ struct AuthController: Sendable {
         APIError(.serviceUnavailable, code: "busy", "too many logins at once; try again shortly", headers: [.retryAfter: "1"])
     }
 
-    /// A real calendar date `YYYY-MM-DD` from 1850 on.
-    static func isDate(_ text: String) -> Bool {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-              let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
-              (1...12).contains(month), day >= 1 else { return false }
-        var components = DateComponents()
-        components.year = year
-        components.month = month
-        components.day = day
-        let calendar = Calendar(identifier: .gregorian)
-        guard let date = calendar.date(from: components) else { return false }
-        return calendar.component(.day, from: date) == day && calendar.component(.month, from: date) == month && year >= 1850
-    }
 
     static func formItems(_ body: String) -> [String: String] {
         var items: [String: String] = [:]

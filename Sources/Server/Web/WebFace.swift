@@ -158,7 +158,9 @@ struct WebFace: Sendable {
         let form = try await WebForm.read(request, context: context, csrfSecret: cookies.formSecret(in: request))
         var values: [String: String] = [:]
         for name in AccountService.Registration.fieldNames { values[name] = form[name] }
-        let (checked, problems) = AccountService.Registration.checked { form[$0] }
+        let (checked, problems) = AccountService.Registration.checked(from: .form) { name in
+            form[name].map { .text($0) } ?? .absent
+        }
         guard let registration = checked else {
             return registerForm(request, context, values: values, problems: problems.map { ($0.field, $0.issue) }, status: .unprocessableContent)
         }

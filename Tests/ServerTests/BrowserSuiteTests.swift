@@ -85,10 +85,15 @@ import Glibc
                 try #require(inserted)
             }
             let filter = ProcessInfo.processInfo.environment["MEDREC_BROWSER_TESTS"].map { "\(only)" + "." + $0 } ?? only
+            // Screenshots go to .build/screenshots (untracked), or where MEDREC_SCREENSHOTS says:
+            // `MEDREC_SCREENSHOTS=docs/screenshots` refreshes the ones the README shows.
+            let screenshots = ProcessInfo.processInfo.environment["MEDREC_SCREENSHOTS"].map {
+                $0.hasPrefix("/") ? URL(fileURLWithPath: $0) : Self.repository.appendingPathComponent($0)
+            } ?? Self.repository.appendingPathComponent(".build/screenshots")
             let (status, output) = try await Self.runSuite([
                 "--base-url", "http://127.0.0.1:\(port)", "--password", Accounts.password,
                 "--admin", "admin@browser.example", "--billing", "billing@browser.example",
-                "--screenshots", Self.repository.appendingPathComponent("docs/screenshots").path, "--only", filter,
+                "--screenshots", screenshots.path, "--only", filter,
             ])
             #expect(status == 0, "the browser suite (\(only)) failed (exit \(status)):\n\(output)")
         }

@@ -107,7 +107,8 @@ struct WebDoctorPages: Sendable {
 
     // MARK: - The chart
 
-    /// The chart: the summary, the newest visits and notes, the newest results (with charts).
+    /// The chart: the summary and the newest visits and notes; the results (tables and charts)
+    /// are a page of their own, one step away (`results`).
     /// Without a care relationship (or without such a patient: the same page) it asks for a
     /// break-glass reason.
     @Sendable func chartPage(_ request: Request, context: Context) async throws -> Response {
@@ -182,16 +183,10 @@ struct WebDoctorPages: Sendable {
         let caller = try context.webCaller(breakGlassReason: reason)
         // The Patient read inside `summary` comes first: a refused chart asks nothing else.
         let summary = try await chart.summary(patientID: id, as: caller)
-        async let timeline = chart.timeline(patientID: id, cursor: nil, as: caller)
-        async let results = chart.results(patientID: id, cursor: nil, as: caller)
         let base = "/app/doctor/patients/\(id)"
-        var timelineData = try await timeline
+        var timelineData = try await chart.timeline(patientID: id, cursor: nil, as: caller)
         timelineData["chartBase"] = base + "/timeline"
-        var resultsData = try await results
-        resultsData["chartBase"] = base + "/results"
-        var data: [String: Any] = [
-            "summary": summary, "timeline": timelineData, "results": resultsData, "patientID": id, "patientBase": base,
-        ]
+        var data: [String: Any] = ["summary": summary, "timeline": timelineData, "patientID": id, "patientBase": base]
         if let reason { data["breakGlass"] = ["reason": reason] }
         if let notice = notice ?? Self.query(request, "done") { data["notice"] = Self.notices[notice] }
         let name = (summary["patient"] as? [String: Any])?["name"] as? String ?? "Patient"

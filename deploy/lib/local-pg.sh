@@ -70,6 +70,7 @@ EOF
   as_pg tee "$pgdata/pg_hba.conf" >/dev/null <<'EOF'
 # TYPE  DATABASE     USER        ADDRESS        METHOD
 local   all          all                        trust
+local   replication  all                        trust
 host    all          all         127.0.0.1/32   scram-sha-256
 host    replication  replicator  127.0.0.1/32   scram-sha-256
 EOF

@@ -70,7 +70,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=fhir.example.org \
 cat "$tmp/fullchain.pem" "$tmp/privkey.pem" >"$tmp/haproxy.pem"
 
 # --- shell scripts ---------------------------------------------------------------------------
-step "shellcheck deploy scripts" "$venv/bin/shellcheck" -x -e SC1091,SC2153 "$here"/*.sh "$here"/lib/*.sh
+step "shellcheck deploy scripts" "$venv/bin/shellcheck" -x -e SC1091,SC2153 "$here"/*.sh "$here"/lib/*.sh "$here/systemd/medrec-admin"
 step "python scripts parse" python3 -c 'import ast, sys; [ast.parse(open(f).read(), f) for f in sys.argv[1:]]' \
   "$here/test-local-cluster.py" "$here/lib/check_deploy.py"
 
@@ -79,14 +79,17 @@ systemd_verify() {
   local root=$tmp/sysroot out
   mkdir -p "$root/etc/systemd/system" "$root/usr/local/bin" "$root/usr/lib/systemd"
   cp -a /usr/lib/systemd/system "$root/usr/lib/systemd/"
+  mkdir -p "$root/usr/local/sbin"
   printf '#!/bin/sh\nexit 0\n' >"$root/usr/local/bin/medrec"
-  chmod 755 "$root/usr/local/bin/medrec"
+  printf '#!/bin/sh\nexit 0\n' >"$root/usr/local/sbin/medrec-backup"
+  chmod 755 "$root/usr/local/bin/medrec" "$root/usr/local/sbin/medrec-backup"
   cp "$here/systemd/medrec.service" "$root/etc/systemd/system/medrec.service"
   cp "$here/systemd/medrec.service" "$root/etc/systemd/system/medrec@.service"
+  cp "$here/systemd/medrec-backup.service" "$here/systemd/medrec-backup.timer" "$root/etc/systemd/system/"
   # verify prints unknown directives as warnings and still exits 0: any output is a failure.
-  out=$(systemd-analyze verify --root="$root" medrec.service medrec@1.service 2>&1)
+  out=$(systemd-analyze verify --root="$root" medrec.service medrec@1.service medrec-backup.service medrec-backup.timer 2>&1)
   [ -z "$out" ] || { echo "$out"; return 1; }
-  echo "verify: no findings (medrec.service, medrec@1.service)"
+  echo "verify: no findings (medrec.service, medrec@1.service, medrec-backup.service, medrec-backup.timer)"
 }
 systemd_security() {
   local root=$tmp/sysroot

@@ -160,7 +160,7 @@ def check_names():
     """Every MEDREC_* name in deploy/ and the new docs is a documented setting or in the contract."""
     known = documented_names() | CONTRACT
     allowed_other = {"MEDREC_BIN", "MEDREC_CLUSTER_DIR", "MEDREC_CLUSTER_BASE_PORT", "MEDREC_CLUSTER_USER",
-                     "MEDREC_BACKUP_TEST_DIR", "MEDREC_TOOLS_VENV"}  # the scripts' own knobs
+                     "MEDREC_BACKUP_TEST_DIR", "MEDREC_TOOLS_VENV", "MEDREC_ETC", "MEDREC_ADMIN_USER", "MEDREC_ADMIN_BIN"}  # the scripts' own knobs
     files = [p for p in glob.glob(os.path.join(DEPLOY, "**", "*"), recursive=True) if os.path.isfile(p)]
     files += [os.path.join(ROOT, "docs", d) for d in ("deployment.md", "operations.md", "scaling.md")
               if os.path.exists(os.path.join(ROOT, "docs", d))]

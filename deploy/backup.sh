@@ -63,7 +63,7 @@ archive_command() {
 # ARCHIVE_DIR on another disk or host mount than the data directory; owned by postgres, mode 0700.
 wal_level = replica
 archive_mode = on
-archive_command = 'test ! -f $archive/%f && cp %p $archive/%f.tmp && mv $archive/%f.tmp $archive/%f'
+archive_command = 'test ! -f $archive/%f && cp %p $archive/%f.tmp && sync $archive/%f.tmp && mv $archive/%f.tmp $archive/%f'
 archive_timeout = 300        # a segment at least every 5 minutes: bounds the data lost with the server
 EOF
 }

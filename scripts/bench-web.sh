@@ -11,6 +11,7 @@
 # target under 100 KB.
 # Usage: scripts/bench-web.sh [--duration SECONDS] [--rounds N] [--observations N]
 #   MEDREC_CHART_PATH: the chart's path, {id} for the Patient id (default /app/doctor/patients/{id})
+#   MEDREC_BENCH_HOLD: keep the loaded server up (until $work/hold is removed) to look at plans
 #   MEDREC_BIN: a medrec binary to use instead of building the release one (numbers from a
 #   debug binary are not comparable).
 set -euo pipefail
@@ -124,6 +125,13 @@ for ref in sorted(set(re.findall(rb'<(?:link[^>]+href|script[^>]+src)="(/[^"]+)"
 print(f"{total / 1024:.1f}")
 PY
 )
+
+if [ -n "${MEDREC_BENCH_HOLD:-}" ]; then
+  # For looking at plans: the loaded server stays up until $work/hold is removed.
+  touch "$work/hold"
+  echo "holding: patient $patient, base $base, data $work/data; rm $work/hold to go on" >&2
+  while [ -e "$work/hold" ]; do sleep 2; done
+fi
 
 lua() {  # cookie or bearer header line
   cat <<LUA

@@ -2,6 +2,7 @@ import FHIRModels
 import FixtureSupport
 import Foundation
 import HummingbirdTesting
+import PostgresNIO
 import Testing
 @testable import Server
 
@@ -75,6 +76,102 @@ struct SearchPagingTests {
             #expect(open.matchReferences == newestOpen)
             let oldestFirst = try await Synthea.search(client, Synthea.path("Encounter", [("patient", patientID), ("status", "planned"), ("_sort", "date")]))
             #expect(oldestFirst.matchReferences == newestOpen.reversed())
+        }
+    }
+
+    /// A patient's history newest first is read off `search_patient_date` (migration 0011), which
+    /// triggers keep in step with every write. The general plan is the oracle: `subject=<id>`
+    /// (which may name a Group, so it cannot take the per-patient path) finds the same
+    /// Observations, and both must page out the same sequence after creates, an update that moves
+    /// a date, a delete, undated and open-ended values, and a reindex.
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
+    func patientHistoryNewestFirstMatchesTheGeneralPlan() async throws {
+        let data = try Synthea.load()
+        let patientID = data.patientIDs[4]
+        let own = data.resources("Observation").filter { Synthea.referenceTargets($0, "subject").contains("Patient/\(patientID)") }
+        try #require(own.count > 30)
+
+        // Which plan each form takes (white-box: the oracle must really be the other plan).
+        func plan(_ type: [String], _ items: [(String, String)]) throws -> (patient: String, params: [Int64])? {
+            var parser = SearchQueryParser(baseURL: "", strict: true, maxCount: 100)
+            return SearchSQL.patientDateOrder(for: try parser.parse(types: type, items: items.map { (key: $0.0, value: $0.1) }))
+        }
+        #expect(try plan(["Observation"], [("patient", "Patient/\(patientID)"), ("_sort", "-date")])?.patient == patientID)
+        #expect(try plan(["Observation"], [("patient", patientID), ("_sort", "-date")])?.patient == patientID)
+        #expect(try plan(["Encounter", "Composition"], [("patient", "Patient/\(patientID)"), ("_sort", "-date")])?.params.count == 2)
+        #expect(try plan(["Observation"], [("subject", patientID), ("_sort", "-date")]) == nil)
+        #expect(try plan(["Observation"], [("focus", "Patient/\(patientID)"), ("_sort", "-date")]) == nil)
+        #expect(try plan(["Observation"], [("patient", "Patient/\(patientID)"), ("_sort", "date")]) == nil)
+
+        try await TestApp.run { client, endpoint in
+            try await data.post(to: client)
+            func observation(_ id: String, _ effective: [(String, JSONValue)]) -> JSONValue {
+                .object(JSONObject([
+                    ("resourceType", "Observation"), ("id", .string(id)), ("status", "final"),
+                    ("code", ["coding": [["system": "http://loinc.org", "code": "8302-2"]]]),
+                    ("subject", ["reference": .string("Patient/\(patientID)")]),
+                ] + effective))
+            }
+            // Two without a date (they sort last, in key order), one open-ended period (sorts by
+            // its start), one far in the future (first).
+            let written: [(String, [(String, JSONValue)])] = [
+                ("history-undated-1", []), ("history-undated-2", []),
+                ("history-open", [("effectivePeriod", ["start": "2016-06-01T08:00:00Z"])]),
+                ("history-future", [("effectiveDateTime", "2090-01-01T00:00:00Z")]),
+            ]
+            for (id, effective) in written {
+                let made = try await client.sendJSON(.put, "/fhir/Observation/\(id)", observation(id, effective))
+                try #require(made.status == .created, "\(made.text)")
+            }
+            // An update moves one Synthea Observation to the top; another is deleted.
+            let moved = Synthea.reference(of: own[3]), deleted = Synthea.reference(of: own[5])
+            var touched = try #require(own[3].objectValue)
+            touched["effectiveDateTime"] = "2095-05-05T05:05:05Z"
+            #expect(try await client.sendJSON(.put, "/fhir/\(moved)", .object(touched)).status == .ok)
+            #expect(try await client.send(.delete, "/fhir/\(deleted)").status == .noContent)
+            var expected = Synthea.references(own)
+            expected.remove(deleted)
+            expected.formUnion(["history-undated-1", "history-undated-2", "history-open", "history-future"].map { "Observation/\($0)" })
+
+            func compare(_ label: String) async throws {
+                let fast = try await Synthea.expectMatches(
+                    client, Synthea.path("Observation", [("patient", "Patient/\(patientID)"), ("_sort", "-date"), ("_count", "7")]), expected)
+                let general = try await Synthea.expectMatches(
+                    client, Synthea.path("Observation", [("subject", patientID), ("_sort", "-date"), ("_count", "7")]), expected)
+                #expect(fast.matchReferences == general.matchReferences, "\(label): the per-patient order differs from the general plan")
+                #expect(Array(fast.matchReferences.prefix(2)) == [moved, "Observation/history-future"], "\(label)")
+                #expect(Array(fast.matchReferences.suffix(2)) == ["Observation/history-undated-1", "Observation/history-undated-2"], "\(label)")
+                #expect(fast.bundles.count == (expected.count + 6) / 7, "\(label)")
+                // A filter on top (a category most of them have) still pages like the general plan.
+                let fastLab = try await Synthea.search(
+                    client, Synthea.path("Observation", [("patient", patientID), ("category", "vital-signs"), ("_sort", "-date"), ("_count", "5")]))
+                let generalLab = try await Synthea.search(
+                    client, Synthea.path("Observation", [("subject", patientID), ("category", "vital-signs"), ("_sort", "-date"), ("_count", "5")]))
+                #expect(!fastLab.matchReferences.isEmpty)
+                #expect(fastLab.matchReferences == generalLab.matchReferences, "\(label): filtered order differs")
+            }
+            try await compare("after writes")
+            // The reindexer deletes and rewrites every index row of a resource in one statement.
+            try await endpoint.withConnection(logger: TestApp.logger) { connection in
+                try await connection.query("UPDATE resource SET index_version = 2", logger: TestApp.logger)
+            }
+            let pool = PostgresClient(configuration: endpoint.clientConfiguration(), backgroundLogger: TestApp.logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await pool.run() }
+                let reindexer = Reindexer(store: PostgresResourceStore(client: pool, logger: TestApp.logger), batchSize: 100)
+                let done = try await reindexer.reindexAll()
+                #expect(done > own.count)
+                group.cancelAll()
+            }
+            try await compare("after a reindex")
+
+            // Two types at once (the chart's timeline): Encounters and Compositions, newest first.
+            let timeline = try await Synthea.search(
+                client, "/fhir?_type=Encounter,Composition&patient=Patient/\(patientID)&_sort=-date&_count=3")
+            let timelineGeneral = try await Synthea.search(
+                client, "/fhir?_type=Encounter,Composition&subject=\(patientID)&_sort=-date&_count=3")
+            #expect(timeline.matchReferences.count > 3)
+            #expect(timeline.matchReferences == timelineGeneral.matchReferences)
         }
     }
 

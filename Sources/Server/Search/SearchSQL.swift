@@ -135,6 +135,9 @@ struct SearchSQL {
             return drivenPageStatement(query, driver: driver, target: target, index: index)
         }
         if query.sort.isEmpty, let page = seedOnlyPageStatement(query) { return page }
+        if let (patient, params) = Self.patientDateOrder(for: query) {
+            return patientDatePageStatement(query, patient: patient, params: params)
+        }
         let (filter, seed) = seeded(query)
         var sortColumns: [String] = []
         var order: [String] = []

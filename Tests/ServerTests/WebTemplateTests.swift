@@ -51,8 +51,20 @@ import Testing
         }
     }
 
+    /// `text` with its `{{>partial}}` tags replaced by the partials' text, nested ones too, so
+    /// checks see a form's fields wherever they are written.
+    static func expanded(_ text: String, _ all: [String: String]) -> String {
+        var result = text
+        for _ in 0..<4 where result.contains("{{>") {
+            for (name, partial) in all { result = result.replacingOccurrences(of: "{{>\(name)}}", with: partial) }
+        }
+        return result
+    }
+
     @Test func everyFormFieldHasALabelAndEveryPostFormACSRFToken() throws {
-        for (name, text) in try Self.templates() {
+        let all = Dictionary(uniqueKeysWithValues: try Self.templates().map { ($0.name, $0.text) })
+        for (name, raw) in try Self.templates() {
+            let text = Self.expanded(raw, all)
             for input in text.matches(of: /<(input|select|textarea)\b[^>]*>/) {
                 let tag = String(input.output.0)
                 if tag.contains(#"type="hidden""#) || tag.contains(#"type="submit""#) { continue }

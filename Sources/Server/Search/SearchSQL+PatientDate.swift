@@ -75,6 +75,11 @@ extension SearchSQL {
     /// range per parameter, merged), each tested against the whole filter, stopping at
     /// `count + 1`; then, only when those run out, the matches with no value of the parameter
     /// (sorted last, in key order, as `NULLS LAST` does in `pageStatement`).
+    ///
+    /// `OFFSET 0` keeps each `EXISTS` a test per row: without it PostgreSQL turns the test into a
+    /// semi-join, computes the filter for every Observation of the type (its estimate of the
+    /// compounded conditions is tiny) and hashes them before reading the first row: 24.5 ms
+    /// instead of 1.4 ms for a page of a patient with 3,000 observations.
     mutating func patientDatePageStatement(_ query: SearchQuery, patient: String, params: [Int64]) -> String {
         let filter = whereClause(query)
         let patientBound = bind(patient)
@@ -98,20 +103,40 @@ extension SearchSQL {
             }
             dated = branches.joined(separator: " UNION ALL ")
         }
+        // The undated matches: from the query's most selective condition when it has one (the
+        // patient reference of one type: a few Allergies, not the whole compartment), otherwise
+        // from the patient's compartment rows. Read only when the dated rows run out.
+        let (seededFilter, seed) = seeded(query)
+        let undated: String
+        if let seed {
+            let after = undatedAfter.replacingOccurrences(of: "p.resource_key", with: "r.resource_key")
+            undated = """
+                SELECT r.resource_key, NULL::timestamptz AS s0 FROM resource r
+                    WHERE (SELECT count(*) FROM dated) < \(limit)\(after) AND \(seededFilter)
+                    AND NOT EXISTS (SELECT 1 FROM search_patient_date o WHERE o.resource_key = r.resource_key
+                        AND o.param = ANY(\(bind(params))::bigint[]) AND o.patient_id = \(patientBound))
+                    ORDER BY r.resource_key
+                    LIMIT \(limit)
+                """
+        } else {
+            undated = """
+                SELECT p.resource_key, NULL::timestamptz AS s0 FROM resource_patient p
+                    WHERE p.patient_id = \(patientBound) AND (SELECT count(*) FROM dated) < \(limit)\(undatedAfter)
+                    AND NOT EXISTS (SELECT 1 FROM search_patient_date o WHERE o.resource_key = p.resource_key
+                        AND o.param = ANY(\(bind(params))::bigint[]) AND o.patient_id = \(patientBound))
+                    AND EXISTS (SELECT 1 FROM resource r WHERE r.resource_key = p.resource_key AND \(filter) OFFSET 0)
+                    ORDER BY p.resource_key
+                    LIMIT \(limit)
+                """
+        }
         return """
-            WITH dated AS (
+            WITH \(seed.map { "seed AS MATERIALIZED (\($0)), " } ?? "")dated AS (
                 SELECT d.resource_key, d.s0 FROM (\(dated)) d
-                WHERE EXISTS (SELECT 1 FROM resource r WHERE r.resource_key = d.resource_key AND \(filter))
+                WHERE EXISTS (SELECT 1 FROM resource r WHERE r.resource_key = d.resource_key AND \(filter) OFFSET 0)
                 ORDER BY d.s0 DESC, d.resource_key
                 LIMIT \(limit)
             ), undated AS (
-                SELECT p.resource_key, NULL::timestamptz AS s0 FROM resource_patient p
-                WHERE p.patient_id = \(patientBound) AND (SELECT count(*) FROM dated) < \(limit)\(undatedAfter)
-                AND NOT EXISTS (SELECT 1 FROM search_patient_date o WHERE o.resource_key = p.resource_key
-                    AND o.param = ANY(\(bind(params))::bigint[]) AND o.patient_id = \(patientBound))
-                AND EXISTS (SELECT 1 FROM resource r WHERE r.resource_key = p.resource_key AND \(filter))
-                ORDER BY p.resource_key
-                LIMIT \(limit)
+                \(undated)
             ), page AS (
                 SELECT resource_key, s0 FROM dated UNION ALL SELECT resource_key, s0 FROM undated
                 ORDER BY s0 DESC NULLS LAST, resource_key

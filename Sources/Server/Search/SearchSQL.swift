@@ -197,7 +197,7 @@ struct SearchSQL {
     /// The filter, with its most selective index condition taken out as a seed: a materialized
     /// set of keys the page starts from. Without it the planner may walk every resource of the
     /// type in key order and test each, which grows with the table (the search cliff).
-    private mutating func seeded(_ query: SearchQuery) -> (filter: String, seed: String?) {
+    mutating func seeded(_ query: SearchQuery) -> (filter: String, seed: String?) {
         guard !query.anyType, query.targets.count == 1, let index = Self.seedIndex(query.targets[0].conditions) else {
             return (whereClause(query), nil)
         }

@@ -35,12 +35,11 @@ struct WebDoctorPages: Sendable {
         doctor.get("", use: myPatients)
         doctor.get("search", use: search)
         doctor.get("schedule", use: schedule)
-        doctor.get("patients/{id}", use: chartPage)
-        doctor.post("patients/{id}", use: chartWithBreakGlass)
-        doctor.get("patients/{id}/timeline", use: { try await sectionPage(.timeline, $0, $1) })
-        doctor.post("patients/{id}/timeline", use: { try await sectionWithBreakGlass(.timeline, $0, $1) })
-        doctor.get("patients/{id}/results", use: { try await sectionPage(.results, $0, $1) })
-        doctor.post("patients/{id}/results", use: { try await sectionWithBreakGlass(.results, $0, $1) })
+        for part in ChartPart.allCases {
+            let path = RouterPath(part == .chart ? "patients/{id}" : "patients/{id}/\(part.rawValue)")
+            doctor.get(path, use: { try await chartPage(part, $0, $1) })
+            doctor.post(path, use: { try await chartWithBreakGlass(part, $0, $1) })
+        }
         doctor.get("patients/{id}/entry", use: entryPage)
         doctor.post("patients/{id}/entry", use: writeEntry)
         doctor.get("patients/{id}/prescribe", use: prescribePage)
@@ -107,47 +106,29 @@ struct WebDoctorPages: Sendable {
 
     // MARK: - The chart
 
-    /// The chart: the summary and the newest visits and notes; the results (tables and charts)
-    /// are a page of their own, one step away (`results`).
-    /// Without a care relationship (or without such a patient: the same page) it asks for a
-    /// break-glass reason.
-    @Sendable func chartPage(_ request: Request, context: Context) async throws -> Response {
+    /// The chart's pages: the chart itself (the summary and the newest visits and notes), and,
+    /// one step away, the visits and notes or the results (tables and charts), paged by `cursor`.
+    enum ChartPart: String, Sendable, CaseIterable {
+        case chart, timeline, results
+    }
+
+    /// A chart page. Without a care relationship (or without such a patient: the same page) it
+    /// asks for a break-glass reason.
+    @Sendable func chartPage(_ part: ChartPart, _ request: Request, _ context: Context) async throws -> Response {
         let id = try Self.patientID(context)
         return try await askingForBreakGlass(id, request, context) {
-            try await chartView(id, reason: nil, request, context)
+            try await chartView(part, id, cursor: Self.query(request, "cursor"), reason: nil, request, context)
         }
     }
 
-    /// The break-glass form's answer (and the chart's own POST forms under break-glass): the
-    /// chart under emergency access, for this request only.
-    @Sendable func chartWithBreakGlass(_ request: Request, context: Context) async throws -> Response {
+    /// The break-glass form's answer, and the chart's own POST forms under break-glass (which
+    /// carry the reason and the cursor): the page under emergency access, for this request only.
+    @Sendable func chartWithBreakGlass(_ part: ChartPart, _ request: Request, _ context: Context) async throws -> Response {
         let id = try Self.patientID(context)
         let form = try await WebForm.read(request, context: context, csrfSecret: context.webFormSecret)
         switch Self.requiredReason(form) {
         case .failure(let problem): return breakGlassForm(id, request, context, reason: form["breakGlassReason"], problems: [problem.pair])
-        case .success(let reason): return try await chartView(id, reason: reason, request, context)
-        }
-    }
-
-    enum ChartSection: String, Sendable {
-        case timeline, results
-    }
-
-    /// An older page of the visits and notes, or of the results (`cursor`).
-    @Sendable func sectionPage(_ section: ChartSection, _ request: Request, _ context: Context) async throws -> Response {
-        let id = try Self.patientID(context)
-        return try await askingForBreakGlass(id, request, context) {
-            try await sectionView(section, id, cursor: Self.query(request, "cursor"), reason: nil, request, context)
-        }
-    }
-
-    /// The same under break-glass: the pager's POST forms carry the reason and the cursor.
-    @Sendable func sectionWithBreakGlass(_ section: ChartSection, _ request: Request, _ context: Context) async throws -> Response {
-        let id = try Self.patientID(context)
-        let form = try await WebForm.read(request, context: context, csrfSecret: context.webFormSecret)
-        switch Self.requiredReason(form) {
-        case .failure(let problem): return breakGlassForm(id, request, context, reason: form["breakGlassReason"], problems: [problem.pair])
-        case .success(let reason): return try await sectionView(section, id, cursor: form.text("cursor"), reason: reason, request, context)
+        case .success(let reason): return try await chartView(part, id, cursor: form.text("cursor"), reason: reason, request, context)
         }
     }
 
@@ -178,7 +159,16 @@ struct WebDoctorPages: Sendable {
     }
 
     private func chartView(
-        _ id: String, reason: String?, notice: String? = nil, _ request: Request, _ context: Context
+        _ part: ChartPart, _ id: String, cursor: String?, reason: String?, notice: String? = nil, _ request: Request, _ context: Context
+    ) async throws -> Response {
+        switch part {
+        case .chart: return try await mainChartView(id, reason: reason, notice: notice, request, context)
+        case .timeline, .results: return try await sectionView(part, id, cursor: cursor, reason: reason, request, context)
+        }
+    }
+
+    private func mainChartView(
+        _ id: String, reason: String?, notice: String?, _ request: Request, _ context: Context
     ) async throws -> Response {
         let caller = try context.webCaller(breakGlassReason: reason)
         // The Patient read inside `summary` comes first: a refused chart asks nothing else.
@@ -194,7 +184,7 @@ struct WebDoctorPages: Sendable {
     }
 
     private func sectionView(
-        _ section: ChartSection, _ id: String, cursor: String?, reason: String?, _ request: Request, _ context: Context
+        _ section: ChartPart, _ id: String, cursor: String?, reason: String?, _ request: Request, _ context: Context
     ) async throws -> Response {
         let caller = try context.webCaller(breakGlassReason: reason)
         // The Patient first (its name is the title): a refused chart asks nothing else.
@@ -203,7 +193,7 @@ struct WebDoctorPages: Sendable {
         var data: [String: Any] = ["patientID": id, "patientBase": base, "onSection": true]
         var sectionData: [String: Any]
         switch section {
-        case .timeline: sectionData = try await chart.timeline(patientID: id, cursor: cursor, as: caller)
+        case .chart, .timeline: sectionData = try await chart.timeline(patientID: id, cursor: cursor, as: caller)
         case .results: sectionData = try await chart.results(patientID: id, cursor: cursor, as: caller)
         }
         sectionData["chartBase"] = base + "/" + section.rawValue
@@ -529,7 +519,7 @@ struct WebDoctorPages: Sendable {
     /// response (break-glass does not outlive the request, so a redirect would lose it).
     private func afterWrite(_ id: String, notice: String, reason: String?, _ request: Request, _ context: Context) async throws -> Response {
         guard let reason else { return WebView.redirect("/app/doctor/patients/\(id)?done=\(notice)") }
-        return try await chartView(id, reason: reason, notice: notice, request, context)
+        return try await chartView(.chart, id, cursor: nil, reason: reason, notice: notice, request, context)
     }
 
     /// The form's break-glass reason: nil when none was given, a field problem when too long.

@@ -19,20 +19,55 @@ enum WebFormat {
     }
 
     /// A FHIR dateTime with its time: "5 Dec 2026, 14:30 UTC" (converted to UTC when it has a
-    /// zone; a date alone stays a date).
+    /// zone; a date alone, or a time without a zone, which FHIR leaves unknown, stays a date).
+    /// Parsed and printed by hand: a chart formats hundreds of these per page, and Foundation's
+    /// ISO8601DateFormatter, Calendar and String(format:) built ICU formatters for each (55 % of
+    /// the chart page's time in a profile).
     static func dateTime(_ text: String?) -> String? {
         guard let text else { return nil }
         guard text.count > 10 else { return date(text) }
-        guard let instant = PlatformDates.instant(text) else { return date(text) }
+        let zoned = text.hasSuffix("Z") || text.utf8.dropFirst(10).contains { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") }
+        guard zoned, let instant = SearchIndexValue.dateRange(text)?.low else { return date(text) }
         return dateTime(instant)
     }
 
     static func dateTime(_ instant: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: instant)
-        let time = String(format: "%02d:%02d", c.hour ?? 0, c.minute ?? 0)
-        return "\(c.day ?? 1) \(months[(c.month ?? 1) - 1]) \(c.year ?? 1970), \(time) UTC"
+        let seconds = Int(instant.timeIntervalSince1970.rounded(.down))
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let ofDay = seconds - days * 86_400
+        let (year, month, day) = civil(days: days)
+        return "\(day) \(months[month - 1]) \(year), \(twoDigits(ofDay / 3600)):\(twoDigits(ofDay % 3600 / 60)) UTC"
+    }
+
+    /// The proleptic Gregorian (year, month, day) of a count of days since 1970-01-01 (H. Hinnant's algorithm).
+    static func civil(days: Int) -> (year: Int, month: Int, day: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    private static func twoDigits(_ value: Int) -> String {
+        value < 10 ? "0\(value)" : String(value)
+    }
+
+    /// `value` with `digits` (0–3) decimals, rounded half to even like `%.Nf`, without
+    /// `String(format:)` (an ICU number formatter each call).
+    static func fixed(_ value: Double, digits: Int) -> String {
+        let scale = [1.0, 10.0, 100.0, 1000.0][max(0, min(digits, 3))]
+        let scaled = (abs(value) * scale).rounded(.toNearestOrEven)
+        guard value.isFinite, scaled < 1e15 else { return String(value) }
+        let whole = Int(scaled), unit = Int(scale)
+        let sign = value < 0 && whole != 0 ? "-" : ""
+        guard unit > 1 else { return sign + String(whole) }
+        var fraction = String(whole % unit)
+        while fraction.count < digits { fraction = "0" + fraction }
+        return "\(sign)\(whole / unit).\(fraction)"
     }
 
     /// "120.50 USD"; the amount as stored (a decimal string), never through a binary float.

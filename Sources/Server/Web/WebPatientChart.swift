@@ -219,7 +219,7 @@ struct WebPatientChart: Sendable {
     static func rounded(_ lexical: String) -> String {
         guard let dot = lexical.firstIndex(of: "."), lexical.distance(from: dot, to: lexical.endIndex) > 3,
               !lexical.contains("e"), !lexical.contains("E"), let number = Double(lexical) else { return lexical }
-        return String(format: "%.2f", number)
+        return WebFormat.fixed(number, digits: 2)
     }
 
     /// "7.2 mmol/L", "120/80 mm[Hg]" (a panel's components), a coded answer's text, a string.

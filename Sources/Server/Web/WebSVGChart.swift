@@ -119,12 +119,12 @@ struct WebSVGChart: Sendable {
         return out
     }
 
-    private static func f(_ value: Double) -> String { String(format: "%.1f", value) }
+    private static func f(_ value: Double) -> String { WebFormat.fixed(value, digits: 1) }
 
     static func number(_ value: Double) -> String {
-        if abs(value) >= 100 { return String(format: "%.0f", value) }
-        if abs(value) >= 10 { return String(format: "%.1f", value) }
-        return String(format: "%.2f", value)
+        if abs(value) >= 100 { return WebFormat.fixed(value, digits: 0) }
+        if abs(value) >= 10 { return WebFormat.fixed(value, digits: 1) }
+        return WebFormat.fixed(value, digits: 2)
     }
 
     private static func day(_ date: Date) -> String {

@@ -38,6 +38,9 @@ struct AuditEventBuilderTests {
         ("system client", AuditRecord(
             recorded: recorded, action: .execute, subtype: "operation", agentUserID: "export-client",
             agentRole: "system", agentIsClient: true, purposeOfUse: "HOPERAT", patientIDs: ["p1", "p2", "p1"])),
+        ("request id", AuditRecord(
+            recorded: recorded, action: .read, subtype: "read", agentUserID: "u-17", agentRole: "doctor",
+            entityType: "Observation", entityID: "o1", entityVersion: 3, patientIDs: ["p1"], requestID: "haproxy-5f1c.42")),
     ]
 
     static func emptyStrings(in value: JSONValue, path: String = "") -> [String] {
@@ -177,6 +180,20 @@ struct AuditEventBuilderTests {
         #expect(Self.codes(requestor["type"]?["coding"]) == ["http://dicom.nema.org/resources/ontology/DCM#110150"])
         #expect(requestor["who"]?["identifier"]?["system"]?.stringValue == AuditEventBuilder.clientIdentifierSystem)
         #expect(Self.patientEntities(event) == ["Patient/p1", "Patient/p2"])
+    }
+
+    @Test func theRequestIDIsABALPRequestEntity() throws {
+        let event = AuditEventBuilder.build(Self.records[9].record)
+        let entity = try #require(event["entity"]?.arrayValue?.first {
+            Self.codes($0["type"]) == ["\(AuditEventBuilder.balpEntityTypeSystem)#XrequestId"]
+        })
+        #expect(entity["what"]?["identifier"]?["value"] == "haproxy-5f1c.42")
+        #expect(entity["role"] == nil)
+        #expect(Self.patientEntities(event) == ["Patient/p1"])
+        // Outside a request (these records are built in no request's task) there is none.
+        #expect(!(AuditEventBuilder.build(Self.records[0].record)["entity"]?.arrayValue ?? []).contains {
+            Self.codes($0["type"]) == ["\(AuditEventBuilder.balpEntityTypeSystem)#XrequestId"]
+        })
     }
 
     @Test func emptyFieldsAreLeftOut() {

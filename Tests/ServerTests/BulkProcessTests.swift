@@ -237,11 +237,13 @@ struct BulkProcessTests {
         throw CancellationError()
     }
 
-    /// The `resumedAt` of the server's "bulk job started" log line, for a job resumed there.
+    /// The `resumedAt` of the server's "bulk job started" log line, for a job resumed there: in
+    /// the text format (`resumedAt=500`) or the JSON one (`"resumedAt":"500"`), which the server
+    /// writes when its standard error is not a terminal, as here.
     static func resumedAt(_ output: String) -> [Int64] {
         output.split(separator: "\n").filter { $0.contains("bulk job started") }.compactMap { line in
-            guard let range = line.range(of: "resumedAt=") else { return nil }
-            return Int64(line[range.upperBound...].prefix { $0.isNumber })
+            guard let range = line.range(of: "resumedAt=") ?? line.range(of: #""resumedAt":"#) else { return nil }
+            return Int64(line[range.upperBound...].drop { $0 == "\"" }.prefix { $0.isNumber })
         }
     }
 

@@ -15,7 +15,7 @@ import yaml
 DEPLOY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.dirname(DEPLOY)
 GRACE = 25  # MEDREC_SHUTDOWN_GRACE_SECONDS default
-# Settings the server is gaining (observability and shutdown contract); not in README.md yet.
+# The observability and shutdown contract the deploy files rely on (also in README.md's table).
 CONTRACT = {"MEDREC_METRICS_PORT", "MEDREC_METRICS_HOST", "MEDREC_LOG_FORMAT", "MEDREC_SHUTDOWN_GRACE_SECONDS"}
 problems = []
 

@@ -5,15 +5,33 @@ import Logging
 import ServiceLifecycle
 import PostgresNIO
 
+/// What the operations contract adds to a server: its metrics (nil: none, as in most tests and
+/// when no metrics port is configured) and its readiness, which the shutdown drain flips.
+public struct ServerOperations: Sendable {
+    public var metrics: ServerMetrics?
+    public var readiness: Readiness
+
+    public init(metrics: ServerMetrics? = nil, readiness: Readiness = Readiness()) {
+        self.metrics = metrics
+        self.readiness = readiness
+    }
+}
+
 /// Builds the Hummingbird application: the same function serves `medrec serve` and the tests.
 public enum MedrecApplication {
     public typealias Context = MedrecRequestContext
 
     public static func buildRouter(
         store: any ResourceStore, client: PostgresClient, settings: ServerSettings, security: SecurityServices,
-        bulk: BulkService? = nil
+        bulk: BulkService? = nil, operations: ServerOperations = ServerOperations()
     ) throws -> Router<Context> {
         let router = Router(context: Context.self)
+        // Outermost first: the request id is in the logger, the task and the response for
+        // everything below, errors included; the metrics see the status the client gets.
+        router.add(middleware: RequestIDMiddleware())
+        if let metrics = operations.metrics {
+            router.add(middleware: HTTPMetricsMiddleware(metrics: metrics))
+        }
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: FHIROutcomeMiddleware())
         let allowedMethods = AllowedMethods()
@@ -27,7 +45,7 @@ public enum MedrecApplication {
         let open = router.group()
         let authenticated = router.group().add(middleware: BearerAuthenticator(security: security))
         let reads = router.group().add(middleware: BearerAuthenticator(security: security, deferCheck: true))
-        HealthController(client: client).addRoutes(to: open)
+        HealthController(client: client, readiness: operations.readiness, audit: security.audit).addRoutes(to: open)
         let fhir = RouterPath(APIFace.fhirPrefix)
         WellKnownController(security: security, baseURL: settings.baseURL).addRoutes(to: open, fhir: open.group(fhir))
         APIDocuments.addRoutes(to: open)
@@ -48,26 +66,40 @@ public enum MedrecApplication {
         return router
     }
 
-    /// The application with the database client as a service (the caller has migrated the database).
-    /// `servicesStoppedAfterClient` (the embedded cluster) shut down only after the database client has.
-    public static func build(
+    /// The server as the services of one `ServiceGroup`, in start order. The group stops them in
+    /// reverse: `ShutdownDrain` (readiness 503 until the balancer has seen it), the HTTP server
+    /// (no new connections; requests in flight finish within `medrec.shutdownGraceSeconds` of the
+    /// signal, then are cancelled), the metrics listener, the background workers, the database
+    /// client and last `servicesStoppedAfterClient` (the embedded cluster). Only the HTTP server
+    /// is ever cut short, so the cluster is always stopped cleanly. The caller has migrated the
+    /// database.
+    public static func services(
         client: PostgresClient, settings: ServerSettings, logger: Logger, sealer: FieldSealer?, security: SecurityServices,
-        servicesStoppedAfterClient: [any Service] = [], onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
-    ) throws -> some ApplicationProtocol {
+        operations: ServerOperations = ServerOperations(), servicesStoppedAfterClient: [any Service] = [],
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) throws -> [any Service] {
         let availability = DatabaseAvailability(client: client, logger: logger)
         let store = PostgresResourceStore(client: client, logger: logger, availability: availability, sealer: sealer)
         let security = security.with(availability: availability)
         let bulk = try? BulkService(store: store, security: security, settings: settings.bulk)
-        let router = try buildRouter(store: store, client: client, settings: settings, security: security, bulk: bulk)
+        let router = try buildRouter(store: store, client: client, settings: settings, security: security, bulk: bulk, operations: operations)
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "medrec"),
-            // Services stop in reverse order: the server, then the client, then (e.g.) the embedded cluster.
-            services: servicesStoppedAfterClient + [client, availability, ReindexService(reindexer: Reindexer(store: store), logger: logger)]
-                + (bulk.map { [$0.worker()] } ?? []),
             onServerRunning: onServerRunning,
             logger: logger
         )
-        return app
+        let grace = Duration.seconds(settings.shutdownGraceSeconds)
+        var services: [any Service] = servicesStoppedAfterClient
+        services += [client, availability, ReindexService(reindexer: Reindexer(store: store), logger: logger)]
+        if let bulk { services.append(bulk.worker()) }
+        if let metrics = operations.metrics, let port = settings.metricsPort {
+            // Before the HTTP server in the list, so it stops after it: scrapes keep working
+            // while the replica drains.
+            services.append(MetricsListener.application(metrics: metrics, host: settings.metricsHost, port: port, logger: logger))
+        }
+        services.append(GraceBoundedService(service: app, readiness: operations.readiness, grace: grace, logger: logger))
+        services.append(ShutdownDrain(readiness: operations.readiness, grace: grace, logger: logger))
+        return services
     }
 }

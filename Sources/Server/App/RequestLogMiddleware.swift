@@ -3,8 +3,9 @@ import Hummingbird
 import Logging
 import Synchronization
 
-/// One log line per request: id, method, path, status and duration. Never the query string
-/// or the body, which can carry PHI (an identifier search names a patient's MRN).
+/// One log line per request: id (`request_id`, from `RequestIDMiddleware`), method, path, route
+/// template, status and duration (and `user_id` once authenticated). Never the query string or
+/// the body, which can carry PHI (an identifier search names a patient's MRN).
 struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
@@ -26,15 +27,15 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             let response = try await next(request, context)
             ServerErrorCount.count(response.status.code)
-            logger.info("request", metadata: Self.metadata(request, status: response.status.code, since: start))
+            logger.info("request", metadata: Self.metadata(request, route: context.endpointPath, status: response.status.code, since: start))
             return response
         } catch let error as any HTTPResponseError {
             ServerErrorCount.count(error.status.code)
-            logger.info("request", metadata: Self.metadata(request, status: error.status.code, since: start))
+            logger.info("request", metadata: Self.metadata(request, route: context.endpointPath, status: error.status.code, since: start))
             throw error
         } catch {
             ServerErrorCount.count(500)
-            var metadata = Self.metadata(request, status: 500, since: start)
+            var metadata = Self.metadata(request, route: context.endpointPath, status: 500, since: start)
             metadata["error"] = "\(String(reflecting: type(of: error)))"
             logger.error("request failed", metadata: metadata)
             throw Self.internalError(request.uri.path)
@@ -50,12 +51,14 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     /// Built once per request (mutating the logger's metadata copies it each time).
-    static func metadata(_ request: Request, status: Int, since start: ContinuousClock.Instant) -> Logger.Metadata {
+    /// Status and duration are logged as numbers (`"status":503` in the JSON log, to match and compare).
+    static func metadata(_ request: Request, route: String?, status: Int, since start: ContinuousClock.Instant) -> Logger.Metadata {
         [
             "method": "\(request.method.rawValue)",
             "path": "\(request.uri.path)",
-            "status": "\(status)",
-            "us": "\(microseconds(since: start))",
+            "route": .string(RouteLabels.route(route)),
+            "status": .stringConvertible(status),
+            "duration_us": .stringConvertible(microseconds(since: start)),
         ]
     }
 

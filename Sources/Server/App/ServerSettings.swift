@@ -31,6 +31,23 @@ public struct ServerSettings: Sendable {
     /// `development` (the default) or `production`: production refuses what is for local use
     /// only (`medrec demo`). An unknown value counts as production.
     public var mode: Mode = .development
+    /// Port of the separate Prometheus listener (`GET /metrics`); nil: no metrics listener. Never
+    /// the public port: the metrics name routes and counts that are for operators only.
+    public var metricsPort: Int?
+    /// Address of the metrics listener; loopback unless Prometheus scrapes from another host.
+    public var metricsHost = "127.0.0.1"
+    /// `json` (one object per line), `text`, or nil: text when standard error is a terminal,
+    /// JSON otherwise (a journal, a container log, a file).
+    public var logFormat: LogFormat?
+    /// After SIGTERM, how long requests in flight may take before they are cancelled; readiness
+    /// answers 503 from the signal on. Must stay below the supervisor's kill timeout (systemd's
+    /// `TimeoutStopSec` 40 s, Kubernetes' `terminationGracePeriodSeconds` 40 s, less its preStop).
+    public var shutdownGraceSeconds = 25
+
+    /// How `serve` writes its log lines (`LogOutput` builds the handler).
+    public enum LogFormat: String, Sendable {
+        case json, text
+    }
 
     public enum Mode: String, Sendable {
         case development, production
@@ -119,5 +136,12 @@ public struct ServerSettings: Sendable {
         encryption = EncryptionSettings(config: config)
         bulk = BulkSettings(config: config)
         mode = config.string(forKey: "medrec.mode").flatMap { $0.isEmpty ? nil : $0 }.map { Mode(rawValue: $0.lowercased()) ?? .production } ?? defaults.mode
+        metricsPort = config.int(forKey: "medrec.metricsPort")
+        metricsHost = config.string(forKey: "medrec.metricsHost").flatMap { $0.isEmpty ? nil : $0 } ?? defaults.metricsHost
+        // An unknown format counts as JSON: a log shipper expecting JSON lines breaks on text, a
+        // person reading JSON does not.
+        logFormat = config.string(forKey: "medrec.logFormat").flatMap { $0.isEmpty ? nil : $0 }
+            .map { LogFormat(rawValue: $0.lowercased()) ?? .json }
+        shutdownGraceSeconds = max(0, config.int(forKey: "medrec.shutdownGraceSeconds", default: defaults.shutdownGraceSeconds))
     }
 }

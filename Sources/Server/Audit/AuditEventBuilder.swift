@@ -14,6 +14,9 @@ import Foundation
 ///   v3-ActReason `BTG` coding (no extension needed); `purposeOfEvent` carries the code alone.
 /// - Agents: the requestor (user or client, `requestor: true`) and the server itself
 ///   (DICOM `110152` Destination Role ID, `requestor: false`), as BALP does.
+/// - The request's `X-Request-Id` is an entity of BALP's `XrequestId` type, its value in
+///   `what.identifier`, as BALP's RESTful patterns record it: the key from an AuditEvent to the
+///   proxy's and the server's log lines of the same request.
 public enum AuditEventBuilder {
     /// Local code system for subtypes that have no standard code.
     public static let subtypeSystem = "urn:medrec:audit-subtype"
@@ -147,6 +150,12 @@ public enum AuditEventBuilder {
                 "role": coding(objectRoleSystem, "1", "Patient"),
             ]))
         }
+        if let requestID = nonEmpty(record.requestID) {
+            entities.append(.object([
+                "what": .object(["identifier": .object(["value": .string(requestID)])]),
+                "type": coding(balpEntityTypeSystem, "XrequestId", "X-Request-Id"),
+            ]))
+        }
         return entities
     }
 
@@ -195,6 +204,8 @@ public enum AuditEventBuilder {
     private static let securitySourceTypeSystem = "http://terminology.hl7.org/CodeSystem/security-source-type"
     private static let entityTypeSystem = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
     private static let objectRoleSystem = "http://terminology.hl7.org/CodeSystem/object-role"
+    /// IHE BALP's entity types (`XrequestId`: the HTTP request's X-Request-Id).
+    static let balpEntityTypeSystem = "https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType"
 
     /// R4 restful-interaction codes (their displays equal the codes).
     private static let restfulInteractions: Set<String> = [

@@ -2,6 +2,7 @@ import FHIRModels
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// The audit trail of reads, searches, logins and denials, written with group commit: callers
 /// wait until their AuditEvent is durable, and while one insert runs every record that arrives
@@ -15,6 +16,31 @@ public final class AuditLog: Sendable {
     /// then not recorded. Denials, logins and writes always are.
     let auditReads: Bool
     private let queue: Queue
+    private let health = Mutex(Health())
+
+    /// How the group commit has fared, for `/health/ready` and `medrec_audit_commit_failures_total`.
+    private struct Health: Sendable {
+        var failedEvents = 0
+        var lastFailure: ContinuousClock.Instant?
+        var lastSuccess: ContinuousClock.Instant?
+    }
+
+    /// AuditEvents of reads, searches, logins and denials that could not be stored since the
+    /// process started. (A write's AuditEvent commits in the write's own transaction: if it
+    /// fails, the write fails with it and nothing went unrecorded.)
+    public var failedEventCount: Int { health.withLock { $0.failedEvents } }
+
+    /// True while the audit log is failing: the last commit failed, within `window`, and none
+    /// has succeeded since. A single failure followed by a success (a statement that timed out
+    /// once) does not count, so that a blip does not take every replica out of rotation at once.
+    public func isFailing(within window: Duration = .seconds(60)) -> Bool {
+        let now = ContinuousClock.now
+        return health.withLock { health in
+            guard let failure = health.lastFailure, now - failure <= window else { return false }
+            guard let success = health.lastSuccess else { return true }
+            return success < failure
+        }
+    }
 
     public init(client: PostgresClient, logger: Logger, auditReads: Bool = true) {
         self.client = client
@@ -34,7 +60,9 @@ public final class AuditLog: Sendable {
         let rows = AuditRows(records)
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             if queue.enqueue(rows, continuation) {
-                Task { await self.drain() }
+                // The drain serves every request that queues meanwhile: it must not carry the
+                // request id of the one that happened to start it (a task inherits task-locals).
+                Task { await MedrecRequestID.$current.withValue(nil) { await self.drain() } }
             }
         }
     }
@@ -50,8 +78,14 @@ public final class AuditLog: Sendable {
                 try await client.withConnection { connection in
                     try await Self.insert(batch.rows, on: connection, logger: self.logger)
                 }
+                health.withLock { $0.lastSuccess = .now }
                 for waiter in batch.waiters { waiter.resume() }
             } catch {
+                health.withLock { health in
+                    health.failedEvents += batch.rows.count
+                    health.lastFailure = .now
+                }
+                // Once per batch; the request log line of each request that waited has its request id.
                 logger.error("audit: could not store AuditEvents", metadata: ["count": "\(batch.rows.count)"])
                 let failure = StoreError(.unavailable, "the audit log could not be written")
                 for waiter in batch.waiters { waiter.resume(throwing: failure) }

@@ -46,6 +46,9 @@ public struct AuditRecord: Sendable {
     public var patientIDs: [String]
     /// The search query string, for searches.
     public var query: String?
+    /// The request the event was recorded for (`X-Request-Id`, `MedrecRequestID`), linking the
+    /// audit log to the proxy's and the server's log lines; nil for work no request caused.
+    public var requestID: String?
 
     public init(
         id: String = RandomUUID.v7(),
@@ -65,7 +68,8 @@ public struct AuditRecord: Sendable {
         entityID: String? = nil,
         entityVersion: Int? = nil,
         patientIDs: [String] = [],
-        query: String? = nil
+        query: String? = nil,
+        requestID: String? = MedrecRequestID.current
     ) {
         self.id = id
         self.recorded = recorded
@@ -85,5 +89,6 @@ public struct AuditRecord: Sendable {
         self.entityVersion = entityVersion
         self.patientIDs = patientIDs
         self.query = query
+        self.requestID = requestID
     }
 }

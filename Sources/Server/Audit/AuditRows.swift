@@ -26,6 +26,7 @@ struct AuditRows: Sendable {
     /// Patient ids separated by spaces (ids never contain spaces), "" for none.
     var patients: [String] = []
     var queries: [String] = []
+    var requestIDs: [String] = []
 
     init() {}
 
@@ -55,6 +56,7 @@ struct AuditRows: Sendable {
         entityVersions.append(record.entityVersion ?? -1)
         patients.append(record.patientIDs.joined(separator: " "))
         queries.append(record.query ?? "")
+        requestIDs.append(record.requestID ?? "")
     }
 
     mutating func append(contentsOf other: AuditRows) {
@@ -76,6 +78,7 @@ struct AuditRows: Sendable {
         entityVersions += other.entityVersions
         patients += other.patients
         queries += other.queries
+        requestIDs += other.requestIDs
     }
 
     /// The insert of these rows on its own (the group commit), prepared once per connection:
@@ -108,18 +111,19 @@ struct AuditRows: Sendable {
         return """
             INSERT INTO audit_event (id, recorded, action, subtype, outcome, outcome_desc, agent_id, agent_role,
                 agent_fhir_user, agent_is_client, client_address, purpose, break_glass_reason, entity_type, entity_id,
-                entity_version, patient_ids, query)
+                entity_version, patient_ids, query, request_id)
             SELECT a.id::uuid, a.recorded, a.action, a.subtype, a.outcome, NULLIF(a.description, ''), NULLIF(a.agent, ''),
                 NULLIF(a.role, ''), NULLIF(a.fhir_user, ''), a.client, NULLIF(a.address, ''), NULLIF(a.purpose, ''),
                 NULLIF(a.reason, ''), NULLIF(a.entity_type, ''), NULLIF(a.entity_id, ''), NULLIF(a.entity_version, -1),
-                CASE WHEN a.patients = '' THEN '{}'::text[] ELSE string_to_array(a.patients, ' ') END, NULLIF(a.query, '')
+                CASE WHEN a.patients = '' THEN '{}'::text[] ELSE string_to_array(a.patients, ' ') END, NULLIF(a.query, ''),
+                NULLIF(a.request_id, '')
             FROM unnest(\(p(ids, "text")), \(p(recorded, "timestamptz")), \(p(actions, "text")), \(p(subtypes, "text")),
                 \(p(outcomes, "text")), \(p(descriptions, "text")), \(p(agents, "text")), \(p(roles, "text")),
                 \(p(fhirUsers, "text")), \(p(clients, "boolean")), \(p(addresses, "text")), \(p(purposes, "text")),
                 \(p(reasons, "text")), \(p(entityTypes, "text")), \(p(entityIDs, "text")), \(p(entityVersions, "integer")),
-                \(p(patients, "text")), \(p(queries, "text")))
+                \(p(patients, "text")), \(p(queries, "text")), \(p(requestIDs, "text")))
                 AS a(id, recorded, action, subtype, outcome, description, agent, role, fhir_user, client, address, purpose,
-                    reason, entity_type, entity_id, entity_version, patients, query)
+                    reason, entity_type, entity_id, entity_version, patients, query, request_id)
             """
     }
 
@@ -176,7 +180,8 @@ struct AuditRows: Sendable {
     /// The columns `record(from:)` reads, in order.
     static let selectColumns = """
         audit_key, id::text, recorded, action, subtype, outcome, outcome_desc, agent_id, agent_role, agent_fhir_user,
-        agent_is_client, client_address, purpose, break_glass_reason, entity_type, entity_id, entity_version, patient_ids, query
+        agent_is_client, client_address, purpose, break_glass_reason, entity_type, entity_id, entity_version, patient_ids, query,
+        request_id
         """
 
     /// A stored row back as its record (and its key, for paging).
@@ -192,7 +197,8 @@ struct AuditRows: Sendable {
             clientAddress: try cells[11].decode(String?.self), purposeOfUse: try cells[12].decode(String?.self),
             breakGlassReason: try cells[13].decode(String?.self), entityType: try cells[14].decode(String?.self),
             entityID: try cells[15].decode(String?.self), entityVersion: try cells[16].decode(Int?.self),
-            patientIDs: try cells[17].decode([String].self), query: try cells[18].decode(String?.self))
+            patientIDs: try cells[17].decode([String].self), query: try cells[18].decode(String?.self),
+            requestID: try cells[19].decode(String?.self))
         return (try cells[0].decode(Int64.self), record)
     }
 }

@@ -3,6 +3,8 @@ import Foundation
 import Hummingbird
 import Logging
 import PostgresNIO
+import ServiceLifecycle
+import UnixSignals
 
 /// `medrec serve`: the FHIR and platform APIs. With no configuration it runs its own
 /// PostgreSQL cluster in the data directory.
@@ -18,12 +20,34 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on (default 8080, or MEDREC_PORT).")
     var port: Int?
 
+    @Option(name: .customLong("metrics-port"), help: "Port of the Prometheus /metrics listener (default: none, or MEDREC_METRICS_PORT).")
+    var metricsPort: Int?
+
+    @Option(name: .customLong("metrics-host"), help: "Address of the metrics listener (default 127.0.0.1, or MEDREC_METRICS_HOST).")
+    var metricsHost: String?
+
     @OptionGroup var options: GlobalOptions
+
+    func validate() throws {
+        if let metricsPort, !(0...65535).contains(metricsPort) {
+            throw ValidationError("--metrics-port must be between 0 and 65535")
+        }
+    }
 
     func run() async throws {
         var settings = try await options.settings()
         if let host { settings.host = host }
         if let port { settings.port = port }
+        if let metricsPort { settings.metricsPort = metricsPort }
+        if let metricsHost { settings.metricsHost = metricsHost }
+        if let metricsPort = settings.metricsPort, metricsPort != 0, metricsPort == settings.port {
+            // The metrics are for operators only: never served on the public listener.
+            FileHandle.standardError.write(Data("medrec: the metrics port (\(metricsPort)) must differ from the public port\n".utf8))
+            throw ExitCode(2)
+        }
+        // Before the first logger: every logger made from here on (the libraries' too) writes
+        // in the chosen format, with the request id of the task that logs.
+        LogOutput.bootstrap(format: LogOutput.format(configured: settings.logFormat))
         var logger = Logger(label: "medrec")
         logger.logLevel = settings.logLevel.flatMap(Logger.Level.init(rawValue:)) ?? .info
 
@@ -57,15 +81,27 @@ struct ServeCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("medrec: \(error)\n".utf8))
             throw ExitCode(2)
         }
-        let app = try MedrecApplication.build(
-            client: client, settings: settings, logger: logger, sealer: sealer, security: security,
+        var operations = ServerOperations()
+        if settings.metricsPort != nil {
+            let metrics = ServerMetrics(audit: security.audit, logins: security.logins)
+            // Libraries that report through swift-metrics land in the same registry.
+            metrics.bootstrapMetricsSystem()
+            operations.metrics = metrics
+        }
+        let services = try MedrecApplication.services(
+            client: client, settings: settings, logger: logger, sealer: sealer, security: security, operations: operations,
             servicesStoppedAfterClient: cluster.map { [$0] } ?? [],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 // Written unbuffered: scripts and supervisors wait for this line.
                 FileHandle.standardOutput.write(Data("listening on http://\(host):\(port)\n".utf8))
             })
-        try await app.runService()
+        // SIGTERM (systemd, Kubernetes, docker stop) and SIGINT (a terminal's ^C) stop gracefully;
+        // the order and the grace are `MedrecApplication.services`'.
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
     }
 
     /// The encryption policy and keyring from configuration; warns at every start while a

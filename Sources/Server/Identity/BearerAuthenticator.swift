@@ -32,6 +32,11 @@ struct BearerAuthenticator: RouterMiddleware {
             }
             throw APIError(.serviceUnavailable, code: "unavailable", "the database is unavailable")
         }
+        // The handler's log lines name the caller by the opaque id the audit log uses (a user's
+        // or client's id), never by name or email.
+        if let subject = context.principal?.subject {
+            context.logger[metadataKey: "user_id"] = .string(subject)
+        }
         return try await next(request, context)
     }
 

@@ -15,6 +15,8 @@ public struct SecurityServices: Sendable {
     /// Tokens confirmed at a revocation epoch (migration 0007), so that the per-request check
     /// reads one row while nothing was revoked.
     let confirmedTokens = ConfirmedTokens()
+    /// Sign-ins by outcome, for `medrec_auth_logins_total` (`ServerMetrics` reads them).
+    public let logins = LoginOutcomes()
     /// The zone of doctors' working hours (`medrec.scheduleTimeZone`), for patients' bookings
     /// (`AppointmentBooking`): schedules hold times of day without a zone.
     public var scheduleTimeZone = AppointmentBooking.utc

@@ -73,10 +73,12 @@ public struct SessionService: Sendable {
     /// Every refusal is audited here.
     private func authenticate(email: String, password: String, clientAddress: String?, now: Date) async throws -> IdentityStore.Credentials {
         if let until = security.addressThrottle.blockedUntil(clientAddress, now: now) {
+            security.logins.record(.locked)
             try await audit(.login, .minorFailure, "throttled (address)", clientAddress: clientAddress)
             throw Refused(reason: .throttled(until: until))
         }
         if let until = try await security.identities.lockedUntil(email: email, now: now) {
+            security.logins.record(.locked)
             try await audit(.login, .minorFailure, "throttled (account)", clientAddress: clientAddress)
             throw Refused(reason: .throttled(until: until))
         }
@@ -84,6 +86,8 @@ public struct SessionService: Sendable {
         // Unknown email or not: one bcrypt verification, one answer.
         let matches = try await security.hasher.verify(password, against: account?.passwordHash)
         guard matches, let account else {
+            // A failure even when it is the one that locks the account: the password was tried.
+            security.logins.record(.failure)
             security.addressThrottle.recordFailure(clientAddress, now: now)
             let lock = try await security.identities.recordFailure(email: email, now: now)
             try await audit(.login, .minorFailure, "invalid credentials", userID: account?.id, role: account?.role, clientAddress: clientAddress)
@@ -93,13 +97,16 @@ public struct SessionService: Sendable {
         switch account.status {
         case .active: break
         case .pending:
+            security.logins.record(.failure)
             try await audit(.login, .minorFailure, "account pending approval", userID: account.id, role: account.role, clientAddress: clientAddress)
             throw Refused(reason: .pending)
         case .disabled:
+            security.logins.record(.failure)
             try await audit(.login, .minorFailure, "account disabled", userID: account.id, role: account.role, clientAddress: clientAddress)
             throw Refused(reason: .disabled)
         }
         try await security.identities.clearFailures(email: email)
+        security.logins.record(.success)
         return account
     }
 

@@ -62,9 +62,12 @@ enum TestApp {
     }
 
     /// The app with its bulk service exposed too, for tests that drive bulk workers themselves.
+    /// `operations` (metrics, readiness) and `appLogger` (the request logger) are for the
+    /// operations tests; the defaults are what every other test runs with.
     static func runBulk(
         settings: ServerSettings = ServerSettings(), sealer: FieldSealer? = nil, database: DatabaseEndpoint? = nil,
         testing: TestingSetup = .router, signingKeys: JWTSigningKeys = .generate(),
+        operations: ServerOperations = ServerOperations(), appLogger: Logger? = nil,
         _ body: @Sendable (any TestClientProtocol, DatabaseEndpoint, SecurityServices, BulkService) async throws -> Void
     ) async throws {
         let endpoint: DatabaseEndpoint
@@ -77,8 +80,9 @@ enum TestApp {
         let store = PostgresResourceStore(client: client, logger: logger, sealer: sealer)
         let security = try await makeSecurity(settings: settings, client: client, keyring: sealer.keyring, signingKeys: signingKeys)
         let bulk = try BulkService(store: store, security: security, settings: settings.bulk)
-        let router = try MedrecApplication.buildRouter(store: store, client: client, settings: settings, security: security, bulk: bulk)
-        let app = Application(router: router, services: [client, bulk.worker()], logger: logger)
+        let router = try MedrecApplication.buildRouter(
+            store: store, client: client, settings: settings, security: security, bulk: bulk, operations: operations)
+        let app = Application(router: router, services: [client, bulk.worker()], logger: appLogger ?? logger)
         try await app.test(testing) { testClient in
             try await body(try await authorized(testClient, security: security), endpoint, security, bulk)
         }

@@ -1,0 +1,11 @@
+-- The request an AuditEvent was recorded for: the X-Request-Id the server answered with (HAProxy's,
+-- a client's, or one the server made). It links an audit entry to the proxy's and the server's log
+-- lines of the same request, and an incident's log lines to the audit entries they caused.
+-- NULL for events no request caused (bulk jobs working in the background) and for events recorded
+-- before this migration.
+--
+-- Expand only (docs/operations.md, "Upgrade with migrations without downtime"): a nullable column
+-- without a default is a catalog change (no table rewrite, no long lock), and a replica still on the
+-- previous release keeps inserting without naming it. Not indexed: looking an event up by request id
+-- is an incident-time query, not worth a third index on the busiest insert of the system.
+ALTER TABLE audit_event ADD COLUMN request_id text;

@@ -48,6 +48,8 @@ import Testing
             #expect(!lower.contains("<style"), "\(name) has a style element")
             #expect(lower.firstMatch(of: /\son[a-z]+\s*=/) == nil, "\(name) has an inline event handler")
             #expect(!lower.contains("javascript:"), "\(name) has a javascript: URL")
+            // A tag inside a comment ends it early: the rest of the comment is printed on the page.
+            #expect(text.firstMatch(of: /\{\{![^}]*\{\{/) == nil, "\(name) has a comment holding a tag, which ends the comment early")
         }
     }
 

@@ -139,7 +139,7 @@ backend medrec
     http-check expect status 200
     # Checks every second (every 250 ms once a check or live traffic fails); 2 failures = out of
     # rotation, 2 successes = back in. Live connection errors speed the checks up (observe layer4).
-    default-server check inter 1s fastinter 250ms downinter 1s fall 2 rise 2 observe layer4 error-limit 1 on-error fastinter on-marked-down shutdown-sessions
+    default-server check inter 1s fastinter 250ms downinter 1s fall 2 rise 2 observe layer4 error-limit 1 on-error fastinter
     server r1 127.0.0.1:$MEDREC1_PORT
     server r2 127.0.0.1:$MEDREC2_PORT
 

@@ -70,7 +70,11 @@ enum TestDatabase {
             options.settings["max_connections"] = "400"
             options.settings["shared_buffers"] = "'128MB'"
             let cluster = EmbeddedPostgres(dataDirectory: directory, options: options, logger: TestDatabase.logger)
-            return try await cluster.start()
+            var endpoint = try await cluster.start()
+            // The whole suite runs at once on a 2-core machine: a connect can wait behind a burst
+            // of test set-ups for longer than a server's 3 s (seen once: a spurious failure).
+            endpoint.connectTimeout = .seconds(20)
+            return endpoint
         }
     }
 

@@ -74,7 +74,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/StackCeiling"),
-        // The one helper through which tests find ../shared/fixtures.
+        // The one helper through which tests find their fixtures: MEDREC_FIXTURES, ../shared/fixtures
+        // (the full set) or Tests/Fixtures (the vendored subset; no target's folder, so no target's source).
         .target(name: "FixtureSupport", path: "Tests/FixtureSupport"),
         .testTarget(name: "FHIRModelsTests", dependencies: ["FHIRModels", "FixtureSupport"]),
         .testTarget(

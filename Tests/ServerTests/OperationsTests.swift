@@ -95,6 +95,41 @@ import Testing
         }
     }
 
+    /// Tokens issued and refresh replays (counted in the sign-in services), audit group commits
+    /// (batch size, commit time, queue depth) and the database's figures (bulk jobs by status,
+    /// connections by state), as a scrape of a real server sees them.
+    @Test func tokensAuditCommitsAndDatabaseFiguresAreExported() async throws {
+        try await TestApp.runSecured { client, endpoint, security in
+            let pool = PostgresClient(configuration: endpoint.clientConfiguration(), backgroundLogger: TestApp.logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await pool.run() }
+                let metrics = ServerMetrics(
+                    audit: security.audit, logins: security.logins,
+                    databaseFigures: { await ServerMetrics.databaseFigures(client: pool, logger: TestApp.logger) })
+                let accounts = Accounts(client: client, security: security)
+                let session = try await accounts.patient("ops-tokens@example.org")
+                // A refresh, then the spent token again: a replay.
+                let rotated = try await accounts.json(.post, "/auth/refresh", .object(["refreshToken": .string(session.refreshToken)]))
+                #expect(rotated.status == .ok)
+                let replayed = try await accounts.json(.post, "/auth/refresh", .object(["refreshToken": .string(session.refreshToken)]))
+                #expect(replayed.status != .ok)
+
+                let text = await metrics.scrape()
+                #expect(text.contains("medrec_auth_tokens_issued_total 2"), "a sign-in and a refresh: \(text)")
+                #expect(text.contains("medrec_auth_refresh_replays_total 1"), "\(text)")
+                // The sign-ins and refreshes were audited through group commits.
+                let batches = try #require(text.firstMatch(of: /medrec_audit_batch_size_count ([0-9]+)/)?.output.1).description
+                #expect((Int(batches) ?? 0) >= 1, "\(text)")
+                #expect(text.contains("# TYPE medrec_audit_commit_duration_seconds histogram"))
+                #expect(text.contains("medrec_audit_queue_depth 0.0"), "nothing waits once every request has answered")
+                #expect(text.contains(#"medrec_bulk_jobs{status="queued"} 0.0"#), "\(text)")
+                let active = try #require(text.firstMatch(of: /medrec_db_connections\{state="active"\} ([0-9.]+)/)?.output.1).description
+                #expect((Double(active) ?? 0) >= 1, "the scrape's own query is an active connection: \(text)")
+                group.cancelAll()
+            }
+        }
+    }
+
     @Test func theMetricsListenerServesTheTextFormatAtMetricsOnly() async throws {
         let metrics = ServerMetrics()
         let app = Application(router: MetricsListener.router(metrics: metrics))

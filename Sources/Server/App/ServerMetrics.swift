@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import PostgresNIO
 import Prometheus
 import Synchronization
 #if canImport(Glibc)
@@ -22,8 +23,14 @@ public final class ServerMetrics: Sendable {
     private let inFlight: Prometheus.Gauge
     private let auditCommitFailures: Prometheus.Counter
     private let logins: [LoginOutcomes.Outcome: Prometheus.Counter]
+    private let tokensIssued: Prometheus.Counter
+    private let refreshReplays: Prometheus.Counter
+    private let auditQueueDepth: Prometheus.Gauge
     private let residentMemory: Prometheus.Gauge
     private let openFileDescriptors: Prometheus.Gauge
+    /// Database-wide figures read at scrape time (bulk jobs by status, connections by state);
+    /// nil in tests that have no database to ask.
+    private let databaseFigures: (@Sendable () async -> DatabaseFigures?)?
     private let audit: AuditLog?
     private let loginOutcomes: LoginOutcomes?
     /// What the service counters had reached at the last scrape (counters only go up: each scrape
@@ -33,7 +40,33 @@ public final class ServerMetrics: Sendable {
     private struct Collected: Sendable {
         var auditFailures = 0
         var logins: [LoginOutcomes.Outcome: Int] = [:]
+        var tokensIssued = 0
+        var refreshReplays = 0
     }
+
+    /// What the database says at a scrape: bulk jobs by status, and the connections to this
+    /// database by state (every replica's: the pool's own counts are not exposed by postgres-nio).
+    public struct DatabaseFigures: Sendable {
+        public var bulkJobs: [String: Int]
+        public var connections: [String: Int]
+
+        public init(bulkJobs: [String: Int], connections: [String: Int]) {
+            self.bulkJobs = bulkJobs
+            self.connections = connections
+        }
+    }
+
+    /// Bulk job states and connection states always exported (0 when none), so that a series
+    /// does not vanish when its count drops to zero.
+    static let bulkJobStates = ["queued", "running", "completed", "failed", "cancelled"]
+    static let connectionStates = ["active", "idle", "idle in transaction", "other"]
+
+    /// Group commits: events per statement, and the statement's time.
+    static let auditBatchBuckets: [Double] = [1, 2, 5, 10, 20, 50, 100, 200, 500]
+    static let auditCommitBuckets: [Duration] = [
+        .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+    ]
 
     /// Request durations: 5 ms (a cached read) to 10 s (past the p99 alert's 1 s and the slow bulk
     /// kick-offs); slower requests land in `+Inf`.
@@ -47,11 +80,30 @@ public final class ServerMetrics: Sendable {
     ///   - revision: the build's source revision for `medrec_build_info`.
     public init(
         registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), audit: AuditLog? = nil, logins: LoginOutcomes? = nil,
-        revision: String = MedrecVersion.revision
+        revision: String = MedrecVersion.revision, databaseFigures: (@Sendable () async -> DatabaseFigures?)? = nil
     ) {
         self.registry = registry
         self.audit = audit
         self.loginOutcomes = logins
+        self.databaseFigures = databaseFigures
+        tokensIssued = registry.makeCounter(descriptor: ServerMetrics.descriptor(
+            "medrec_auth_tokens_issued_total", "Access tokens issued (password sign-ins, refreshes, client credentials)."))
+        refreshReplays = registry.makeCounter(descriptor: ServerMetrics.descriptor(
+            "medrec_auth_refresh_replays_total", "Spent refresh tokens presented again (each revokes its session)."))
+        auditQueueDepth = registry.makeGauge(descriptor: ServerMetrics.descriptor(
+            "medrec_audit_queue_depth", "AuditEvents waiting for the next group commit."))
+        if let audit {
+            let batchSize = registry.makeValueHistogram(
+                descriptor: ServerMetrics.descriptor("medrec_audit_batch_size", "AuditEvents written per group commit."),
+                buckets: ServerMetrics.auditBatchBuckets)
+            let commitTime = registry.makeDurationHistogram(
+                descriptor: ServerMetrics.descriptor("medrec_audit_commit_duration_seconds", "Time of each audit group commit."),
+                buckets: ServerMetrics.auditCommitBuckets)
+            audit.observeCommits { events, duration in
+                batchSize.record(Double(events))
+                commitTime.record(duration)
+            }
+        }
         inFlight = registry.makeGauge(descriptor: ServerMetrics.descriptor(
             "medrec_http_requests_in_flight", "Requests being handled now (until the response head is ready)."))
         auditCommitFailures = registry.makeCounter(descriptor: ServerMetrics.descriptor(
@@ -100,10 +152,31 @@ public final class ServerMetrics: Sendable {
         return registry.emitToString()
     }
 
+    /// The same, with the database's figures asked first (the metrics listener's answer).
+    public func scrape() async -> String {
+        if let databaseFigures, let figures = await databaseFigures() {
+            for state in Self.bulkJobStates {
+                registry.makeGauge(
+                    descriptor: Self.descriptor("medrec_bulk_jobs", "Bulk $export and $import jobs by status (all replicas'), at the scrape."),
+                    labels: [("status", state)]
+                ).set(to: Double(figures.bulkJobs[state] ?? 0))
+            }
+            for state in Self.connectionStates {
+                registry.makeGauge(
+                    descriptor: Self.descriptor(
+                        "medrec_db_connections", "Connections to the database (every replica's and tool's) by state, at the scrape."),
+                    labels: [("state", state)]
+                ).set(to: Double(figures.connections[state] ?? 0))
+            }
+        }
+        return exposition()
+    }
+
     /// Values read at scrape time: the process's, and the services' counts since the last scrape.
     private func refresh() {
         if let bytes = ProcessStatistics.residentMemoryBytes() { residentMemory.set(to: Double(bytes)) }
         if let count = ProcessStatistics.openFileDescriptors() { openFileDescriptors.set(to: Double(count)) }
+        if let audit { auditQueueDepth.set(to: Double(audit.queuedEventCount)) }
         collected.withLock { seen in
             if let audit {
                 let failures = audit.failedEventCount
@@ -117,7 +190,38 @@ public final class ServerMetrics: Sendable {
                     if count > before { logins[outcome]?.increment(by: Int64(count - before)) }
                     seen.logins[outcome] = count
                 }
+                let issued = loginOutcomes.tokensIssued, replays = loginOutcomes.refreshReplays
+                if issued > seen.tokensIssued { tokensIssued.increment(by: Int64(issued - seen.tokensIssued)) }
+                if replays > seen.refreshReplays { refreshReplays.increment(by: Int64(replays - seen.refreshReplays)) }
+                seen.tokensIssued = issued
+                seen.refreshReplays = replays
             }
+        }
+    }
+
+    /// Bulk jobs by status and connections by state, from the database (nil when it does not
+    /// answer: the scrape then shows the last values, and `MedrecDatabaseDown` says why).
+    public static func databaseFigures(client: PostgresClient, logger: Logger) async -> DatabaseFigures? {
+        do {
+            var jobs: [String: Int] = [:]
+            for try await (status, count) in try await client.query(
+                "SELECT status, count(*) FROM bulk_job GROUP BY status", logger: logger
+            ).decode((String, Int64).self) {
+                jobs[status] = Int(count)
+            }
+            var connections: [String: Int] = [:]
+            for try await (state, count) in try await client.query(
+                """
+                SELECT coalesce(state, 'other'), count(*) FROM pg_stat_activity
+                WHERE datname = current_database() AND backend_type = 'client backend' GROUP BY 1
+                """, logger: logger
+            ).decode((String, Int64).self) {
+                let key = connectionStates.contains(state) ? state : "other"
+                connections[key, default: 0] += Int(count)
+            }
+            return DatabaseFigures(bulkJobs: jobs, connections: connections)
+        } catch {
+            return nil
         }
     }
 
@@ -184,7 +288,7 @@ enum MetricsListener {
         router.get("metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: contentType],
-                body: .init(byteBuffer: ByteBuffer(string: metrics.exposition())))
+                body: .init(byteBuffer: ByteBuffer(string: await metrics.scrape())))
         }
         return router
     }

@@ -17,6 +17,17 @@ public final class AuditLog: Sendable {
     let auditReads: Bool
     private let queue: Queue
     private let health = Mutex(Health())
+    /// Told the size and duration of every group commit that succeeded (`ServerMetrics`).
+    private let commitObserver = Mutex<(@Sendable (_ events: Int, _ duration: Duration) -> Void)?>(nil)
+
+    /// Calls `observer` after each successful group commit with its number of events and how
+    /// long the insert took (batch size and commit latency metrics).
+    public func observeCommits(_ observer: @escaping @Sendable (_ events: Int, _ duration: Duration) -> Void) {
+        commitObserver.withLock { $0 = observer }
+    }
+
+    /// Events queued for the next group commit now.
+    public var queuedEventCount: Int { queue.depth }
 
     /// How the group commit has fared, for `/health/ready` and `medrec_audit_commit_failures_total`.
     private struct Health: Sendable {
@@ -75,10 +86,13 @@ public final class AuditLog: Sendable {
     private func drain() async {
         while let batch = queue.takeBatch() {
             do {
+                let start = ContinuousClock.now
                 try await client.withConnection { connection in
                     try await Self.insert(batch.rows, on: connection, logger: self.logger)
                 }
+                let took = ContinuousClock.now - start
                 health.withLock { $0.lastSuccess = .now }
+                commitObserver.withLock { $0 }?(batch.rows.count, took)
                 for waiter in batch.waiters { waiter.resume() }
             } catch {
                 health.withLock { health in
@@ -104,6 +118,8 @@ public final class AuditLog: Sendable {
         private var rows = AuditRows()
         private var waiters: [CheckedContinuation<Void, any Error>] = []
         private var draining = false
+
+        var depth: Int { lock.withLock { rows.count } }
 
         /// Queues; true when the caller must start a drain.
         func enqueue(_ new: AuditRows, _ waiter: CheckedContinuation<Void, any Error>) -> Bool {

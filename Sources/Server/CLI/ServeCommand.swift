@@ -83,7 +83,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var operations = ServerOperations()
         if settings.metricsPort != nil {
-            let metrics = ServerMetrics(audit: security.audit, logins: security.logins)
+            let metrics = ServerMetrics(
+                audit: security.audit, logins: security.logins,
+                databaseFigures: { [client, logger] in await ServerMetrics.databaseFigures(client: client, logger: logger) })
             // Libraries that report through swift-metrics land in the same registry.
             metrics.bootstrapMetricsSystem()
             operations.metrics = metrics

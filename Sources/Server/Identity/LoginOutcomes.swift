@@ -17,6 +17,18 @@ public final class LoginOutcomes: Sendable {
     private let successes = Atomic<Int>(0)
     private let failures = Atomic<Int>(0)
     private let lockouts = Atomic<Int>(0)
+    private let issued = Atomic<Int>(0)
+    private let replays = Atomic<Int>(0)
+
+    /// An access token issued: a password sign-in, a refresh, a client-credentials grant
+    /// (`medrec_auth_tokens_issued_total`).
+    func recordTokenIssued() { _ = issued.add(1, ordering: .relaxed) }
+    /// A spent refresh token presented again, its session revoked (`medrec_auth_refresh_replays_total`):
+    /// someone else may hold a copy of it.
+    func recordRefreshReplay() { _ = replays.add(1, ordering: .relaxed) }
+
+    public var tokensIssued: Int { issued.load(ordering: .relaxed) }
+    public var refreshReplays: Int { replays.load(ordering: .relaxed) }
 
     public init() {}
 

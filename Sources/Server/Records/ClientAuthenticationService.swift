@@ -82,6 +82,7 @@ public struct ClientAuthenticationService: Sendable {
         }
         let issued = try await security.tokens.issue(
             subject: clientID, role: Principal.Role.system.rawValue, scope: scope.text, fhirUser: nil, sessionID: nil, clientID: clientID)
+        security.logins.recordTokenIssued()
         try await audit(.success, nil, clientID: clientID, clientAddress: clientAddress)
         return Issued(accessToken: issued.token, expiresIn: Int(security.tokens.lifetime), scope: scope.text)
     }

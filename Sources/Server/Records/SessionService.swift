@@ -64,6 +64,7 @@ public struct SessionService: Sendable {
         let issued = try await security.tokens.issue(
             subject: account.id, role: account.role.rawValue, scope: scope.text, fhirUser: account.fhirUser, sessionID: sessionID,
             clientID: nil)
+        security.logins.recordTokenIssued()
         try await audit(.login, .success, nil, userID: account.id, role: account.role, fhirUser: account.fhirUser, clientAddress: clientAddress)
         return Tokens(accessToken: issued.token, refreshToken: refreshToken, expiresIn: Int(security.tokens.lifetime), scope: scope.text)
     }
@@ -214,9 +215,11 @@ public struct SessionService: Sendable {
             let issued = try await security.tokens.issue(
                 subject: account.id, role: account.role.rawValue, scope: scope, fhirUser: account.fhirUser, sessionID: sessionID,
                 clientID: nil)
+            security.logins.recordTokenIssued()
             try await audit(.refresh, .success, nil, userID: account.id, role: account.role, fhirUser: account.fhirUser, clientAddress: clientAddress)
             return Tokens(accessToken: issued.token, refreshToken: successor, expiresIn: Int(security.tokens.lifetime), scope: scope)
         case .replayed:
+            security.logins.recordRefreshReplay()
             logger.warning("security: a used refresh token was presented again; its session was revoked")
             try await audit(.refresh, .seriousFailure, "refresh token replay: session revoked", clientAddress: clientAddress)
             throw Refused(reason: .invalidGrant)

@@ -312,7 +312,7 @@ struct BackendServicesTests {
 
     @Test func clientAddRefusesPrivateAndWeakKeys() async throws {
         let keys = try await ClientKeys.make()
-        let none = JWKSURLAllowlist(prefixes: [])
+        let none = URLAllowlist(prefixes: [])
         // The public set is accepted.
         let accepted = try ClientCommand.Add.keys(jwksFile: try Self.file(keys.jwks), jwksURL: nil, allowlist: none)
         #expect(accepted.jwks != nil)
@@ -347,7 +347,7 @@ struct BackendServicesTests {
     }
 
     @Test func clientAddAcceptsOnlyAllowlistedJWKSURLs() async throws {
-        let allowlist = JWKSURLAllowlist(setting: "https://keys.partner.example, https://idp.example.org/jwks/")
+        let allowlist = URLAllowlist(setting: "https://keys.partner.example, https://idp.example.org/jwks/")
         #expect(try ClientCommand.Add.keys(jwksFile: nil, jwksURL: "https://keys.partner.example/a.json", allowlist: allowlist).url != nil)
         #expect(try ClientCommand.Add.keys(jwksFile: nil, jwksURL: "https://idp.example.org/jwks/1", allowlist: allowlist).url != nil)
         for url in ["https://evil.example/jwks.json", "https://keys.partner.example.evil.net/a.json", "http://idp.example.org/jwks/1",
@@ -358,7 +358,7 @@ struct BackendServicesTests {
         }
         // No allowlist configured: no URL at all.
         #expect(throws: (any Error).self) {
-            _ = try ClientCommand.Add.keys(jwksFile: nil, jwksURL: "https://keys.partner.example/a.json", allowlist: JWKSURLAllowlist(prefixes: []))
+            _ = try ClientCommand.Add.keys(jwksFile: nil, jwksURL: "https://keys.partner.example/a.json", allowlist: URLAllowlist(prefixes: []))
         }
         // The setting, from the environment like every other.
         let settings = try await ServerSettings.load(environment: ["MEDREC_AUTH_JWKS_URL_ALLOWLIST": "https://a.example/, https://b.example"])

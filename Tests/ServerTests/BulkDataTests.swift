@@ -6,6 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import PostgresNIO
+import Synchronization
 import Testing
 @testable import Server
 
@@ -453,6 +454,48 @@ struct BulkDataTests {
             }
             let audit = try await client.send(.get, "/fhir/$bulk-status/not-a-uuid")
             #expect(audit.status == .notFound)
+        }
+    }
+
+    /// The `$import` allowlist matches at a boundary and refuses user info (the JWKS allowlist's
+    /// rules: one `URLAllowlist`), and the fetch follows no redirect: an allowlisted host that
+    /// answers 302 to an internal address gets nothing fetched. Proved against a real HTTP server
+    /// on loopback that serves NDJSON on one path and redirects on another.
+    @Test(.timeLimit(.minutes(2)))
+    func importURLsMatchTheAllowlistAtABoundaryAndRedirectsAreNotFollowed() async throws {
+        var settings = BulkSettings()
+        settings.importURLAllowlist = ["https://data.example.org"]
+        for refused in [
+            "https://data.example.org.evil.net/p.ndjson", "https://data.example.org@evil.net/p.ndjson",
+            "https://data.example.orgx/p.ndjson", "http://169.254.169.254/latest",
+        ] {
+            #expect(throws: BulkError.self, "\(refused)") { try BulkInputLocation.check(refused, settings: settings) }
+        }
+        try BulkInputLocation.check("https://data.example.org/exports/p.ndjson", settings: settings)
+
+        let line = #"{"resourceType":"Patient","id":"fetched"}"#
+        let router = Router()
+        router.get("data.ndjson") { _, _ in line }
+        router.get("moved") { _, _ in Response(status: .found, headers: [.location: "/data.ndjson"]) }
+        let port = Mutex<Int?>(nil)
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } })
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await app.runService() }
+            var bound: Int?
+            for _ in 0..<100 where bound == nil {
+                try await Task.sleep(for: .milliseconds(50))
+                bound = port.withLock { $0 }
+            }
+            let base = "http://127.0.0.1:\(try #require(bound))"
+            settings.importURLAllowlist = [base]
+            let fetched = try await BulkInputLocation.localPath(for: base + "/data.ndjson", settings: settings)
+            #expect(try String(contentsOfFile: fetched, encoding: .utf8) == line, "the direct fetch works")
+            await #expect(throws: (any Error).self, "a redirect is an answer, not followed") {
+                _ = try await BulkInputLocation.localPath(for: base + "/moved", settings: settings)
+            }
+            group.cancelAll()
         }
     }
 

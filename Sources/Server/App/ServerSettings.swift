@@ -69,7 +69,7 @@ public struct ServerSettings: Sendable {
         public var auditReads = true
         /// URL prefixes a system client's JWKS URL may start with (`medrec client add --jwks-url`);
         /// empty: no JWKS URLs, only registered key sets.
-        public var jwksURLAllowlist = JWKSURLAllowlist(prefixes: [])
+        public var jwksURLAllowlist = URLAllowlist(prefixes: [])
 
         public init() {}
     }
@@ -131,7 +131,7 @@ public struct ServerSettings: Sendable {
         auth.signingKeys = config.string(forKey: "medrec.auth.signingKeys", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
         auth.bcryptCost = config.int(forKey: "medrec.auth.bcryptCost", default: defaults.auth.bcryptCost)
         auth.auditReads = config.bool(forKey: "medrec.auth.auditReads", default: defaults.auth.auditReads)
-        auth.jwksURLAllowlist = JWKSURLAllowlist(setting: config.string(forKey: "medrec.auth.jwksUrlAllowlist"))
+        auth.jwksURLAllowlist = URLAllowlist(setting: config.string(forKey: "medrec.auth.jwksUrlAllowlist"))
         scheduleTimeZone = config.string(forKey: "medrec.scheduleTimeZone", default: defaults.scheduleTimeZone)
         encryption = EncryptionSettings(config: config)
         bulk = BulkSettings(config: config)

@@ -127,10 +127,14 @@ public struct ClientKeySet: Sendable {
     }
 }
 
-/// Where a client's JWKS URL may point: `medrec.auth.jwksUrlAllowlist`, comma-separated URL
-/// prefixes. A URL is allowed when it starts with a prefix at a boundary (`https://keys.example.org`
-/// allows `https://keys.example.org/a.json` but not `https://keys.example.org.evil.net/`).
-public struct JWKSURLAllowlist: Sendable, Equatable {
+/// Where the server may fetch from, for every outbound fetch a client can name: a client's JWKS
+/// URL (`medrec.auth.jwksUrlAllowlist`) and a bulk `$import` input (`medrec.bulk.importUrlAllowlist`),
+/// comma-separated URL prefixes. A URL is allowed when it is http(s) without user info and starts
+/// with a prefix at a boundary (`https://keys.example.org` allows `https://keys.example.org/a.json`
+/// but not `https://keys.example.org.evil.net/` nor `https://keys.example.org@evil.net/`). The
+/// fetches themselves follow no redirect (`OutboundFetch`), so an allowed host cannot send the
+/// server elsewhere.
+public struct URLAllowlist: Sendable, Equatable {
     public let prefixes: [String]
 
     public init(prefixes: [String]) {

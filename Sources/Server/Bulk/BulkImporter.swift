@@ -386,7 +386,7 @@ enum BulkInputLocation {
             return
         }
         if url.hasPrefix("https://") || url.hasPrefix("http://") {
-            guard settings.importURLAllowlist.contains(where: { url.hasPrefix($0) }), URL(string: url) != nil else {
+            guard URLAllowlist(prefixes: settings.importURLAllowlist).permits(url), URL(string: url) != nil else {
                 throw BulkError(.forbiddenInput, "the input URL is not on the server's allowlist", expression: "input.url")
             }
             return
@@ -402,7 +402,7 @@ enum BulkInputLocation {
         }
         guard let remote = URL(string: url) else { throw BulkError(.forbiddenInput, "the input URL is not valid", expression: "input.url") }
         return try await withCheckedThrowingContinuation { continuation in
-            let task = URLSession.shared.downloadTask(with: remote) { location, response, error in
+            let task = OutboundFetch.session.downloadTask(with: remote) { location, response, error in
                 guard let location, error == nil, let http = response as? HTTPURLResponse, (200..<300).contains(http.statusCode) else {
                     continuation.resume(throwing: BulkInputError(message: "the input URL could not be fetched"))
                     return

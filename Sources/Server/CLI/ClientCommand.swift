@@ -57,7 +57,7 @@ struct ClientCommand: AsyncParsableCommand {
         /// The keys `--jwks FILE` or `--jwks-url URL` register, checked: the file must be a JWKS of
         /// public RSA (≥ 2048 bits) or P-384 keys and nothing private; the URL must be allowlisted.
         static func keys(
-            jwksFile: String?, jwksURL: String?, allowlist: JWKSURLAllowlist
+            jwksFile: String?, jwksURL: String?, allowlist: URLAllowlist
         ) throws -> (jwks: ClientKeySet?, url: String?) {
             if let jwksFile {
                 let text: String

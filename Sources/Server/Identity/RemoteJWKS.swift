@@ -8,7 +8,7 @@ import FoundationNetworking
 /// small cache so that a client's burst of assertions costs one fetch. Each fetched set passes
 /// the same checks as a registered one (`ClientKeySet`).
 final class RemoteJWKS: @unchecked Sendable {
-    let allowlist: JWKSURLAllowlist
+    let allowlist: URLAllowlist
     let timeout: TimeInterval
     let cacheLifetime: TimeInterval
     static let maxBytes = 64 << 10
@@ -20,7 +20,7 @@ final class RemoteJWKS: @unchecked Sendable {
         let reason: String
     }
 
-    init(allowlist: JWKSURLAllowlist, timeout: TimeInterval = 5, cacheLifetime: TimeInterval = 300) {
+    init(allowlist: URLAllowlist, timeout: TimeInterval = 5, cacheLifetime: TimeInterval = 300) {
         self.allowlist = allowlist
         self.timeout = timeout
         self.cacheLifetime = cacheLifetime
@@ -38,7 +38,7 @@ final class RemoteJWKS: @unchecked Sendable {
         let data: Data
         let response: URLResponse
         do {
-            (data, response) = try await URLSession.shared.data(for: request)
+            (data, response) = try await OutboundFetch.session.data(for: request)
         } catch {
             throw Unavailable(reason: "JWKS URL could not be fetched")
         }

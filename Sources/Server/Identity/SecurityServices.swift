@@ -41,7 +41,7 @@ public struct SecurityServices: Sendable {
 
     public init(
         tokens: AccessTokenService, identities: IdentityStore, hasher: PasswordHasher, audit: AuditLog, client: PostgresClient,
-        logger: Logger, jwksURLAllowlist: JWKSURLAllowlist = JWKSURLAllowlist(prefixes: [])
+        logger: Logger, jwksURLAllowlist: URLAllowlist = URLAllowlist(prefixes: [])
     ) {
         self.tokens = tokens
         self.identities = identities

@@ -180,27 +180,12 @@ import Testing
             let created = try await client.send(.post, "/fhir/Patient", headers: json, body: FHIRJSON.serialize(FHIRRestTests.patient))
             let id = try #require(try created.json["id"]?.stringValue)
             #expect(try await client.send(.get, "/fhir/Patient/\(id)", headers: [.xRequestID: "rid-read"]).status == .ok)
-            let records = try await Self.auditRecords(entityID: id, endpoint: endpoint)
+            let records = try await AuditTrail.records(.entity, id, endpoint: endpoint)
             #expect(Set(records.compactMap(\.requestID)) == ["rid-create", "rid-read"], "\(records.map(\.requestID))")
             #expect(records.allSatisfy { $0.requestID != nil })
             let read = try #require(records.first { $0.requestID == "rid-read" })
             let entity = AuditEventBuilder.build(read)["entity"]?.arrayValue?.first { $0["type"]?["code"] == "XrequestId" }
             #expect(entity?["what"]?["identifier"]?["value"] == "rid-read")
-        }
-    }
-
-    static func auditRecords(entityID: String, endpoint: DatabaseEndpoint) async throws -> [AuditRecord] {
-        try await endpoint.withConnection(logger: TestApp.logger) { connection in
-            var bindings = PostgresBindings(capacity: 1)
-            bindings.append(entityID)
-            let rows = try await connection.query(
-                PostgresQuery(
-                    unsafeSQL: "SELECT \(AuditRows.selectColumns) FROM audit_event WHERE entity_id = $1 ORDER BY audit_key",
-                    binds: bindings),
-                logger: TestApp.logger)
-            var records: [AuditRecord] = []
-            for try await row in rows { records.append(try AuditRows.record(from: row).record) }
-            return records
         }
     }
 

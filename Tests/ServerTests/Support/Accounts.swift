@@ -93,20 +93,30 @@ struct Accounts {
 }
 
 extension AuditTrail {
-    /// AuditEvents stored for an agent, oldest first.
-    static func events(agent: String, endpoint: DatabaseEndpoint) async throws -> [JSONValue] {
+    /// The `audit_event` column a test looks records up by.
+    enum Column: String {
+        case agent = "agent_id", entity = "entity_id"
+    }
+
+    /// AuditRecords stored with `value` in `column`, oldest first.
+    static func records(_ column: Column, _ value: String, endpoint: DatabaseEndpoint) async throws -> [AuditRecord] {
         try await endpoint.withConnection(logger: TestApp.logger) { connection in
             var bindings = PostgresBindings(capacity: 1)
-            bindings.append(agent)
+            bindings.append(value)
             let rows = try await connection.query(
                 PostgresQuery(
-                    unsafeSQL: "SELECT \(AuditRows.selectColumns) FROM audit_event WHERE agent_id = $1 ORDER BY audit_key",
+                    unsafeSQL: "SELECT \(AuditRows.selectColumns) FROM audit_event WHERE \(column.rawValue) = $1 ORDER BY audit_key",
                     binds: bindings),
                 logger: TestApp.logger)
-            var events: [JSONValue] = []
-            for try await row in rows { events.append(AuditEventBuilder.build(try AuditRows.record(from: row).record)) }
-            return events
+            var records: [AuditRecord] = []
+            for try await row in rows { records.append(try AuditRows.record(from: row).record) }
+            return records
         }
+    }
+
+    /// AuditEvents stored for an agent, oldest first.
+    static func events(agent: String, endpoint: DatabaseEndpoint) async throws -> [JSONValue] {
+        try await records(.agent, agent, endpoint: endpoint).map(AuditEventBuilder.build)
     }
 }
 

@@ -581,11 +581,11 @@ extension HTTPFields {
             try? FileManager.default.removeItem(atPath: root)
         }
         let ndjson = Fixtures.url("ndjson").path
-        let imported = try MedrecProcess.run(["import", ndjson, "--data-dir", data])
+        let imported = try await MedrecProcess.run(["import", ndjson, "--data-dir", data])
         #expect(imported.status == 0, "\(imported.stderr.suffix(500))")
         #expect(imported.stderr.contains("Encounter 1215 created, 0 updated"))
         #expect(imported.stderr.contains("0 errors"))
-        let exported = try MedrecProcess.run(["export", "--out", root + "/out", "--data-dir", data])
+        let exported = try await MedrecProcess.run(["export", "--out", root + "/out", "--data-dir", data])
         #expect(exported.status == 0, "\(exported.stderr.suffix(500))")
         let expected = try BulkDataTests.ndjsonLineCounts()
         for (type, count) in expected {
@@ -595,7 +595,7 @@ extension HTTPFields {
         // A file with a bad line: the good lines go in, the bad one is named, the exit status says so.
         let bad = root + "/Patient.bad.ndjson"
         try "{\"resourceType\":\"Patient\",\"id\":\"cli-good\"}\n{\"resourceType\":\"Patient\",\"id\":\n".write(toFile: bad, atomically: true, encoding: .utf8)
-        let failed = try MedrecProcess.run(["import", bad, "--data-dir", data])
+        let failed = try await MedrecProcess.run(["import", bad, "--data-dir", data])
         #expect(failed.status != 0)
         #expect(failed.stderr.contains("Patient.bad.ndjson line 2: the line is not valid JSON"), "\(failed.stderr.suffix(500))")
         #expect(failed.stderr.contains("Patient 1 created"))

@@ -45,10 +45,10 @@ struct BulkProcessTests {
         let data: String
         let client: (id: String, secret: String)
 
-        static func make(_ prefix: String) throws -> Setup {
+        static func make(_ prefix: String) async throws -> Setup {
             let root = try TemporaryDirectory.make(prefix: prefix)
             let data = root + "/data"
-            let client = try ServeCommandTests.addClient(dataDirectory: data)
+            let client = try await ServeCommandTests.addClient(dataDirectory: data)
             return Setup(root: root, data: data, client: client)
         }
 
@@ -72,14 +72,14 @@ struct BulkProcessTests {
             }
         }
 
-        func databaseURL() throws -> String {
-            let url = try MedrecProcess.run(["db", "url", "--data-dir", data])
+        func databaseURL() async throws -> String {
+            let url = try await MedrecProcess.run(["db", "url", "--data-dir", data])
             #expect(url.status == 0, "\(url.stderr)")
             return url.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         }
 
-        func medrecImport(_ paths: [String]) throws {
-            let imported = try MedrecProcess.run(["import"] + paths + ["--data-dir", data])
+        func medrecImport(_ paths: [String]) async throws {
+            let imported = try await MedrecProcess.run(["import"] + paths + ["--data-dir", data])
             #expect(imported.status == 0, "\(imported.stderr.suffix(500))")
             #expect(imported.stderr.contains("0 errors"), "\(imported.stderr.suffix(500))")
         }
@@ -251,7 +251,7 @@ struct BulkProcessTests {
 
     @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), .timeLimit(.minutes(4)))
     func anImportWhoseServerIsKilledIsFinishedByAnotherServerWithoutLosingOrDoublingAResource() async throws {
-        let setup = try Setup.make("medrec-bulk-kill-import")
+        let setup = try await Setup.make("medrec-bulk-kill-import")
         defer { setup.close() }
         var expected: [String: Int] = [:]
         for type in Self.importTypes { expected[type] = try Self.lineCount(type) }
@@ -260,7 +260,7 @@ struct BulkProcessTests {
 
         let (first, firstPort) = try await setup.serve()
         defer { _ = first.terminate() }
-        let databaseURL = try setup.databaseURL()
+        let databaseURL = try await setup.databaseURL()
         let firstToken = try await ServeCommandTests.token(port: firstPort, client: setup.client)
         let parameters = BulkDataTests.importParameters(Self.importTypes.map { Fixtures.url("ndjson/\($0).000.ndjson") })
         let status = try await Self.kickOff("POST", "http://127.0.0.1:\(firstPort)/fhir/$import", token: firstToken, body: parameters)
@@ -304,15 +304,15 @@ struct BulkProcessTests {
 
     @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), .timeLimit(.minutes(4)))
     func anExportWhoseServerIsKilledIsFinishedByAnotherServerWithEveryResourceOnce() async throws {
-        let setup = try Setup.make("medrec-bulk-kill-export")
+        let setup = try await Setup.make("medrec-bulk-kill-export")
         defer { setup.close() }
-        try setup.medrecImport([Self.ndjsonDirectory])
+        try await setup.medrecImport([Self.ndjsonDirectory])
         let perFile = 100
         let environment = ["MEDREC_BULK_RESOURCES_PER_FILE": String(perFile)]
 
         let (first, firstPort) = try await setup.serve(environment: environment)
         defer { _ = first.terminate() }
-        let databaseURL = try setup.databaseURL()
+        let databaseURL = try await setup.databaseURL()
         let firstToken = try await ServeCommandTests.token(port: firstPort, client: setup.client)
         let status = try await Self.kickOff("GET", "http://127.0.0.1:\(firstPort)/fhir/$export", token: firstToken)
         let seen = try await Self.waitForPartialProgress(status, token: firstToken, atLeast: 500)
@@ -359,13 +359,13 @@ struct BulkProcessTests {
 
     @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), .timeLimit(.minutes(4)))
     func twoServersServeOneExportAndACancelOnOneIsSeenByBoth() async throws {
-        let setup = try Setup.make("medrec-bulk-share")
+        let setup = try await Setup.make("medrec-bulk-share")
         defer { setup.close() }
-        try setup.medrecImport(["Patient", "Condition"].map { Fixtures.url("ndjson/\($0).000.ndjson").path })
+        try await setup.medrecImport(["Patient", "Condition"].map { Fixtures.url("ndjson/\($0).000.ndjson").path })
 
         let (first, firstPort) = try await setup.serve()
         defer { _ = first.terminate() }
-        let databaseURL = try setup.databaseURL()
+        let databaseURL = try await setup.databaseURL()
         let (second, secondPort) = try await setup.serve(databaseURL: databaseURL)
         defer { _ = second.terminate() }
         let token = try await ServeCommandTests.token(port: firstPort, client: setup.client)

@@ -45,9 +45,9 @@ struct CommandLineTests {
         ("duplicate-resourceType.json", "duplicate"), ("duplicate-nested.json", "duplicate"), ("deep.json", "deeper than"),
         ("xxe.xml", "DTD"), ("laughs.xml", "DTD"), ("script.xml", "script"), ("script.json", "script"),
     ])
-    func refusesHostileInputInBoundedMemory(name: String, expected: String) throws {
+    func refusesHostileInputInBoundedMemory(name: String, expected: String) async throws {
         let path = try Self.temporaryFile(name, try #require(Self.hostileFiles[name]))
-        let result = try MedrecProcess.run(["validate", path])
+        let result = try await MedrecProcess.run(["validate", path])
         #expect(result.status == 1, "\(name): \(result.stderr)")
         #expect(result.stdout.contains("\"resourceType\":\"OperationOutcome\""), "\(name)")
         #expect(result.stdout.localizedCaseInsensitiveContains(expected), "\(name): \(result.stdout)")
@@ -56,10 +56,10 @@ struct CommandLineTests {
     }
 
     @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
-    func validatesTheBulkExportAndReportsLineNumbers() throws {
+    func validatesTheBulkExportAndReportsLineNumbers() async throws {
         let files = Fixtures.files(in: "ndjson", withExtension: "ndjson").map(\.path)
         #expect(files.count == Fixtures.expected(full: 12, vendored: 10))
-        let clean = try MedrecProcess.run(["validate"] + files)
+        let clean = try await MedrecProcess.run(["validate"] + files)
         #expect(clean.status == 0, "\(clean.stdout.prefix(500))")
         #expect(clean.stderr.contains("\(Fixtures.expected(full: 5945, vendored: 2144)) resources checked, 0 invalid"), "\(clean.stderr.suffix(300))")
 
@@ -70,7 +70,7 @@ struct CommandLineTests {
             {"resourceType":"Patient","gender":"female"}
             not json
             """.utf8))
-        let result = try MedrecProcess.run(["validate", mixed])
+        let result = try await MedrecProcess.run(["validate", mixed])
         #expect(result.status == 1)
         let lines = result.stdout.split(separator: "\n")
         #expect(lines.count == 2)
@@ -80,19 +80,19 @@ struct CommandLineTests {
     }
 
     @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
-    func convertsBetweenJSONAndXML() throws {
+    func convertsBetweenJSONAndXML() async throws {
         let json = Fixtures.url("hl7-examples/json/patient-example.json").path
-        let toXML = try MedrecProcess.run(["convert", "--to", "xml", json])
+        let toXML = try await MedrecProcess.run(["convert", "--to", "xml", json])
         #expect(toXML.status == 0)
         let xmlPath = try Self.temporaryFile("patient.xml", Array(toXML.stdout.utf8))
-        let back = try MedrecProcess.run(["convert", "--to", "json", xmlPath])
+        let back = try await MedrecProcess.run(["convert", "--to", "json", xmlPath])
         #expect(back.status == 0)
         let original = try FHIRJSON.parse(Data(contentsOf: URL(fileURLWithPath: json)))
         #expect(try FHIRJSON.parse(back.stdout).isEquivalent(to: original))
 
         // NDJSON streams into one collection Bundle whose entries are the lines.
         let ndjson = Fixtures.url("ndjson/Patient.000.ndjson").path
-        let bundleXML = try MedrecProcess.run(["convert", "--to", "xml", ndjson])
+        let bundleXML = try await MedrecProcess.run(["convert", "--to", "xml", ndjson])
         #expect(bundleXML.status == 0, "\(bundleXML.stderr)")
         let bundle = try FHIRXMLReader.resource(from: Array(bundleXML.stdout.utf8))
         #expect(bundle["type"] == "collection")

@@ -16,10 +16,10 @@ import Testing
         #expect(try await ServerSettings.load(environment: ["MEDREC_MODE": "prod"]).mode == .production)
     }
 
-    @Test func productionModeRefusesTheDemoBeforeTouchingAnything() throws {
+    @Test func productionModeRefusesTheDemoBeforeTouchingAnything() async throws {
         let root = try TemporaryDirectory.make(prefix: "medrec-demo-prod")
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let refused = try MedrecProcess.run(
+        let refused = try await MedrecProcess.run(
             ["demo", root, "--data-dir", root + "/data"], environment: ["MEDREC_MODE": "production"])
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("refused in production mode"), "\(refused.stderr.suffix(500))")
@@ -34,14 +34,14 @@ import Testing
         let endpoint = try await TestDatabase.fresh()
         let environment = ["MEDREC_DATABASE_URL": endpoint.urlIncludingPassword, "MEDREC_MODE": "development"]
         let synthea = Fixtures.url("synthea").path
-        let demo = try MedrecProcess.run(["demo", synthea, "--patients", "2", "--data-dir", root], environment: environment)
+        let demo = try await MedrecProcess.run(["demo", synthea, "--patients", "2", "--data-dir", root], environment: environment)
         #expect(demo.status == 0, "\(demo.stderr.suffix(800))")
         let password = try #require(
             demo.stdout.split(separator: "\n").first { $0.hasPrefix("password: ") }.map { String($0.dropFirst("password: ".count)) })
         #expect(demo.stdout.contains("doctor@demo.medrec.example"))
         #expect(demo.stdout.split(separator: "\n").filter { $0.hasPrefix("imported ") }.count == 2)
         // A second run changes nothing: the accounts exist.
-        let again = try MedrecProcess.run(["demo", synthea, "--patients", "1", "--data-dir", root], environment: environment)
+        let again = try await MedrecProcess.run(["demo", synthea, "--patients", "1", "--data-dir", root], environment: environment)
         #expect(again.status != 0)
         #expect(again.stderr.contains("loaded already"), "\(again.stderr.suffix(500))")
 

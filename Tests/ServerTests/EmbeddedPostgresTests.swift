@@ -103,13 +103,15 @@ import Darwin
     @Test func aStoppedDatabaseIsReportedWithinSeconds() async throws {
         let port = PortProbe.pickFree()
         let endpoint = try DatabaseEndpoint(url: "postgres://u:p@127.0.0.1:\(port)/d?sslmode=disable")
-        let started = ContinuousClock.now
+        // The refusal itself is the answer (not a timeout, not the pool's minute of retries). A
+        // wall-clock bound here measured the loaded test process, not the check: on CI the whole
+        // parallel suite held both cooperative threads and a 0.01 s refusal resumed after 51 s.
         await #expect {
             try await endpoint.checkReachable(logger: logger)
         } throws: { error in
             (error as? DatabaseError)?.code == .unreachable && "\(error)".contains("127.0.0.1:\(port)")
+                && "\(error)".contains("connection refused")
         }
-        #expect(ContinuousClock.now - started < .seconds(45))
     }
 
     @Test func aServerThatNeverAnswersIsReportedWithinTheConnectTimeout() async throws {
@@ -122,12 +124,14 @@ import Darwin
         await #expect {
             try await endpoint.checkReachable(logger: logger)
         } throws: { error in
+            // Ended by the URL's 2 s connect timeout, not by the pool's minute of retries: the
+            // message names the timeout. (No upper wall-clock bound: under the parallel suite the
+            // test's own resumption can wait far longer than the check, as seen on CI.)
+            // postgres-nio's own timer ("Connect timeout (2 s)") or ours ("no connection within 2"), whichever fires first.
             (error as? DatabaseError)?.code == .unreachable
+                && ("\(error)".contains("Connect timeout (2 s)") || "\(error)".contains("no connection within 2"))
         }
-        // Bounded by the 2 s connect timeout, not the pool's minute of retries; the upper bound
-        // leaves room for a loaded CI machine.
-        let elapsed = ContinuousClock.now - started
-        #expect(elapsed >= .seconds(2) && elapsed < .seconds(45))
+        #expect(ContinuousClock.now - started >= .seconds(2))
     }
 
     @Test func stopsWhenTheServiceGroupShutsDown() async throws {

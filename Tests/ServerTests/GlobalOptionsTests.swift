@@ -114,15 +114,15 @@ import Testing
 
     /// The built binary, as an operator runs it: `medrec db url` prints the database the
     /// configuration names, without connecting to it.
-    @Test func dbURLCommandReadsTheConfigFileEnvironmentAndFlag() throws {
+    @Test func dbURLCommandReadsTheConfigFileEnvironmentAndFlag() async throws {
         let file = try Self.configFile()
-        let fromFile = try MedrecProcess.run(["db", "url", "--without-password"], environment: ["MEDREC_CONFIG_FILE": file])
+        let fromFile = try await MedrecProcess.run(["db", "url", "--without-password"], environment: ["MEDREC_CONFIG_FILE": file])
         #expect(fromFile.status == 0, "\(fromFile.stderr)")
         #expect(fromFile.stdout == "postgres://file@127.0.0.1:6001/fromfile\n")
-        let fromEnvironment = try MedrecProcess.run(
+        let fromEnvironment = try await MedrecProcess.run(
             ["db", "url"], environment: ["MEDREC_CONFIG_FILE": file, "MEDREC_DATABASE_URL": Self.environmentURL])
         #expect(fromEnvironment.stdout == Self.environmentURL + "\n")
-        let fromFlag = try MedrecProcess.run(
+        let fromFlag = try await MedrecProcess.run(
             ["db", "url", "--database-url", Self.flagURL], environment: ["MEDREC_DATABASE_URL": Self.environmentURL])
         #expect(fromFlag.stdout == Self.flagURL + "\n")
     }

@@ -31,8 +31,8 @@ import Testing
     }
 
     /// `medrec client add` output: the client id and secret.
-    static func addClient(dataDirectory: String, scopes: String = "system/*.cruds") throws -> (id: String, secret: String) {
-        let result = try MedrecProcess.run(["client", "add", "--name", "serve-test", "--scopes", scopes, "--data-dir", dataDirectory])
+    static func addClient(dataDirectory: String, scopes: String = "system/*.cruds") async throws -> (id: String, secret: String) {
+        let result = try await MedrecProcess.run(["client", "add", "--name", "serve-test", "--scopes", scopes, "--data-dir", dataDirectory])
         #expect(result.status == 0, "\(result.stderr)")
         func value(_ prefix: String) throws -> String {
             let line = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix(prefix) })
@@ -59,7 +59,7 @@ import Testing
         }
         // The operator registers a system client before the first start (the CLI runs the
         // embedded cluster itself), then the client gets a token over HTTP.
-        let client = try Self.addClient(dataDirectory: dataDirectory)
+        let client = try await Self.addClient(dataDirectory: dataDirectory)
         let first = try MedrecProcess.start(["serve", "--data-dir", dataDirectory, "--port", "0"])
         let output = try await first.waitForOutput(containing: "listening on http://127.0.0.1:", timeout: .seconds(120))
         let port = try Self.port(from: output)
@@ -78,7 +78,7 @@ import Testing
         #expect(first.terminate() == 0)
         #expect(EmbeddedPostgres.recordedEndpoint(dataDirectory: dataDirectory)?.isRunning == false, "the cluster stops with the server")
 
-        let url = try MedrecProcess.run(["db", "url", "--data-dir", dataDirectory])
+        let url = try await MedrecProcess.run(["db", "url", "--data-dir", dataDirectory])
         #expect(url.status == 0)
         #expect(url.stdout.hasPrefix("postgres://"))
 
@@ -95,9 +95,9 @@ import Testing
         #expect(!first.output.contains("Chalmers") && !second.output.contains("Chalmers"))
     }
 
-    @Test func saysWhatToInstallWhenPostgreSQLIsMissing() throws {
+    @Test func saysWhatToInstallWhenPostgreSQLIsMissing() async throws {
         let empty = try TemporaryDirectory.make(prefix: "medrec-nobin")
-        let result = try MedrecProcess.run(
+        let result = try await MedrecProcess.run(
             ["serve", "--data-dir", empty + "/data", "--port", "0"], environment: ["MEDREC_PG_BIN": empty])
         #expect(result.status != 0)
         let lines = result.stderr.split(separator: "\n")

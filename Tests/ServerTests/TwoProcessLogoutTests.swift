@@ -15,7 +15,7 @@ import Testing
             EmbeddedPostgres.stopImmediatelyBlocking(dataDirectory: dataDirectory)
             try? FileManager.default.removeItem(atPath: root)
         }
-        let added = try MedrecProcess.run([
+        let added = try await MedrecProcess.run([
             "user", "add", "--email", "ops@example.org", "--password", "a long operator passphrase", "--role", "admin",
             "--data-dir", dataDirectory,
         ])
@@ -23,7 +23,7 @@ import Testing
         let first = try MedrecProcess.start(["serve", "--data-dir", dataDirectory, "--port", "0"])
         defer { _ = first.terminate() }
         let firstPort = try ServeCommandTests.port(from: try await first.waitForOutput(containing: "listening on http://127.0.0.1:", timeout: .seconds(120)))
-        let url = try MedrecProcess.run(["db", "url", "--data-dir", dataDirectory])
+        let url = try await MedrecProcess.run(["db", "url", "--data-dir", dataDirectory])
         #expect(url.status == 0)
         // The second process shares the database and the data directory's keys.
         let second = try MedrecProcess.start(
@@ -47,7 +47,7 @@ import Testing
 
         // `medrec user add` works while the servers run: a patient with a new Patient, then a
         // second account linked to that existing Patient; a link to a missing resource fails.
-        let patient = try MedrecProcess.run([
+        let patient = try await MedrecProcess.run([
             "user", "add", "--email", "pat@example.org", "--password", "a long patient passphrase", "--role", "patient",
             "--first-name", "Pat", "--last-name", "Quinn", "--data-dir", dataDirectory,
         ])
@@ -62,13 +62,13 @@ import Testing
         let (readStatus, read) = try await ServeCommandTests.request("GET", "http://127.0.0.1:\(firstPort)/fhir/\(linked)", headers: patientBearer)
         #expect(readStatus == 200)
         #expect(read?["name"]?.arrayValue?.first?["family"] == "Quinn")
-        let proxy = try MedrecProcess.run([
+        let proxy = try await MedrecProcess.run([
             "user", "add", "--email", "proxy@example.org", "--password", "another long passphrase", "--role", "patient",
             "--patient", String(linked.dropFirst("Patient/".count)), "--data-dir", dataDirectory,
         ])
         #expect(proxy.status == 0, "\(proxy.stderr)")
         #expect(proxy.stdout.contains("linked to \(linked)"))
-        let missing = try MedrecProcess.run([
+        let missing = try await MedrecProcess.run([
             "user", "add", "--email", "ghost@example.org", "--password", "another long passphrase", "--role", "doctor",
             "--practitioner", "no-such-practitioner", "--data-dir", dataDirectory,
         ])

@@ -1,4 +1,5 @@
 import Foundation
+@testable import Server
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -40,7 +41,11 @@ enum MedrecProcess {
         sys.exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
         """
 
-    static func run(_ arguments: [String], environment extra: [String: String] = [:]) throws -> Result {
+    /// Async so that the wait for the child (a whole import or demo, tens of seconds) happens on a
+    /// thread of its own: a blocking `waitpid` here held one of the two cooperative threads of this
+    /// 2-core machine, and two of them at once stalled every other test of the parallel suite
+    /// (seen on CI: a connection refusal took 51 s to be noticed).
+    static func run(_ arguments: [String], environment extra: [String: String] = [:]) async throws -> Result {
         let executable = try medrecPath
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("medrec-child-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -68,9 +73,7 @@ enum MedrecProcess {
         let spawned = posix_spawn(&pid, launcher[0], &actions, nil, argv, envp)
         guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EINVAL) }
 
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        let exitStatus = await ChildProcess.exitStatus(of: pid)
         let rss = (try? String(contentsOfFile: rssPath, encoding: .utf8)).flatMap { Int($0) }
         return Result(
             status: exitStatus,

@@ -1,12 +1,17 @@
-# Sourced by scripts/bench-platform.sh and scripts/fuzz-platform.sh: a release medrec on its own
-# embedded cluster in a temporary directory, with a system client. Call `medrec_prepare` (build,
-# work dir, client), add accounts with "$bin … --data-dir $work/data" if needed, then
+# Sourced by scripts/bench-platform.sh, fuzz-platform.sh and fuzz-fhir.sh: a release medrec (or
+# $MEDREC_BIN) on its own embedded cluster in a temporary directory, with a system client. Call
+# `medrec_prepare` (build, work dir, client), add accounts with "$bin … --data-dir $work/data" if needed, then
 # `medrec_start` (serve, wait, stop on exit) and `medrec_system_token`.
 # Sets: bin, work, port, base, client_id, client_secret.
 
 medrec_prepare() {
-  swift build -c release --product medrec >/dev/null
-  bin="$(swift build -c release --show-bin-path)/medrec"
+  # MEDREC_BIN: an existing binary (CI passes its debug build); otherwise a release build.
+  if [ -n "${MEDREC_BIN:-}" ]; then
+    bin="$MEDREC_BIN"
+  else
+    swift build -c release --product medrec >/dev/null
+    bin="$(swift build -c release --show-bin-path)/medrec"
+  fi
   work=$(mktemp -d "/tmp/medrec-$1.XXXXXX")
   chmod 755 "$work"
   port=$((20000 + RANDOM % 20000))

@@ -15,6 +15,10 @@ public enum FHIRMetadata {
         return type
     }
 
+    /// Every type (primitive, complex, resource, abstract and backbone), sorted by name: for
+    /// describers such as the OpenAPI document's schemas.
+    public static var allTypes: [TypeInfo] { catalog.types.keys.sorted().compactMap { catalog.types[$0] } }
+
     /// The 146 concrete R4 resource types, sorted by name.
     public static let resourceTypeNames: [String] = catalog.resourceTypeNames
 
@@ -32,7 +36,7 @@ public enum FHIRMetadata {
     }
 
     /// The JSON name of one variant of a choice element: `value` + `Quantity` is `valueQuantity`.
-    static func choiceName(_ base: String, _ typeCode: String) -> String {
+    public static func choiceName(_ base: String, _ typeCode: String) -> String {
         // Type codes are ASCII; uppercase the first byte without Unicode case mapping.
         var bytes = Array(base.utf8)
         bytes.reserveCapacity(base.utf8.count + typeCode.utf8.count)

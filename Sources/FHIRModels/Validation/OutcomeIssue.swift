@@ -41,6 +41,14 @@ extension Array where Element == OutcomeIssue {
         contains { $0.severity == .error || $0.severity == .fatal }
     }
 
+    /// An expression often echoes a name from the request (a query parameter's key): an empty one,
+    /// or one with whitespace or control characters, would make the OperationOutcome itself invalid
+    /// FHIR (a `string` is non-empty, and schema validators read `\S` as Unicode does). Found by
+    /// schemathesis (`scripts/fuzz-fhir.sh`); such an expression is left out, the diagnostics stay.
+    static func isWritableExpression(_ expression: String) -> Bool {
+        !expression.isEmpty && !expression.unicodeScalars.contains { $0.properties.isWhitespace || $0.properties.generalCategory == .control }
+    }
+
     /// The issues as an `OperationOutcome` resource in FHIR JSON.
     public func operationOutcome() -> JSONValue {
         var issues: [JSONValue] = []
@@ -49,7 +57,7 @@ extension Array where Element == OutcomeIssue {
             object["severity"] = .string(issue.severity.rawValue)
             object["code"] = .string(issue.code.rawValue)
             object["diagnostics"] = .string(issue.diagnostics)
-            if let expression = issue.expression {
+            if let expression = issue.expression, Self.isWritableExpression(expression) {
                 object["expression"] = .array([.string(expression)])
             }
             issues.append(.object(object))

@@ -2,6 +2,7 @@ import FHIRModels
 import Foundation
 import Hummingbird
 import Mapping
+import NIOCore
 import Logging
 
 /// The FHIR REST API under `/fhir`: read, vread, create, update, patch, delete, history,
@@ -33,6 +34,7 @@ struct FHIRController: Sendable {
     /// authenticated before the handler runs.
     func addRoutes(public open: RouterGroup<Context>, reads: RouterGroup<Context>, authenticated group: RouterGroup<Context>) {
         open.get("metadata") { request, _ in try self.capabilities(request) }
+        open.get("openapi.json") { _, _ in self.openAPI() }
         group.post("", use: bundle)
         group.get("", use: systemSearch)
         group.get("_history", use: systemHistory)
@@ -72,6 +74,16 @@ struct FHIRController: Sendable {
         let format = try FHIRFormat.response(for: request)
         let statement = CapabilityStatementBuilder.build(base: base(request), software: MedrecVersion.current)
         return FHIRResponse.make(status: .ok, resource: statement, format: format, pretty: FHIRFormat.pretty(request))
+    }
+
+    /// The OpenAPI 3.1 description of this face, generated from the CapabilityStatement. Its
+    /// server URL is relative (`/fhir`) unless a public base URL is configured, so one cached
+    /// document serves every host name.
+    func openAPI() -> Response {
+        let bytes = FHIROpenAPI.document(base: baseURL ?? "/fhir", version: MedrecVersion.current)
+        return Response(
+            status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=3600"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     @Sendable func bundle(_ request: Request, context: Context) async throws -> Response {

@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-command -v st >/dev/null || python3 -m pip install -q schemathesis
+command -v st >/dev/null || python3 -m pip install -q "schemathesis==4.32.5"
 source scripts/lib-medrec-server.sh
 medrec_prepare fuzz-fhir
 metrics_port=$((port + 1))

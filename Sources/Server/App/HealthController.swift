@@ -47,7 +47,7 @@ struct HealthController<Context: RequestContext>: Sendable {
         await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 do {
-                    try await client.query("SELECT 1", logger: logger)
+                    try await client.rows("SELECT 1", logger: logger)
                     return true
                 } catch {
                     return false

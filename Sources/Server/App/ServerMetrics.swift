@@ -204,13 +204,13 @@ public final class ServerMetrics: Sendable {
     public static func databaseFigures(client: PostgresClient, logger: Logger) async -> DatabaseFigures? {
         do {
             var jobs: [String: Int] = [:]
-            for try await (status, count) in try await client.query(
+            for try await (status, count) in try await client.rows(
                 "SELECT status, count(*) FROM bulk_job GROUP BY status", logger: logger
             ).decode((String, Int64).self) {
                 jobs[status] = Int(count)
             }
             var connections: [String: Int] = [:]
-            for try await (state, count) in try await client.query(
+            for try await (state, count) in try await client.rows(
                 """
                 SELECT coalesce(state, 'other'), count(*) FROM pg_stat_activity
                 WHERE datname = current_database() AND backend_type = 'client backend' GROUP BY 1

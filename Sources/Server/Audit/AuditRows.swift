@@ -130,7 +130,7 @@ struct AuditRows: Sendable {
     /// One stored event by id (nil for an unknown or malformed id).
     static func fetch(id: String, client: PostgresClient, logger: Logger) async throws -> AuditRecord? {
         guard UUID(uuidString: id) != nil else { return nil }
-        let rows = try await client.query(
+        let rows = try await client.rows(
             "SELECT \(unescaped: selectColumns) FROM audit_event WHERE id = \(id)::uuid", logger: logger)
         for try await row in rows { return try record(from: row).record }
         return nil
@@ -144,7 +144,7 @@ struct AuditRows: Sendable {
         since: Date? = nil, until: Date? = nil, client: PostgresClient, logger: Logger
     ) async throws -> [(key: Int64, record: AuditRecord)] {
         let patients = patient.map { [$0] }
-        let rows = try await client.query(
+        let rows = try await client.rows(
             """
             SELECT \(unescaped: selectColumns) FROM audit_event
             WHERE (\(patients)::text[] IS NULL OR patient_ids @> \(patients)::text[])
@@ -167,7 +167,7 @@ struct AuditRows: Sendable {
     static func failures(
         since: Date, window: Int = 100_000, client: PostgresClient, logger: Logger
     ) async throws -> (failed: Int, total: Int) {
-        let rows = try await client.query(
+        let rows = try await client.rows(
             """
             SELECT count(*) FILTER (WHERE outcome <> '0'), count(*)
             FROM (SELECT outcome, recorded FROM audit_event ORDER BY audit_key DESC LIMIT \(window)) AS recent

@@ -46,20 +46,20 @@ struct BulkJobStore: Sendable {
         if let connection {
             try await connection.query(query, logger: logger)
         } else {
-            try await client.query(query, logger: logger)
+            try await client.rows(query, logger: logger)
         }
     }
 
     /// Jobs queued or running, server-wide (the concurrency limit).
     func activeCount() async throws -> Int {
-        let rows = try await client.query("SELECT count(*) FROM bulk_job WHERE status IN ('queued', 'running')", logger: logger)
+        let rows = try await client.rows("SELECT count(*) FROM bulk_job WHERE status IN ('queued', 'running')", logger: logger)
         for try await count in rows.decode(Int64.self) { return Int(count) }
         return 0
     }
 
     /// Jobs by status, server-wide (the admins' status page).
     func countsByStatus() async throws -> [BulkJob.Status: Int] {
-        let rows = try await client.query("SELECT status, count(*) FROM bulk_job GROUP BY status", logger: logger)
+        let rows = try await client.rows("SELECT status, count(*) FROM bulk_job GROUP BY status", logger: logger)
         var counts: [BulkJob.Status: Int] = [:]
         for try await (status, count) in rows.decode((String, Int64).self) {
             if let status = BulkJob.Status(rawValue: status) { counts[status] = Int(count) }
@@ -69,7 +69,7 @@ struct BulkJobStore: Sendable {
 
     /// Kick-offs by one owner since an instant (the rate limit).
     func kickOffs(by subject: String, since: Date) async throws -> Int {
-        let rows = try await client.query(
+        let rows = try await client.rows(
             "SELECT count(*) FROM bulk_job WHERE owner_subject = \(subject) AND created_at >= \(since)", logger: logger)
         for try await count in rows.decode(Int64.self) { return Int(count) }
         return 0
@@ -81,7 +81,7 @@ struct BulkJobStore: Sendable {
         """
 
     func job(_ id: UUID) async throws -> BulkJob? {
-        let rows = try await client.query(
+        let rows = try await client.rows(
             PostgresQuery(unsafeSQL: "SELECT \(Self.jobColumns) FROM bulk_job WHERE id = $1", binds: bindings(id)), logger: logger)
         for try await row in rows { return try Self.decodeJob(row) }
         return nil
@@ -118,7 +118,7 @@ struct BulkJobStore: Sendable {
     func claim(worker: String, staleAfter: TimeInterval, kind: BulkJob.Kind? = nil, id: UUID? = nil) async throws -> BulkJob? {
         let stale = "\(Int(staleAfter * 1000)) milliseconds"
         let kindText = kind?.rawValue
-        let rows = try await client.query(
+        let rows = try await client.rows(
             PostgresQuery(
                 unsafeSQL: """
                     UPDATE bulk_job SET status = 'running', worker = $1, heartbeat_at = clock_timestamp(), attempts = attempts + 1
@@ -198,7 +198,7 @@ struct BulkJobStore: Sendable {
 
     /// Ends a job: completed (files kept until `expiresAt`) or failed.
     func finish(job: UUID, worker: String, status: BulkJob.Status, error: String?, expiresAt: Date) async throws -> Bool {
-        let rows = try await client.query(
+        let rows = try await client.rows(
             """
             UPDATE bulk_job SET status = \(status.rawValue), error = \(error), completed_at = clock_timestamp(),
                 expires_at = \(expiresAt), heartbeat_at = clock_timestamp()
@@ -209,12 +209,12 @@ struct BulkJobStore: Sendable {
     }
 
     func setEstimate(job: UUID, total: Int64) async throws {
-        try await client.query("UPDATE bulk_job SET total_estimate = \(total) WHERE id = \(job)", logger: logger)
+        try await client.rows("UPDATE bulk_job SET total_estimate = \(total) WHERE id = \(job)", logger: logger)
     }
 
     /// Keeps a claim alive while a long batch runs.
     func heartbeat(job: UUID, worker: String) async throws {
-        try await client.query(
+        try await client.rows(
             "UPDATE bulk_job SET heartbeat_at = clock_timestamp() WHERE id = \(job) AND worker = \(worker) AND status = 'running'",
             logger: logger)
     }
@@ -237,7 +237,7 @@ struct BulkJobStore: Sendable {
 
     /// Deletes jobs (and so their files) past their expiry; returns how many.
     func sweepExpired() async throws -> Int {
-        let rows = try await client.query(
+        let rows = try await client.rows(
             "DELETE FROM bulk_job WHERE expires_at < clock_timestamp() RETURNING id", logger: logger)
         var count = 0
         for try await _ in rows.decode(UUID.self) { count += 1 }
@@ -255,7 +255,7 @@ struct BulkJobStore: Sendable {
     }
 
     func files(job: UUID) async throws -> [FileRow] {
-        let rows = try await client.query(
+        let rows = try await client.rows(
             "SELECT file_no, kind, type, count, byte_count FROM bulk_file WHERE job_id = \(job) ORDER BY file_no", logger: logger)
         var files: [FileRow] = []
         for try await (fileNo, kind, type, count, bytes) in rows.decode((Int, String, String, Int64, Int64).self) {
@@ -264,15 +264,47 @@ struct BulkJobStore: Sendable {
         return files
     }
 
-    /// A file's chunks in order, read as the consumer asks for them (the rows stream with
-    /// back-pressure: memory stays at about one chunk whatever the file's size).
-    func chunks(job: UUID, fileNo: Int) async throws -> AsyncThrowingMapSequence<PostgresRowSequence, (Int, String, ByteBuffer)> {
-        let rows = try await client.query(
-            "SELECT chunk_no, key_id, data FROM bulk_chunk WHERE job_id = \(job) AND file_no = \(fileNo) ORDER BY chunk_no",
-            logger: logger)
-        return rows.map { row in
-            try row.decode((Int, String, ByteBuffer).self)
+    /// A file's chunks in order, read as the consumer asks for them: one query per chunk, so
+    /// memory stays at about one chunk whatever the file's size, and each query holds its pooled
+    /// connection only while it runs (a row stream held open across the download would keep one
+    /// leased for as long as the client reads, and postgres-nio's streamed queries can leak their
+    /// lease on an early error: `PostgresClient+Leased.swift`).
+    func chunks(job: UUID, fileNo: Int) -> ChunkSequence {
+        ChunkSequence(client: client, logger: logger, job: job, fileNo: fileNo)
+    }
+
+    struct ChunkSequence: AsyncSequence, Sendable {
+        typealias Element = (Int, String, ByteBuffer)
+        let client: PostgresClient
+        let logger: Logger
+        let job: UUID
+        let fileNo: Int
+
+        struct AsyncIterator: AsyncIteratorProtocol {
+            let sequence: ChunkSequence
+            var last = -1
+            var done = false
+
+            mutating func next() async throws -> Element? {
+                guard !done else { return nil }
+                let rows = try await sequence.client.rows(
+                    """
+                    SELECT chunk_no, key_id, data FROM bulk_chunk
+                    WHERE job_id = \(sequence.job) AND file_no = \(sequence.fileNo) AND chunk_no > \(last)
+                    ORDER BY chunk_no LIMIT 1
+                    """,
+                    logger: sequence.logger)
+                guard let row = rows.elements.first else {
+                    done = true
+                    return nil
+                }
+                let chunk = try row.decode((Int, String, ByteBuffer).self)
+                last = chunk.0
+                return chunk
+            }
         }
+
+        func makeAsyncIterator() -> AsyncIterator { AsyncIterator(sequence: self) }
     }
 
     /// Stores a posted NDJSON body as the job's input file (sealed chunks, like any file), in

@@ -74,7 +74,7 @@ public struct IdentityStore: Sendable {
 
     /// The account with this email HMAC or this id (exactly one of them is given).
     private func credentials(lookup: Data?, userID: String?) async throws -> Credentials? {
-        let rows = try await client.query(
+        let rows = try await client.rows(
             """
             SELECT id, password_hash, role, status, fhir_user FROM app_user
             WHERE email_lookup = \(lookup) OR id = \(userID)
@@ -102,7 +102,7 @@ public struct IdentityStore: Sendable {
     ) async throws -> [UserAccount] {
         let status = status?.rawValue
         let role = role?.rawValue
-        let rows = try await client.query(
+        let rows = try await client.rows(
             """
             SELECT id, email_sealed, email_key_id, role, status, fhir_user, created_at FROM app_user
             WHERE (\(id)::text IS NULL OR id = \(id)) AND (\(after)::text IS NULL OR id > \(after))
@@ -151,7 +151,7 @@ public struct IdentityStore: Sendable {
         let sessionID = UUID().uuidString.lowercased()
         let expires = now.addingTimeInterval(Self.sessionLifetime)
         let refreshExpires = now.addingTimeInterval(Self.refreshLifetime)
-        try await client.query(
+        try await client.rows(
             """
             WITH session AS (
                 INSERT INTO auth_session (id, user_id, scope, created_at, expires_at)
@@ -168,7 +168,7 @@ public struct IdentityStore: Sendable {
     /// Returns the session id.
     func createWebSession(userID: String, scope: String, secret: String, lifetime: TimeInterval, now: Date = Date()) async throws -> String {
         let sessionID = UUID().uuidString.lowercased()
-        try await client.query(
+        try await client.rows(
             """
             INSERT INTO auth_session (id, user_id, scope, created_at, expires_at, web_secret_hash, last_seen_at)
             VALUES (\(sessionID), \(userID), \(scope), \(now), \(now.addingTimeInterval(lifetime)), \(OpaqueToken.hash(secret)), \(now))
@@ -189,7 +189,7 @@ public struct IdentityStore: Sendable {
     /// expired, used within `idle`), its secret matches and the account is active; marks it
     /// used (at most once a minute, so most page views write nothing). One round trip.
     func webSession(id: String, secret: String, idle: TimeInterval, now: Date = Date()) async throws -> WebSessionRow? {
-        let rows = try await client.query(
+        let rows = try await client.rows(
             """
             WITH live AS (
                 SELECT s.id, s.user_id, u.role, u.fhir_user, s.scope, s.expires_at, s.last_seen_at
@@ -253,7 +253,7 @@ public struct IdentityStore: Sendable {
 
     /// Logout: the session (every refresh token of the family) and the access token's id.
     func revoke(sessionID: String?, tokenID: String, tokenExpiry: Date, reason: String) async throws {
-        try await client.query(
+        try await client.rows(
             """
             WITH session AS (
                 UPDATE auth_session SET revoked_at = now(), revoked_reason = \(reason)
@@ -267,7 +267,7 @@ public struct IdentityStore: Sendable {
     /// id not revoked, the account active. One round trip.
     /// The database's word on an access token (`TokenCheck`): nil when it must be refused.
     func confirm(_ check: TokenCheck) async throws -> TokenConfirmation? {
-        let rows = try await client.execute(TokenConfirmStatement(check: check), logger: logger)
+        let rows = try await client.rows(TokenConfirmStatement(check: check), logger: logger)
         for try await (epoch, role, fhirUser, sessionExpiry) in rows {
             return check.verdict(epoch: epoch, role: role, fhirUser: fhirUser, sessionExpiry: sessionExpiry)
         }
@@ -302,7 +302,7 @@ public struct IdentityStore: Sendable {
         precondition(issueSecret || jwks != nil || jwksURL != nil, "a client needs a secret or keys")
         let id = "client-" + OpaqueToken.generate(bytes: 12)
         let secret = issueSecret ? OpaqueToken.generate(bytes: 32) : nil
-        try await client.query(
+        try await client.rows(
             """
             INSERT INTO system_client (id, name, secret_hash, scopes, created_at, jwks, jwks_url)
             VALUES (\(id), \(name), \(secret.map(OpaqueToken.hash)), \(scopes), now(), \(jwks?.json), \(jwksURL))
@@ -311,7 +311,7 @@ public struct IdentityStore: Sendable {
     }
 
     public func clients() async throws -> [SystemClient] {
-        let rows = try await client.query(
+        let rows = try await client.rows(
             """
             SELECT id, name, scopes, created_at, revoked_at IS NOT NULL, secret_hash IS NOT NULL, jwks IS NOT NULL, jwks_url IS NOT NULL
             FROM system_client ORDER BY created_at, id
@@ -330,7 +330,7 @@ public struct IdentityStore: Sendable {
 
     /// Revokes a client: its secret stops working and its live tokens stop at once.
     public func revokeClient(id: String) async throws -> Bool {
-        let rows = try await client.query(
+        let rows = try await client.rows(
             "UPDATE system_client SET revoked_at = now() WHERE id = \(id) AND revoked_at IS NULL RETURNING id", logger: logger)
         for try await _ in rows { return true }
         return false
@@ -338,7 +338,7 @@ public struct IdentityStore: Sendable {
 
     /// The client's scopes when the secret matches a live client that has a secret.
     func authenticateClient(id: String, secret: String) async throws -> String? {
-        let rows = try await client.query(
+        let rows = try await client.rows(
             "SELECT secret_hash, scopes FROM system_client WHERE id = \(id) AND revoked_at IS NULL", logger: logger)
         for try await (hash, scopes) in rows.decode((String?, String).self) {
             guard let hash else { return nil }
@@ -363,7 +363,7 @@ public struct IdentityStore: Sendable {
 
     /// The live (not revoked) client `id`, if it has keys for assertions.
     func assertionClient(id: String) async throws -> AssertionClient? {
-        let rows = try await client.query(
+        let rows = try await client.rows(
             """
             SELECT scopes, jwks, jwks_url FROM system_client
             WHERE id = \(id) AND revoked_at IS NULL AND (jwks IS NOT NULL OR jwks_url IS NOT NULL)
@@ -378,9 +378,9 @@ public struct IdentityStore: Sendable {
     /// already used it (a replay). Expired entries of the client are dropped first, and an entry
     /// whose time has passed may be taken again (its assertion can no longer be accepted anyway).
     func useAssertionID(clientID: String, jti: String, expiresAt: Date, now: Date = Date()) async throws -> Bool {
-        try await client.query(
+        try await client.rows(
             "DELETE FROM client_assertion_jti WHERE client_id = \(clientID) AND expires_at < \(now)", logger: logger)
-        let rows = try await client.query(
+        let rows = try await client.rows(
             """
             INSERT INTO client_assertion_jti AS used (client_id, jti, expires_at) VALUES (\(clientID), \(jti), \(expiresAt))
             ON CONFLICT (client_id, jti) DO UPDATE SET expires_at = excluded.expires_at WHERE used.expires_at < \(now)
@@ -392,7 +392,7 @@ public struct IdentityStore: Sendable {
 
     /// A client token is good while the client is not revoked and the token id not revoked.
     func activeClient(id: String, tokenID: String) async throws -> Bool {
-        let rows = try await client.execute(ActiveClientStatement(clientID: id, tokenID: tokenID), logger: logger)
+        let rows = try await client.rows(ActiveClientStatement(clientID: id, tokenID: tokenID), logger: logger)
         for try await _ in rows { return true }
         return false
     }
@@ -402,7 +402,7 @@ public struct IdentityStore: Sendable {
     /// Until when logins for this email are locked, if they are.
     func lockedUntil(email address: String, now: Date = Date()) async throws -> Date? {
         let lookup = Data(email.lookup(address))
-        let rows = try await client.query(
+        let rows = try await client.rows(
             "SELECT locked_until FROM login_attempt WHERE email_lookup = \(lookup) AND locked_until > \(now)", logger: logger)
         for try await until in rows.decode(Date.self) { return until }
         return nil
@@ -413,7 +413,7 @@ public struct IdentityStore: Sendable {
         let lookup = Data(email.lookup(address))
         let windowStart = now.addingTimeInterval(-Self.failureWindow)
         let lockEnd = now.addingTimeInterval(Self.lockDuration)
-        let rows = try await client.query(
+        let rows = try await client.rows(
             """
             INSERT INTO login_attempt AS a (email_lookup, failures, first_failed) VALUES (\(lookup), 1, \(now))
             ON CONFLICT (email_lookup) DO UPDATE SET
@@ -431,6 +431,6 @@ public struct IdentityStore: Sendable {
 
     func clearFailures(email address: String) async throws {
         let lookup = Data(email.lookup(address))
-        try await client.query("DELETE FROM login_attempt WHERE email_lookup = \(lookup)", logger: logger)
+        try await client.rows("DELETE FROM login_attempt WHERE email_lookup = \(lookup)", logger: logger)
     }
 }

@@ -43,7 +43,7 @@ public struct StatusService: Sendable {
         var jobs: [(status: String, count: Int)]?
         var audit: (failed: Int, total: Int)?
         do {
-            let rows = try await client.query("SHOW server_version", logger: logger)
+            let rows = try await client.rows("SHOW server_version", logger: logger)
             for try await version in rows.decode(String.self) { databaseVersion = version }
             let counts = try await BulkJobStore(client: client, logger: logger).countsByStatus()
             let states: [BulkJob.Status] = [.queued, .running, .completed, .failed, .cancelled]

@@ -19,7 +19,7 @@ struct CareRelationshipLookup: Sendable {
     func patients(of practitionerID: String, among candidates: Set<String>) async throws -> Set<String> {
         lookups.increment()
         let list = Array(candidates)
-        let rows = try await client.query(
+        let rows = try await client.rows(
             """
             SELECT DISTINCT patient_id FROM care_relationship
             WHERE practitioner_id = \(practitionerID) AND patient_id = ANY(\(list)::text[])

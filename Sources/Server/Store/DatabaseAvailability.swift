@@ -51,7 +51,7 @@ public final class DatabaseAvailability: Service, Sendable {
         let answer = ProbeAnswer()
         pendingProbe.withLock { $0 = answer }
         Task { [client, logger] in
-            answer.resolve((try? await client.query("SELECT 1", logger: logger)) != nil)
+            answer.resolve((try? await client.rows("SELECT 1", logger: logger)) != nil)
         }
         let deadline = ContinuousClock.now + probeTimeout
         while ContinuousClock.now < deadline {

@@ -19,7 +19,7 @@ extension PostgresResourceStore {
             var sql = SearchSQL()
             if estimate {
                 let text = sql.estimateStatement(query)
-                let rows = try await client.query(PostgresQuery(unsafeSQL: text, binds: sql.bindings), logger: logger)
+                let rows = try await client.rows(PostgresQuery(unsafeSQL: text, binds: sql.bindings), logger: logger)
                 for try await (plan) in rows.decode(String.self) {
                     // EXPLAIN (FORMAT JSON): [{"Plan": {"Plan Rows": n, ...}}]
                     let json = try FHIRJSON.parse(plan)
@@ -28,7 +28,7 @@ extension PostgresResourceStore {
                 return 0
             }
             let text = sql.countStatement(query)
-            let rows = try await client.query(PostgresQuery(unsafeSQL: text, binds: sql.bindings), logger: logger)
+            let rows = try await client.rows(PostgresQuery(unsafeSQL: text, binds: sql.bindings), logger: logger)
             for try await count in rows.decode(Int64.self) { return Int(count) }
             return 0
         }
@@ -111,7 +111,7 @@ extension PostgresResourceStore {
                     """
             }
             let rows = try await run {
-                try await client.query(PostgresQuery(unsafeSQL: text, binds: sql.bindings), logger: logger)
+                try await client.rows(PostgresQuery(unsafeSQL: text, binds: sql.bindings), logger: logger)
             }
             for try await row in rows {
                 let stored = try storedResource(from: row.makeRandomAccess())

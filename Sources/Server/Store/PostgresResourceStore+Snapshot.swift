@@ -79,7 +79,7 @@ extension PostgresResourceStore {
             ORDER BY r.resource_key LIMIT \(sql.bind(limit))
             """
         return try await run {
-            let rows = try await client.query(PostgresQuery(unsafeSQL: text, binds: sql.bindings), logger: logger)
+            let rows = try await client.rows(PostgresQuery(unsafeSQL: text, binds: sql.bindings), logger: logger)
             var result: [SnapshotResource] = []
             result.reserveCapacity(limit)
             for try await (key, type, id, version, lastUpdated, deleted, content, sealed, keyID)
@@ -95,11 +95,11 @@ extension PostgresResourceStore {
     /// About how many current resources of these types (nil: all) there are, for progress.
     public func estimateCount(types: [String]?) async throws -> Int64 {
         try await run {
-            let rows: PostgresRowSequence
+            let rows: FetchedRows<PostgresRow>
             if let types {
-                rows = try await client.query("SELECT count(*) FROM resource WHERE type = ANY(\(types)) AND NOT deleted", logger: logger)
+                rows = try await client.rows("SELECT count(*) FROM resource WHERE type = ANY(\(types)) AND NOT deleted", logger: logger)
             } else {
-                rows = try await client.query("SELECT count(*) FROM resource WHERE NOT deleted", logger: logger)
+                rows = try await client.rows("SELECT count(*) FROM resource WHERE NOT deleted", logger: logger)
             }
             for try await count in rows.decode(Int64.self) { return count }
             return 0

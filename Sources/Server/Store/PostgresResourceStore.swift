@@ -27,7 +27,7 @@ public struct PostgresResourceStore: ResourceStore {
         type: String, id: String, caredForBy practitionerID: String?, check: TokenCheck?
     ) async throws -> StoredResource {
         let rows = try await run {
-            try await client.execute(
+            try await client.rows(
                 ReadCurrentStatement(type: type, id: id, practitionerID: practitionerID, check: check), logger: logger)
         }
         for try await (epoch, role, fhirUser, sessionExpiry, version, lastUpdated, deleted, content, sealed, keyID, caredFor, compartment)
@@ -54,7 +54,7 @@ public struct PostgresResourceStore: ResourceStore {
 
     public func vread(type: String, id: String, version: Int) async throws -> StoredResource {
         let rows = try await run {
-            try await client.query(
+            try await client.rows(
                 """
                 SELECT last_updated, deleted, method, content::text, sealed, key_id FROM resource_history
                 WHERE type = \(type) AND id = \(id) AND version_id = \(version)
@@ -75,10 +75,10 @@ public struct PostgresResourceStore: ResourceStore {
         let limit = query.count + 1
         let before = query.before ?? Int64.max
         let since = query.since ?? Date(timeIntervalSince1970: 0)
-        let rows: PostgresRowSequence = try await run {
+        let rows: FetchedRows<PostgresRow> = try await run {
             switch query.scope {
             case .system:
-                return try await client.query(
+                return try await client.rows(
                     """
                     SELECT history_key, type, id, version_id, last_updated, deleted, method, content::text,
                         sealed, key_id
@@ -86,7 +86,7 @@ public struct PostgresResourceStore: ResourceStore {
                     ORDER BY history_key DESC LIMIT \(limit)
                     """, logger: logger)
             case .type(let type):
-                return try await client.query(
+                return try await client.rows(
                     """
                     SELECT history_key, type, id, version_id, last_updated, deleted, method, content::text,
                         sealed, key_id
@@ -94,7 +94,7 @@ public struct PostgresResourceStore: ResourceStore {
                     ORDER BY history_key DESC LIMIT \(limit)
                     """, logger: logger)
             case .instance(let type, let id):
-                return try await client.query(
+                return try await client.rows(
                     """
                     SELECT history_key, type, id, version_id, last_updated, deleted, method, content::text,
                         sealed, key_id
@@ -172,7 +172,7 @@ public struct PostgresResourceStore: ResourceStore {
         // The rows are read to the end: an error raised while executing arrives with them.
         switch executor {
         case .client(let client):
-            for try await _ in try await client.execute(statement, logger: logger) {}
+            _ = try await client.rows(statement, logger: logger)
         case .connection(let connection):
             for try await _ in try await connection.execute(statement, logger: logger) {}
         }
@@ -281,10 +281,10 @@ public struct PostgresResourceStore: ResourceStore {
         case client(PostgresClient)
         case connection(PostgresConnection)
 
-        func query(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRowSequence {
+        func query(_ query: PostgresQuery, logger: Logger) async throws -> FetchedRows<PostgresRow> {
             switch self {
-            case .client(let client): return try await client.query(query, logger: logger)
-            case .connection(let connection): return try await connection.query(query, logger: logger)
+            case .client(let client): return try await client.rows(query, logger: logger)
+            case .connection(let connection): return try await connection.rows(query, logger: logger)
             }
         }
     }

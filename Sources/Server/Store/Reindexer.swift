@@ -67,12 +67,12 @@ struct Reindexer: Sendable {
 
     /// Marks every row's search index as stale, so `reindexAll` redoes all of it.
     func markAllStale() async throws {
-        try await store.client.query(ReindexStatements.markAllStale, logger: store.logger)
+        try await store.client.rows(ReindexStatements.markAllStale, logger: store.logger)
     }
 
     /// Rows still waiting for the current extraction.
     func pending() async throws -> Int {
-        let rows = try await store.client.query(ReindexStatements.pending, logger: store.logger)
+        let rows = try await store.client.rows(ReindexStatements.pending, logger: store.logger)
         for try await count in rows.decode(Int64.self) { return Int(count) }
         return 0
     }

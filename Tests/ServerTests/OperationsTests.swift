@@ -1,5 +1,8 @@
 import FHIRModels
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -301,6 +304,59 @@ import Testing
     }
 
     /// The drain waits for a balancer only when something polled readiness before the signal.
+    /// An idle or half-sent connection is closed after `MEDREC_IDLE_TIMEOUT_SECONDS` (found by the
+    /// connection storm of `scripts/fault-test.py`: none was ever closed before).
+    @Test func idleAndHalfSentConnectionsAreClosedAfterTheIdleTimeout() async throws {
+        var settings = ServerSettings()
+        settings.idleTimeoutSeconds = 1
+        #expect(try await ServerSettings.load(environment: ["MEDREC_IDLE_TIMEOUT_SECONDS": "0"]).idleTimeoutSeconds == 0)
+        #expect(try await ServerSettings.load(environment: [:]).idleTimeoutSeconds == 75)
+        try await TestApp.runSecured(settings: settings, testing: .live) { client, _, _ in
+            let port = try #require(client.port)
+            func connect() throws -> Int32 {
+                let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                var address = sockaddr_in()
+                address.sin_family = sa_family_t(AF_INET)
+                address.sin_port = in_port_t(UInt16(port).bigEndian)
+                address.sin_addr.s_addr = inet_addr("127.0.0.1")
+                let connected = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                }
+                try #require(connected == 0)
+                var timeout = timeval(tv_sec: 10, tv_usec: 0)
+                setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                return descriptor
+            }
+            /// Reads until the server closes (0) or the 10 s receive timeout (-1); the seconds it took.
+            func secondsUntilClosed(_ descriptor: Int32) -> (result: Int, seconds: Double) {
+                let start = ContinuousClock.now
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                var result = 0
+                repeat { result = read(descriptor, &buffer, buffer.count) } while result > 0
+                let elapsed = ContinuousClock.now - start
+                return (result, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            }
+            let idle = try connect()
+            let half = try connect()
+            defer { close(idle); close(half) }
+            let partial = Array("GET /health/live HTTP/1.1\r\nHost: x\r\n".utf8)
+            #expect(write(half, partial, partial.count) == partial.count)
+            let idleClosed = secondsUntilClosed(idle)
+            #expect(idleClosed.result == 0 && idleClosed.seconds < 8, "idle: \(idleClosed)")
+            let halfClosed = secondsUntilClosed(half)
+            #expect(halfClosed.result == 0, "half-sent: \(halfClosed)")
+            // A connection that sends a whole request is served as before (the test client's own
+            // kept-alive connection has been idle too long by now, so a raw one).
+            let fresh = try connect()
+            defer { close(fresh) }
+            let request = Array("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+            #expect(write(fresh, request, request.count) == request.count)
+            var buffer = [UInt8](repeating: 0, count: 512)
+            let count = read(fresh, &buffer, buffer.count)
+            #expect(count > 0 && String(decoding: buffer.prefix(max(count, 0)), as: UTF8.self).hasPrefix("HTTP/1.1 200"))
+        }
+    }
+
     @Test func aBalancerIsOnlyAssumedWhenReadinessWasPolled() {
         let readiness = Readiness()
         #expect(!readiness.isPolled(before: .now, within: .seconds(10)))

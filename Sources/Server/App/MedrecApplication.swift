@@ -1,5 +1,7 @@
 import FHIRModels
 import Hummingbird
+import HummingbirdCore
+import NIOCore
 import Mapping
 import Logging
 import ServiceLifecycle
@@ -85,6 +87,7 @@ public enum MedrecApplication {
         let router = try buildRouter(store: store, client: client, settings: settings, security: security, bulk: bulk, operations: operations)
         let app = Application(
             router: router,
+            server: httpServer(settings),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "medrec"),
             onServerRunning: onServerRunning,
             logger: logger
@@ -101,5 +104,11 @@ public enum MedrecApplication {
         services.append(GraceBoundedService(service: app, readiness: operations.readiness, grace: grace, logger: logger))
         services.append(ShutdownDrain(readiness: operations.readiness, grace: grace, logger: logger))
         return services
+    }
+
+    /// HTTP/1.1 with the idle timeout (`MEDREC_IDLE_TIMEOUT_SECONDS`; 0: none).
+    static func httpServer(_ settings: ServerSettings) -> HTTPServerBuilder {
+        .http1(configuration: .init(
+            idleTimeout: settings.idleTimeoutSeconds > 0 ? .seconds(Int64(settings.idleTimeoutSeconds)) : nil))
     }
 }

@@ -43,6 +43,11 @@ public struct ServerSettings: Sendable {
     /// answers 503 from the signal on. Must stay below the supervisor's kill timeout (systemd's
     /// `TimeoutStopSec` 40 s, Kubernetes' `terminationGracePeriodSeconds` 40 s, less its preStop).
     public var shutdownGraceSeconds = 25
+    /// A client connection with nothing read for this long is closed (0: never). Without it idle,
+    /// half-open and trickling connections were held for good, each with a descriptor and ~13 kB
+    /// (`scripts/fault-test.py --only storm`). Above common load balancers' idle timeouts (60 s),
+    /// so that the balancer, not the server, ends an idle keep-alive connection.
+    public var idleTimeoutSeconds = 75
 
     /// How `serve` writes its log lines (`LogOutput` builds the handler).
     public enum LogFormat: String, Sendable {
@@ -143,5 +148,6 @@ public struct ServerSettings: Sendable {
         logFormat = config.string(forKey: "medrec.logFormat").flatMap { $0.isEmpty ? nil : $0 }
             .map { LogFormat(rawValue: $0.lowercased()) ?? .json }
         shutdownGraceSeconds = max(0, config.int(forKey: "medrec.shutdownGraceSeconds", default: defaults.shutdownGraceSeconds))
+        idleTimeoutSeconds = max(0, config.int(forKey: "medrec.idleTimeoutSeconds", default: defaults.idleTimeoutSeconds))
     }
 }

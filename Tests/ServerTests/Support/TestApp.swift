@@ -82,7 +82,8 @@ enum TestApp {
         let bulk = try BulkService(store: store, security: security, settings: settings.bulk)
         let router = try MedrecApplication.buildRouter(
             store: store, client: client, settings: settings, security: security, bulk: bulk, operations: operations)
-        let app = Application(router: router, services: [client, bulk.worker()], logger: appLogger ?? logger)
+        let app = Application(
+            router: router, server: MedrecApplication.httpServer(settings), services: [client, bulk.worker()], logger: appLogger ?? logger)
         try await app.test(testing) { testClient in
             try await body(try await authorized(testClient, security: security), endpoint, security, bulk)
         }

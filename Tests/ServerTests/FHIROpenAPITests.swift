@@ -165,6 +165,17 @@ import Testing
                     #expect(!text.isEmpty && !text.unicodeScalars.contains { $0.properties.isWhitespace || $0.value < 0x20 }, "\(query): \(text.debugDescription)")
                 }
             }
+            // A chain with an empty head (`.x`) crashed the server (index out of range): it is an
+            // unknown parameter, on GET and on POST _search, strict or lenient.
+            for query in ["/fhir/Patient?.x=1", "/fhir/Patient?.=1", "/fhir/Patient?:Patient.name=x", "/fhir/?.x=1"] {
+                let lenient = try await client.send(.get, query)
+                #expect(lenient.status == .ok || lenient.status == .badRequest, "\(query): \(lenient.status)")
+                let strict = try await client.send(.get, query, headers: [HTTPField.Name("Prefer")!: "handling=strict"])
+                #expect(strict.status == .badRequest, "\(query) strict: \(strict.status)")
+            }
+            let posted = try await client.send(
+                .post, "/fhir/Patient/_search", headers: [.contentType: "application/x-www-form-urlencoded"], body: Array(".x=1&%C3%81=2".utf8))
+            #expect(posted.status == .ok || posted.status == .badRequest, "\(posted.status)")
             // A well-formed unknown name is still named, which is what helps a client.
             let named = try await client.send(.get, "/fhir/Patient/_history?bogus=1")
             #expect(try named.json["issue"]?.arrayValue?.first?["expression"]?.arrayValue?.first?.stringValue == "bogus")

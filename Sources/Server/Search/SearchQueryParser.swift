@@ -364,7 +364,9 @@ struct SearchQueryParser {
     private func chain(head: String, rest: String, value: String, type: String, depth: Int) throws -> SearchCondition? {
         let key = head + "." + rest
         guard depth < Self.maxChainDepth else { throw bad("chains may be at most \(Self.maxChainDepth) levels deep", key) }
-        let parts = head.split(separator: ":", maxSplits: 1).map(String.init)
+        // Empty pieces kept: a key such as `.x` (found by schemathesis) has an empty head, and
+        // `parts[0]` must exist (it names no parameter: unknown).
+        let parts = head.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         guard let definition = SearchParameterDefinitions.byCode(for: type)[parts[0]] else { return nil }
         guard definition.kind == .reference else { throw bad("only reference parameters can be chained", key) }
         var candidates = definition.targets

@@ -1196,30 +1196,33 @@ def part_keyring(args, work, run):
         f.write(good)
     os.chmod(key_file, 0o600)
 
-    # The development key file deleted (no key configured; production mode).
+    # The development key file deleted (no key configured), in production and in development mode.
     del server.env["MEDREC_ENCRYPTION_KEY_FILE"]
     os.rename(dev_file, dev_file + ".away")
     dev_new_id = None
-    code, took, log = server.try_start()
-    generated = os.path.exists(dev_file)
-    if code is None:
-        token = client_token(server, creds)
-        status, _, body = http("GET", f"{server.base}/fhir/Patient/{ids[0]}", None, fhir_headers(token))
-        new_status, dev_new_id, _, _ = create(server, token, patient(system, "k-dev2", secrets))
-        server.terminate()
-        key_ids = psql_offline(server, "SELECT key_id, count(*) FROM resource WHERE type = 'Patient' GROUP BY 1 ORDER BY 1")
-        record("keyring: development key file deleted after data was written: serve refuses to start",
-               False,
-               f"serve started anyway in production mode ({took:.1f} s) and generated a new development key file with the "
-               f"same key id (created: {generated}; log: {log_lines(log, 'DEVELOPMENT', limit=1)}); old rows: read "
-               f"{status} ({outcome_issue(body)}), no plaintext in it: {not leaks(body.decode(errors='replace'))}; a new "
-               f"create got {new_status}, sealed under the new key; rows per key id now {key_ids} — rows under two "
-               "different keys share one id, so neither key file alone reads them all")
-    else:
-        lines = [line for line in log.splitlines() if line.startswith("medrec:")]
-        record("keyring: development key file deleted after data was written: serve refuses to start",
-               code != 0 and len(lines) == 1 and not leaks(log),
-               f"exit {code} after {took:.1f} s: {lines[-1][:200] if lines else log[-200:]}")
+    for mode in ("production", "development"):
+        server.env["MEDREC_MODE"] = mode
+        code, took, log = server.try_start()
+        generated = os.path.exists(dev_file)
+        name = f"keyring: development key file deleted after data was written ({mode} mode): serve refuses to start"
+        if code is None:
+            token = client_token(server, creds)
+            status, _, body = http("GET", f"{server.base}/fhir/Patient/{ids[0]}", None, fhir_headers(token))
+            new_status, dev_new_id, _, _ = create(server, token, patient(system, "k-dev2", secrets))
+            server.terminate()
+            key_ids = psql_offline(server, "SELECT key_id, count(*) FROM resource WHERE type = 'Patient' GROUP BY 1 ORDER BY 1")
+            record(name, False,
+                   f"serve started anyway ({took:.1f} s) and generated a new development key file "
+                   f"(created: {generated}; log: {log_lines(log, 'DEVELOPMENT', limit=1)}); old rows: read "
+                   f"{status} ({outcome_issue(body)}), no plaintext in it: {not leaks(body.decode(errors='replace'))}; a new "
+                   f"create got {new_status}, sealed under the new key; rows per key id now {key_ids}")
+            if os.path.exists(dev_file):
+                os.remove(dev_file)
+        else:
+            lines = [line for line in log.splitlines() if line.startswith("medrec:")]
+            record(name, code != 0 and len(lines) == 1 and not leaks(log) and not generated,
+                   f"exit {code} after {took:.1f} s, no key file created: {not generated}: "
+                   f"{lines[-1][:240] if lines else log[-200:]}")
     if os.path.exists(dev_file):
         os.remove(dev_file)
     os.rename(dev_file + ".away", dev_file)
@@ -1232,7 +1235,7 @@ def part_keyring(args, work, run):
     status_new = http("GET", f"{server.base}/fhir/Patient/{dev_new_id}", None, fhir_headers(token))[0] if dev_new_id else None
     record("keyring: with the original development key file put back, the old rows read again",
            status_old == 200,
-           f"old row {status_old}" + (f"; the row written meanwhile under the regenerated key (same id dev-1): {status_new}, "
+           f"old row {status_old}" + (f"; the row written meanwhile under the regenerated key: {status_new}, "
                                       "unreadable for good once that key file is replaced" if dev_new_id else ""))
     pm = Postmaster(server.pgdata)
     dump = subprocess.run(["runuser", "-u", "postgres", "--", f"{PG_BIN}/pg_dump", "--data-only", "-h", pm.socket_dir,

@@ -47,7 +47,7 @@ import Testing
 
         var settings = ServerSettings()
         settings.dataDirectory = root
-        let sealer = try ServeCommand.makeSealer(settings: settings, logger: TestApp.logger)
+        let sealer = try await ServeCommand.makeSealer(settings: settings, endpoint: endpoint, logger: TestApp.logger)
         try await TestApp.runSecured(sealer: sealer, database: endpoint) { client, _, security in
             let accounts = Accounts(client: client, security: security)
             // The doctor cares for both imported patients (their Encounters) and is in the directory.

@@ -100,6 +100,48 @@ import Darwin
         try await again.stop()
     }
 
+    /// A postmaster that stopped by itself (here SIGKILL; in `scripts/fault-test.py --only disk`
+    /// a PANIC on a full WAL disk) is started again by the running service, on the same port,
+    /// so the pool reconnects without a restart of medrec. A cluster stopped by `stop()` is not.
+    @Test(.timeLimit(.minutes(2)))
+    func theServiceStartsAServerThatStoppedByItselfAgain() async throws {
+        let dataDirectory = try TemporaryDirectory.make(prefix: "medrec-watch")
+        defer {
+            EmbeddedPostgres.stopImmediatelyBlocking(dataDirectory: dataDirectory)
+            try? FileManager.default.removeItem(atPath: dataDirectory)
+        }
+        var options = EmbeddedPostgres.Options()
+        options.durable = false
+        options.watchInterval = .milliseconds(200)
+        let cluster = EmbeddedPostgres(dataDirectory: dataDirectory, options: options, logger: logger)
+        let endpoint = try await cluster.start()
+        let group = ServiceGroup(configuration: .init(services: [cluster], logger: logger))
+        let service = Task { try await group.run() }
+        let layout = try #require(ClusterLayout.existing(in: ClusterLayout.absolute(dataDirectory)))
+        let first = try #require(PostmasterPIDFile.read(pgdata: layout.pgdata))
+        #expect(kill(first.pid, SIGKILL) == 0)
+
+        var back: PostmasterPIDFile?
+        for _ in 0..<300 {
+            try await Task.sleep(for: .milliseconds(100))
+            if let file = PostmasterPIDFile.read(pgdata: layout.pgdata), file.pid != first.pid, file.isLive(pgdata: layout.pgdata),
+                (try? await endpoint.checkReachable(logger: logger)) != nil
+            {
+                back = file
+                break
+            }
+        }
+        let restarted = try #require(back, "the killed server was not started again within 30 s")
+        #expect(restarted.port == first.port)
+
+        // Stopping the service stops the server, and nothing starts it again.
+        await group.triggerGracefulShutdown()
+        try await service.value
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(PostmasterPIDFile.read(pgdata: layout.pgdata) == nil)
+        await #expect(throws: DatabaseError.self) { try await endpoint.checkReachable(logger: logger) }
+    }
+
     @Test func aStoppedDatabaseIsReportedWithinSeconds() async throws {
         let port = PortProbe.pickFree()
         let endpoint = try DatabaseEndpoint(url: "postgres://u:p@127.0.0.1:\(port)/d?sslmode=disable")

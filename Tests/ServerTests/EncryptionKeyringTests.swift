@@ -107,6 +107,57 @@ import Testing
         #expect(sealed.sealed != nil)
     }
 
+    /// A lost development key file is not silently replaced (found by `scripts/fault-test.py
+    /// --only keyring`): a new random key would leave every sealed row unreadable and seal new
+    /// rows under a key no backup has. Production mode never uses a development key file.
+    @Test func aLostDevelopmentKeyFileIsNotReplacedOnceDataIsSealedAndProductionNeverUsesOne() async throws {
+        let root = try TemporaryDirectory.make(prefix: "medrec-devkey")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let endpoint = try await TestDatabase.fresh()
+        var settings = ServerSettings()
+        settings.dataDirectory = root + "/data"
+        let file = URL(fileURLWithPath: settings.dataDirectory).appendingPathComponent("encryption-keys.json")
+
+        // Production: refused before any file is made, with the settings to use in the message.
+        settings.mode = .production
+        let refusedInProduction = await #expect(throws: EncryptionConfigurationError.self) {
+            _ = try await ServeCommand.makeSealer(settings: settings, endpoint: endpoint, logger: TestApp.logger)
+        }
+        #expect(refusedInProduction?.message.contains("MEDREC_ENCRYPTION_KEY_FILE") == true)
+        #expect(!FileManager.default.fileExists(atPath: file.path))
+
+        // Development, empty database: the file is made, under a key id of its own.
+        settings.mode = .development
+        let sealer = try await ServeCommand.makeSealer(settings: settings, endpoint: endpoint, logger: TestApp.logger)
+        #expect(sealer.keyring.activeKeyID.hasPrefix("dev-") && sealer.keyring.activeKeyID.count == 12)
+        let created = CreatedID()
+        try await TestApp.run(sealer: sealer, database: endpoint) { client, _ in
+            var patient = try #require(FHIRRestTests.patient.objectValue)
+            patient["telecom"] = [["system": "phone", "value": "555-0100"]]
+            await created.set(try #require(try await client.sendJSON(.post, "/fhir/Patient", .object(patient)).json["id"]?.stringValue))
+        }
+        let id = await created.value
+
+        // The file lost once the database holds sealed data: refused, and no new file appears.
+        let away = file.path + ".away"
+        try FileManager.default.moveItem(atPath: file.path, toPath: away)
+        let refused = await #expect(throws: EncryptionConfigurationError.self) {
+            _ = try await ServeCommand.makeSealer(settings: settings, endpoint: endpoint, logger: TestApp.logger)
+        }
+        #expect(refused?.message.contains("is missing, but the database holds data sealed under it") == true)
+        #expect(!FileManager.default.fileExists(atPath: file.path))
+
+        // Restored from its backup: the row opens again.
+        try FileManager.default.moveItem(atPath: away, toPath: file.path)
+        let restored = try await ServeCommand.makeSealer(settings: settings, endpoint: endpoint, logger: TestApp.logger)
+        #expect(restored.keyring.activeKeyID == sealer.keyring.activeKeyID)
+        try await TestApp.run(sealer: restored, database: endpoint) { client, _ in
+            let read = try await client.send(.get, "/fhir/Patient/\(id)")
+            #expect(read.status == .ok)
+            #expect(try read.json["telecom"]?.arrayValue?.first?["value"]?.stringValue == "555-0100")
+        }
+    }
+
     @Test func printingAKeyringShowsIdsNotKeys() throws {
         let keyring = try Keyring(keys: [("k1", Self.k1), ("k2", Self.k2)], blindIndexKey: Self.blind)
         let printed = ["\(keyring)", String(reflecting: keyring), "\(BlindIndex(keyring: keyring))"]
@@ -121,4 +172,10 @@ import Testing
         }
         #expect("\(keyring)" == "Keyring(active: k2, keys: k1, k2)")
     }
+}
+
+/// The id a test's app run created, for the next run.
+private actor CreatedID {
+    var value = ""
+    func set(_ id: String) { value = id }
 }

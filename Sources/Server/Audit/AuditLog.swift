@@ -109,7 +109,7 @@ public final class AuditLog: Sendable {
 
     /// One statement for many events.
     static func insert(_ rows: AuditRows, on connection: PostgresConnection, logger: Logger) async throws {
-        for try await _ in try await connection.execute(AuditRows.InsertStatement(rows: rows), logger: logger) {}
+        try await connection.rows(AuditRows.InsertStatement(rows: rows), logger: logger)
     }
 
     /// Pending rows and the callers waiting for them, behind a lock (no actor hop per request).

@@ -44,7 +44,7 @@ struct BulkJobStore: Sendable {
                 CASE WHEN \(claimedBy)::text IS NULL THEN 0 ELSE 1 END
             """
         if let connection {
-            try await connection.query(query, logger: logger)
+            try await connection.rows(query, logger: logger)
         } else {
             try await client.rows(query, logger: logger)
         }
@@ -159,7 +159,7 @@ struct BulkJobStore: Sendable {
         job: UUID, worker: String, cursor: BulkCursor, done: Int64, chunks: [ChunkWrite], on connection: PostgresConnection
     ) async throws -> Bool {
         let cursorJSON = Self.json(cursor)
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             UPDATE bulk_job SET cursor = \(cursorJSON)::jsonb, done_count = \(done), heartbeat_at = clock_timestamp()
             WHERE id = \(job) AND worker = \(worker) AND status = 'running' RETURNING id
@@ -168,7 +168,7 @@ struct BulkJobStore: Sendable {
         for try await _ in rows.decode(UUID.self) { owned = true }
         guard owned else { return false }
         guard !chunks.isEmpty else { return true }
-        try await connection.query(
+        try await connection.rows(
             """
             INSERT INTO bulk_file (job_id, file_no, kind, type, count, byte_count)
             SELECT \(job), f, k, t, c, b
@@ -177,7 +177,7 @@ struct BulkJobStore: Sendable {
             ON CONFLICT (job_id, file_no) DO UPDATE SET count = bulk_file.count + excluded.count,
                 byte_count = bulk_file.byte_count + excluded.byte_count
             """, logger: logger)
-        try await connection.query(
+        try await connection.rows(
             """
             INSERT INTO bulk_chunk (job_id, file_no, chunk_no, key_id, data)
             SELECT \(job), f, c, k, decode(d, 'base64')
@@ -189,11 +189,7 @@ struct BulkJobStore: Sendable {
 
     /// Runs `body` in a transaction of its own (the export's batches).
     func transaction<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        do {
-            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
-        } catch let error as PostgresTransactionError {
-            throw error.closureError ?? error.beginError ?? error.commitError ?? error
-        }
+        try await client.inTransaction(logger: logger) { connection in try await body(connection) }
     }
 
     /// Ends a job: completed (files kept until `expiresAt`) or failed.
@@ -223,14 +219,14 @@ struct BulkJobStore: Sendable {
     /// mid-batch sees it, and is swept later.
     func cancel(job: UUID) async throws -> Bool {
         try await transaction { connection in
-            let rows = try await connection.query(
+            let rows = try await connection.rows(
                 """
                 UPDATE bulk_job SET status = 'cancelled', completed_at = clock_timestamp(), expires_at = clock_timestamp()
                 WHERE id = \(job) AND status IN ('queued', 'running', 'completed', 'failed') RETURNING id
                 """, logger: logger)
             var found = false
             for try await _ in rows.decode(UUID.self) { found = true }
-            if found { try await connection.query("DELETE FROM bulk_file WHERE job_id = \(job)", logger: logger) }
+            if found { try await connection.rows("DELETE FROM bulk_file WHERE job_id = \(job)", logger: logger) }
             return found
         }
     }
@@ -312,13 +308,13 @@ struct BulkJobStore: Sendable {
     func storeInput(job: UUID, fileNo: Int, type: String, chunks: [(lines: Int, bytes: Int, sealed: BulkChunkCodec.Sealed)], on connection: PostgresConnection) async throws {
         let total = chunks.reduce(0) { $0 + $1.lines }
         let bytes = chunks.reduce(0) { $0 + $1.bytes }
-        try await connection.query(
+        try await connection.rows(
             """
             INSERT INTO bulk_file (job_id, file_no, kind, type, count, byte_count)
             VALUES (\(job), \(fileNo), 'input', \(type), \(Int64(total)), \(Int64(bytes)))
             """, logger: logger)
         guard !chunks.isEmpty else { return }
-        try await connection.query(
+        try await connection.rows(
             """
             INSERT INTO bulk_chunk (job_id, file_no, chunk_no, key_id, data)
             SELECT \(job), \(fileNo), c, k, decode(d, 'base64')

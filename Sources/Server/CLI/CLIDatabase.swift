@@ -15,7 +15,7 @@ struct CLIDatabase {
         let logger = GlobalOptions.toolLogger(label: "medrec.cli", settings: settings)
         let (endpoint, cluster) = try await DatabaseService.resolve(settings: settings, logger: logger, migrate: true)
         do {
-            let sealer = try ServeCommand.makeSealer(settings: settings, logger: logger)
+            let sealer = try await ServeCommand.makeSealer(settings: settings, endpoint: endpoint, logger: logger)
             let client = PostgresClient(configuration: endpoint.clientConfiguration(), backgroundLogger: logger)
             let database = CLIDatabase(
                 store: PostgresResourceStore(client: client, logger: logger, sealer: sealer),

@@ -18,7 +18,7 @@ struct KeysCommand: AsyncParsableCommand {
         let logger = GlobalOptions.toolLogger(label: "medrec.keys", settings: settings)
         let (endpoint, cluster) = try await DatabaseService.resolve(settings: settings, logger: logger)
         do {
-            let sealer = try ServeCommand.makeSealer(settings: settings, logger: logger)
+            let sealer = try await ServeCommand.makeSealer(settings: settings, endpoint: endpoint, logger: logger)
             try await endpoint.withConnection(logger: logger) { connection in
                 try await body(PostgresConnectionContext(connection: connection, sealer: sealer, logger: logger))
             }

@@ -62,7 +62,7 @@ struct ServeCommand: AsyncParsableCommand {
         // After the database: the data directory exists by now with the permissions it needs.
         let sealer: FieldSealer
         do {
-            sealer = try Self.makeSealer(settings: settings, logger: logger)
+            sealer = try await Self.makeSealer(settings: settings, endpoint: endpoint, logger: logger)
         } catch {
             try? await cluster?.stop()
             FileHandle.standardError.write(Data("medrec: \(error)\n".utf8))
@@ -108,10 +108,17 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// The encryption policy and keyring from configuration; warns at every start while a
     /// development key file is in use.
-    static func makeSealer(settings: ServerSettings, logger: Logger) throws -> FieldSealer {
+    static func makeSealer(settings: ServerSettings, endpoint: DatabaseEndpoint, logger: Logger) async throws -> FieldSealer {
         let policy = try EncryptionPolicy.configured(settings: settings.encryption)
-        let configured = try Keyring.configured(
-            settings: settings.encryption, dataDirectory: URL(fileURLWithPath: settings.dataDirectory))
+        let configured = try await Keyring.forServer(
+            settings: settings.encryption, mode: settings.mode, dataDirectory: URL(fileURLWithPath: settings.dataDirectory),
+            databaseHoldsSealedData: {
+                try await endpoint.withConnection(logger: logger) { connection in
+                    let rows = try await connection.rows(KeyRotationStatements.anySealedData, logger: logger)
+                    for try await held in rows.decode(Bool.self) { return held }
+                    return false
+                }
+            })
         if case .developmentKeyFile(let path) = configured.source {
             logger.warning(
                 "field encryption uses a DEVELOPMENT key file; set MEDREC_ENCRYPTION_KEYS or MEDREC_ENCRYPTION_KEY_FILE for real data",

@@ -36,6 +36,9 @@ public actor EmbeddedPostgres: Service {
         public var settings: [String: String] = [:]
         /// The directory of `initdb`/`pg_ctl` (`medrec.pgBin`); nil finds them (`PostgresBinaries.locate`).
         public var binariesDirectory: String?
+        /// How often `run()` checks that the server it started is still there, and starts it
+        /// again if not; nil: never.
+        public var watchInterval: Duration? = .seconds(2)
         public init() {}
     }
 
@@ -94,8 +97,57 @@ public actor EmbeddedPostgres: Service {
     }
 
     public func run() async throws {
-        try? await gracefulShutdown()
+        if let interval = options.watchInterval {
+            try? await cancelWhenGracefulShutdown { try await self.watch(every: interval) }
+        } else {
+            try? await gracefulShutdown()
+        }
         try await stop()
+    }
+
+    // MARK: - Watching
+
+    /// Starts the server again when it has stopped by itself. PostgreSQL shuts down for good
+    /// after a PANIC its crash recovery cannot get past (WAL on a full disk: the recovery fails
+    /// the same way and the postmaster exits), and then nothing else would start it: medrec
+    /// answered 503 until it was restarted by hand (`scripts/fault-test.py --only disk`). A
+    /// start that fails (the disk still full) is tried again, 2 s, 4 s, … up to 30 s apart; the
+    /// pool reconnects by itself once the server listens on its port again.
+    private func watch(every interval: Duration) async throws {
+        var delay = interval
+        // The cluster being started again; `running` is nil until a start succeeds.
+        var restarting: Running?
+        while true {
+            try await Task.sleep(for: delay)
+            guard let current = running ?? restarting, current.ownsServer else { continue }
+            if let file = PostmasterPIDFile.read(pgdata: current.layout.pgdata), file.isLive(pgdata: current.layout.pgdata) {
+                delay = interval
+                continue
+            }
+            // Its log says why; it is not copied here (statements in it may quote values).
+            logger.error(
+                "the embedded PostgreSQL server has stopped by itself; starting it again",
+                metadata: ["postgresLog": "\(current.layout.logFile)"])
+            running = nil
+            restarting = current
+            do {
+                let endpoint = try await start()
+                restarting = nil
+                if endpoint.port != current.endpoint.port {
+                    // The pool keeps the old port: a restart of medrec picks the new one up.
+                    logger.critical(
+                        "the embedded PostgreSQL server came back on another port; restart medrec",
+                        metadata: ["port": "\(endpoint.port)"])
+                }
+                logger.notice("the embedded PostgreSQL server runs again")
+                delay = interval
+            } catch {
+                logger.error(
+                    "the embedded PostgreSQL server did not start again; trying later",
+                    metadata: ["reason": "\(DatabaseError.reason(for: error))", "retryIn": "\(delay * 2)"])
+                delay = min(delay * 2, .seconds(30))
+            }
+        }
     }
 
     // MARK: - Starting

@@ -32,20 +32,20 @@ public struct Migrator: Sendable {
     /// Applies the pending migrations on `connection`, which must not be in a transaction.
     @discardableResult
     public func migrate(on connection: PostgresConnection, logger: Logger) async throws -> [Migration] {
-        try await connection.query("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
+        try await connection.rows("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
         do {
             let applied = try await applyPending(on: connection, logger: logger)
-            try await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+            try await connection.rows("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
             return applied
         } catch {
             // Closing the session releases the lock too; unlock anyway for callers that keep it.
-            _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+            _ = try? await connection.rows("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
             throw error
         }
     }
 
     private func applyPending(on connection: PostgresConnection, logger: Logger) async throws -> [Migration] {
-        try await connection.query(
+        try await connection.rows(
             """
             CREATE TABLE IF NOT EXISTS schema_migrations (
                 version integer PRIMARY KEY,
@@ -56,7 +56,7 @@ public struct Migrator: Sendable {
             """, logger: logger)
 
         var recorded: [Int: (name: String, checksum: String)] = [:]
-        let rows = try await connection.query("SELECT version, name, checksum FROM schema_migrations", logger: logger)
+        let rows = try await connection.rows("SELECT version, name, checksum FROM schema_migrations", logger: logger)
         for try await (version, name, checksum) in rows.decode((Int, String, String).self) {
             recorded[version] = (name, checksum)
         }
@@ -92,13 +92,13 @@ public struct Migrator: Sendable {
         let statements = SQLStatementSplitter.statements(in: migration.sql)
         var failedLine = 0
         do {
-            try await connection.withTransaction(logger: logger) { connection in
+            try await connection.inTransaction(logger: logger) { connection in
                 for statement in statements {
                     failedLine = statement.line
-                    try await connection.query(PostgresQuery(unsafeSQL: statement.text), logger: logger)
+                    try await connection.rows(PostgresQuery(unsafeSQL: statement.text), logger: logger)
                 }
                 failedLine = 0
-                try await connection.query(
+                try await connection.rows(
                     """
                     INSERT INTO schema_migrations (version, name, checksum)
                     VALUES (\(migration.version), \(migration.name), \(checksum))
@@ -118,7 +118,7 @@ public struct Migrator: Sendable {
     private static func checksum(of migration: Migration, on connection: PostgresConnection, logger: Logger)
         async throws -> String
     {
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             "SELECT encode(sha256(convert_to(\(migration.sql), 'UTF8')), 'hex')", logger: logger)
         for try await checksum in rows.decode(String.self) { return checksum }
         throw DatabaseError(.migrationFailed, "could not compute the checksum of migration \(migration.identifier)")

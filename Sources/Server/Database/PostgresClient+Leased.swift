@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import PostgresNIO
 
@@ -15,20 +16,22 @@ import PostgresNIO
 /// and read the rows there. The rows come back in memory: every caller read them all anyway.
 extension PostgresClient {
     func rows(_ query: PostgresQuery, logger: Logger) async throws -> FetchedRows<PostgresRow> {
-        try await withConnection { connection in
-            var rows: [PostgresRow] = []
-            for try await row in try await connection.query(query, logger: logger) { rows.append(row) }
-            return FetchedRows(rows)
-        }
+        try await withConnection { connection in try await connection.rows(query, logger: logger) }
     }
 
     func rows<Statement: PostgresPreparedStatement>(
         _ statement: Statement, logger: Logger
     ) async throws -> FetchedRows<Statement.Row> where Statement.Row: Sendable {
-        try await withConnection { connection in
-            var rows: [Statement.Row] = []
-            for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
-            return FetchedRows(rows)
+        try await withConnection { connection in try await connection.rows(statement, logger: logger) }
+    }
+
+    /// `body` in one transaction on a pooled connection: `PostgresConnection.inTransaction`.
+    func inTransaction<Result>(
+        logger: Logger, isolation: isolated (any Actor)? = #isolation,
+        _ body: (PostgresConnection) async throws -> sending Result
+    ) async throws -> sending Result {
+        try await withConnection(isolation: isolation) { connection in
+            try await connection.inTransaction(logger: logger, isolation: isolation, body)
         }
     }
 }
@@ -36,10 +39,117 @@ extension PostgresClient {
 extension PostgresConnection {
     /// The same shape on a connection the caller already holds (a transaction), so that code
     /// running on either reads alike.
+    ///
+    /// A statement is never written to a closed connection: postgres-nio (1.33.2) hands the
+    /// statement to the channel with `write(…, promise: nil)` and waits for an answer that,
+    /// once the channel is closed and its handlers are gone, nothing ever gives. A request whose
+    /// transaction went on after PostgreSQL died hung that way for good, holding its pool lease,
+    /// and the server could then not stop (`scripts/crash-test.py` part B).
+    @discardableResult
     func rows(_ query: PostgresQuery, logger: Logger) async throws -> FetchedRows<PostgresRow> {
+        try ensureOpen()
         var rows: [PostgresRow] = []
         for try await row in try await self.query(query, logger: logger) { rows.append(row) }
         return FetchedRows(rows)
+    }
+
+    /// A prepared statement, read to the end.
+    ///
+    /// postgres-nio (1.33.2) remembers a failed preparation per connection and answers every
+    /// later execution of that statement on that connection with the same error, without asking
+    /// PostgreSQL again. A preparation that waited for a lock until the statement timeout thus
+    /// broke the statement on that connection until it closed: after a table lock was released,
+    /// 62–70 % of reads and creates still got 503 (`scripts/fault-test.py --only slow`). On an
+    /// error that can come from the preparation itself (a timeout, a lock, a shortage, the
+    /// server going away), the connection is closed, so that the pool replaces it with a fresh
+    /// one; an error of the execution proper (a unique violation) keeps it.
+    @discardableResult
+    func rows<Statement: PostgresPreparedStatement>(
+        _ statement: Statement, logger: Logger
+    ) async throws -> FetchedRows<Statement.Row> where Statement.Row: Sendable {
+        try ensureOpen()
+        do {
+            var rows: [Statement.Row] = []
+            for try await row in try await self.execute(statement, logger: logger) { rows.append(row) }
+            return FetchedRows(rows)
+        } catch let error as PSQLError where Self.mayHaveFailedPreparation(error) {
+            logger.warning(
+                "database: closing a connection whose prepared statement failed; the pool opens a new one",
+                metadata: ["statement": "\(Statement.name)", "sqlState": "\(error.serverInfo?[.sqlState] ?? "-")"])
+            try? await self.close()
+            throw error
+        }
+    }
+
+    /// SQLSTATE classes a statement's preparation can fail with on a sound schema: 57 (a
+    /// cancelled or timed-out statement, an administrator's shutdown), 55 (a lock not
+    /// available), 53 (out of memory, disk or connections), 08 (the connection), 40P01 (a deadlock).
+    static func mayHaveFailedPreparation(_ error: PSQLError) -> Bool {
+        guard error.code == .server, let state = error.serverInfo?[.sqlState] else { return false }
+        return state.hasPrefix("57") || state.hasPrefix("55") || state.hasPrefix("53") || state.hasPrefix("08")
+            || state == "40P01"
+    }
+
+    /// `BEGIN`, `body`, `COMMIT`; on a failure, `ROLLBACK` and the failure itself.
+    ///
+    /// Not postgres-nio's `withTransaction`: after a failure it always writes `ROLLBACK`, also to a
+    /// connection that has just closed, where it waits forever (see `rows`), and it wraps the
+    /// failure in a `PostgresTransactionError`. Here the rollback is skipped when the connection
+    /// is gone (PostgreSQL rolls back a transaction whose connection ended) and raced against the
+    /// connection's closing otherwise, and the caller gets the error that happened inside.
+    func inTransaction<Result>(
+        logger: Logger, isolation: isolated (any Actor)? = #isolation,
+        _ body: (PostgresConnection) async throws -> sending Result
+    ) async throws -> sending Result {
+        try await rows("BEGIN", logger: logger)
+        let value: Result
+        do {
+            value = try await body(self)
+        } catch {
+            await rollBack(logger: logger)
+            throw error
+        }
+        // A failed COMMIT has already ended the transaction (rolled back) on the server.
+        try await rows("COMMIT", logger: logger)
+        return value
+    }
+
+    /// `ROLLBACK`, unless the connection closes first (then the server has rolled back already).
+    /// A failure of the rollback itself closes the connection, so that the pool never hands out
+    /// one still inside a transaction.
+    private func rollBack(logger: Logger) async {
+        guard !isClosed else { return }
+        let outcome = OnceFlag()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            closeFuture.whenComplete { _ in if outcome.claim() { continuation.resume() } }
+            Task {
+                do {
+                    try await self.rows("ROLLBACK", logger: logger)
+                } catch {
+                    try? await self.close()
+                }
+                if outcome.claim() { continuation.resume() }
+            }
+        }
+    }
+
+    /// Thrown instead of writing to a closed connection: the edge answers 503.
+    func ensureOpen() throws {
+        if isClosed { throw StoreError(.unavailable, "the database is unavailable") }
+    }
+}
+
+/// True for the first caller of `claim` only.
+private final class OnceFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var claimed = false
+
+    func claim() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if claimed { return false }
+        claimed = true
+        return true
     }
 }
 

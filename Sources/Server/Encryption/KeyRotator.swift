@@ -15,7 +15,7 @@ struct KeyRotator {
     func status(on connection: PostgresConnection) async throws -> [(table: String, keyID: String, rows: Int)] {
         var result: [(String, String, Int)] = []
         for table in KeyRotationStatements.Table.allCases {
-            let rows = try await connection.query(KeyRotationStatements.countsByKey(in: table), logger: logger)
+            let rows = try await connection.rows(KeyRotationStatements.countsByKey(in: table), logger: logger)
             for try await (keyID, count) in rows.decode((String?, Int64).self) {
                 result.append((table.rawValue, keyID ?? "(none)", Int(count)))
             }
@@ -45,7 +45,7 @@ struct KeyRotator {
     }
 
     func remaining(on connection: PostgresConnection) async throws -> Int {
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             KeyRotationStatements.remaining(activeKeyID: sealer.keyring.activeKeyID), logger: logger)
         for try await count in rows.decode(Int64.self) { return Int(count) }
         return 0
@@ -54,8 +54,8 @@ struct KeyRotator {
     /// One transaction: lock up to `batchSize` free rows under an old key, re-seal, update.
     private func resealBatch(table: KeyRotationStatements.Table, on connection: PostgresConnection) async throws -> Int {
         let active = sealer.keyring.activeKeyID
-        return try await connection.withTransaction(logger: logger) { connection in
-            let rows = try await connection.query(
+        return try await connection.inTransaction(logger: logger) { connection in
+            let rows = try await connection.rows(
                 KeyRotationStatements.lockBatch(in: table, notUnder: active, limit: batchSize), logger: logger)
             var pending: [(Int64, String, String, Int, String, String, String?)] = []
             for try await (key, type, id, version, content, sealed, keyID)
@@ -70,7 +70,7 @@ struct KeyRotator {
                     content: FHIRJSON.parse(content), sealed: Array(payload), keyID: keyID, type: type, id: id, versionID: version)
                 let newContent = String(decoding: FHIRJSON.serialize(resealed.content), as: UTF8.self)
                 let newSealed = resealed.sealed.map { Data($0).base64EncodedString() } ?? ""
-                try await connection.query(
+                try await connection.rows(
                     KeyRotationStatements.update(
                         in: table, key: key, content: newContent, sealed: newSealed, keyID: resealed.keyID ?? ""),
                     logger: logger)

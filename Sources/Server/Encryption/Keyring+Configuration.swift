@@ -42,6 +42,44 @@ extension Keyring {
         return (try load(keyFile: file), .developmentKeyFile(file.path))
     }
 
+    /// The keyring `medrec serve` and the command line use: `configured(settings:dataDirectory:)`,
+    /// but a development key file is never made up where it would do harm.
+    ///
+    /// - In production mode no development key file is used or created: the keys must be
+    ///   configured (`MEDREC_ENCRYPTION_KEY_FILE` or `MEDREC_ENCRYPTION_KEYS`).
+    /// - A missing development key file is created only for an empty database. Once rows are
+    ///   sealed (or accounts hold sealed emails), a new random key would make them unreadable and
+    ///   seal new rows under a key the backups do not have: the start is refused and names the
+    ///   file to restore (`scripts/fault-test.py --only keyring` found such a file silently
+    ///   replaced).
+    public static func forServer(
+        settings: EncryptionSettings, mode: ServerSettings.Mode, dataDirectory: URL,
+        databaseHoldsSealedData: () async throws -> Bool
+    ) async throws -> (keyring: Keyring, source: Source) {
+        if settings.keys != nil || settings.keyFile != nil {
+            return try configured(settings: settings, dataDirectory: dataDirectory)
+        }
+        let file = developmentKeyFileLocation(in: dataDirectory)
+        if mode == .production {
+            throw EncryptionConfigurationError(
+                "production mode needs encryption keys: set MEDREC_ENCRYPTION_KEY_FILE (or MEDREC_ENCRYPTION_KEYS and "
+                    + "MEDREC_BLIND_INDEX_KEY); the development key file \(file.path) is not used in production "
+                    + "(deploy/make-keys.sh makes a key file)")
+        }
+        if !FileManager.default.fileExists(atPath: file.path), try await databaseHoldsSealedData() {
+            throw EncryptionConfigurationError(
+                "the development key file \(file.path) is missing, but the database holds data sealed under it; "
+                    + "restore that file from its backup (a new key could not open those rows), or configure the "
+                    + "keys with MEDREC_ENCRYPTION_KEY_FILE")
+        }
+        return try configured(settings: settings, dataDirectory: dataDirectory)
+    }
+
+    /// Where the development key file of a data directory lives.
+    static func developmentKeyFileLocation(in dataDirectory: URL) -> URL {
+        dataDirectory.appendingPathComponent("encryption-keys.json")
+    }
+
     /// The keyring the environment variables alone configure (see `configured(settings:dataDirectory:)`).
     public static func configured(environment: [String: String], dataDirectory: URL?)
         throws(EncryptionConfigurationError) -> (keyring: Keyring, source: Source)
@@ -138,7 +176,7 @@ extension Keyring {
     /// The development key file `encryption-keys.json` in `dataDirectory`, created with a random
     /// key and a random blind-index key when absent. For development only: the key sits next to the data.
     public static func developmentKeyFile(in dataDirectory: URL) throws(EncryptionConfigurationError) -> URL {
-        let url = dataDirectory.appendingPathComponent("encryption-keys.json")
+        let url = developmentKeyFileLocation(in: dataDirectory)
         if FileManager.default.fileExists(atPath: url.path) { return url }
         do {
             try FileManager.default.createDirectory(
@@ -147,8 +185,11 @@ extension Keyring {
             throw EncryptionConfigurationError("cannot create the data directory \(dataDirectory.path)")
         }
         do {
+            // A key id of its own per file: rows sealed under another development key (a file
+            // that was replaced) show under their own id in `medrec keys status`.
+            let keyID = "dev-" + randomKeyMaterial().prefix(4).map { String(format: "%02x", $0) }.joined()
             try writeKeyFile(
-                at: url, activeKeyID: "dev-1", keys: ["dev-1": randomKeyMaterial()], blindIndexKey: randomKeyMaterial())
+                at: url, activeKeyID: keyID, keys: [keyID: randomKeyMaterial()], blindIndexKey: randomKeyMaterial())
         } catch {
             // Another process starting at the same moment created it first: use theirs.
             if FileManager.default.fileExists(atPath: url.path) { return url }

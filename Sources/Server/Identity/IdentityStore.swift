@@ -41,7 +41,7 @@ public struct IdentityStore: Sendable {
     ) async throws -> Bool {
         let lookup = email.lookup(address)
         let sealed = try email.seal(address, userID: id)
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             INSERT INTO app_user (id, email_lookup, email_sealed, email_key_id, password_hash, role, status, fhir_user)
             VALUES (\(id), \(Data(lookup)), \(Data(sealed.box)), \(sealed.keyID), \(passwordHash), \(role.rawValue),
@@ -124,8 +124,8 @@ public struct IdentityStore: Sendable {
     /// Returns false when the account does not exist.
     func update(userID: String, status: UserAccount.Status? = nil, role: Principal.Role? = nil, fhirUser: String? = nil,
                 passwordHash: String? = nil, reason: String) async throws -> Bool {
-        try await client.withTransaction(logger: logger) { connection in
-            let rows = try await connection.query(
+        try await client.inTransaction(logger: logger) { connection in
+            let rows = try await connection.rows(
                 """
                 UPDATE app_user SET status = coalesce(\(status?.rawValue), status), role = coalesce(\(role?.rawValue), role),
                     fhir_user = coalesce(\(fhirUser), fhir_user), password_hash = coalesce(\(passwordHash), password_hash),
@@ -135,7 +135,7 @@ public struct IdentityStore: Sendable {
             var found = false
             for try await _ in rows { found = true }
             guard found else { return false }
-            try await connection.query(
+            try await connection.rows(
                 """
                 UPDATE auth_session SET revoked_at = now(), revoked_reason = \(reason)
                 WHERE user_id = \(userID) AND revoked_at IS NULL
@@ -221,8 +221,8 @@ public struct IdentityStore: Sendable {
     /// already used, revokes the family (someone holds a copy).
     func rotate(refreshToken: String, successor: String, now: Date = Date()) async throws -> RefreshOutcome {
         let hash = OpaqueToken.hash(refreshToken)
-        return try await client.withTransaction(logger: logger) { connection in
-            let rows = try await connection.query(
+        return try await client.inTransaction(logger: logger) { connection in
+            let rows = try await connection.rows(
                 """
                 SELECT t.session_id, t.used_at IS NOT NULL, t.expires_at > \(now), s.revoked_at IS NULL AND s.expires_at > \(now),
                     s.user_id, u.status, s.scope
@@ -233,7 +233,7 @@ public struct IdentityStore: Sendable {
             for try await row in rows.decode((String, Bool, Bool, Bool, String, String, String).self) { found = row }
             guard let (sessionID, used, fresh, sessionLive, userID, status, scope) = found else { return .invalid }
             if used {
-                try await connection.query(
+                try await connection.rows(
                     """
                     UPDATE auth_session SET revoked_at = \(now), revoked_reason = 'refresh-token-replay'
                     WHERE id = \(sessionID) AND revoked_at IS NULL
@@ -241,7 +241,7 @@ public struct IdentityStore: Sendable {
                 return .replayed
             }
             guard fresh, sessionLive, status == UserAccount.Status.active.rawValue else { return .invalid }
-            try await connection.query(
+            try await connection.rows(
                 """
                 WITH used AS (UPDATE refresh_token SET used_at = \(now) WHERE token_hash = \(hash))
                 INSERT INTO refresh_token (token_hash, session_id, issued_at, expires_at)

@@ -22,6 +22,14 @@ enum KeyRotationStatements {
         "SELECT key_id, count(*)::bigint FROM \(unescaped: table.rawValue) WHERE sealed IS NOT NULL GROUP BY key_id ORDER BY key_id"
     }
 
+    /// One row: whether anything is sealed under the keyring: a resource or history row, or an
+    /// account (its email is a sealed box with a blind index).
+    static let anySealedData: PostgresQuery = """
+        SELECT EXISTS (SELECT 1 FROM resource WHERE sealed IS NOT NULL)
+            OR EXISTS (SELECT 1 FROM resource_history WHERE sealed IS NOT NULL)
+            OR EXISTS (SELECT 1 FROM app_user)
+        """
+
     /// One row: how many sealed rows of both tables are under another key than `activeKeyID`.
     static func remaining(activeKeyID: String) -> PostgresQuery {
         """

@@ -174,7 +174,7 @@ public struct PostgresResourceStore: ResourceStore {
         case .client(let client):
             _ = try await client.rows(statement, logger: logger)
         case .connection(let connection):
-            for try await _ in try await connection.execute(statement, logger: logger) {}
+            try await connection.rows(statement, logger: logger)
         }
         return stored
     }
@@ -227,13 +227,8 @@ public struct PostgresResourceStore: ResourceStore {
         author: String?, _ body: @Sendable (any ResourceTransaction) async throws -> Result
     ) async throws -> Result {
         try await run {
-            do {
-                return try await client.withTransaction(logger: logger) { connection in
-                    try await body(PostgresResourceTransaction(connection: connection, store: self, author: author))
-                }
-            } catch let error as PostgresTransactionError {
-                // Surface what went wrong inside, not the wrapper.
-                throw error.closureError ?? error.beginError ?? error.commitError ?? error
+            try await client.inTransaction(logger: logger) { connection in
+                try await body(PostgresResourceTransaction(connection: connection, store: self, author: author))
             }
         }
     }

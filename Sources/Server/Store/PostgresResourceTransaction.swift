@@ -54,7 +54,7 @@ struct PostgresResourceTransaction: ResourceTransaction {
         let prepared = try store.prepare(type: type, id: id, version: version, lastUpdated: now, resource: resource)
         let json = FHIRJSON.serialize(prepared)
         let row = try store.seal(prepared, type: type, id: id, version: version)
-        try await connection.query(
+        try await connection.rows(
             """
             WITH updated AS (
                 UPDATE resource SET version_id = \(version), last_updated = \(now), deleted = false,
@@ -81,7 +81,7 @@ struct PostgresResourceTransaction: ResourceTransaction {
         guard let current = try await lockCurrent(type: type, id: id), !current.deleted else { return nil }
         let version = current.version + 1
         let now = StoreTimestamp.now()
-        try await connection.query(
+        try await connection.rows(
             """
             WITH updated AS (
                 UPDATE resource SET version_id = \(version), last_updated = \(now), deleted = true, content = NULL,
@@ -94,14 +94,14 @@ struct PostgresResourceTransaction: ResourceTransaction {
         try await SearchIndexRows().replace(keys: [current.key], on: connection, logger: logger)
         try await replaceBlindIndex(key: current.key, entries: [])
         // A deleted resource is in no compartment and makes no relationship.
-        try await connection.query("DELETE FROM resource_patient WHERE resource_key = \(current.key)", logger: logger)
-        try await connection.query(
+        try await connection.rows("DELETE FROM resource_patient WHERE resource_key = \(current.key)", logger: logger)
+        try await connection.rows(
             "DELETE FROM care_relationship WHERE resource_key = \(current.key) AND kind <> 'author'", logger: logger)
         return StoredResource(type: type, id: id, versionID: version, lastUpdated: now, deleted: true, json: nil, method: .delete)
     }
 
     func readForUpdate(type: String, id: String) async throws -> StoredResource? {
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             SELECT version_id, last_updated, deleted, content::text, sealed, key_id FROM resource
             WHERE type = \(type) AND id = \(id) FOR UPDATE
@@ -119,7 +119,7 @@ struct PostgresResourceTransaction: ResourceTransaction {
 
     func lockExisting(_ keys: [(type: String, id: String)]) async throws -> Set<ResourceKey> {
         guard !keys.isEmpty else { return [] }
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             """
             SELECT r.type, r.id FROM resource r
             JOIN unnest(\(keys.map(\.type))::text[], \(keys.map(\.id))::text[]) AS k(type, id) ON r.type = k.type AND r.id = k.id
@@ -135,7 +135,7 @@ struct PostgresResourceTransaction: ResourceTransaction {
     }
 
     private func lockCurrent(type: String, id: String) async throws -> (key: Int64, version: Int, deleted: Bool)? {
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             "SELECT resource_key, version_id, deleted FROM resource WHERE type = \(type) AND id = \(id) FOR UPDATE",
             logger: logger)
         for try await (key, version, deleted) in rows.decode((Int64, Int, Bool).self) {
@@ -145,11 +145,11 @@ struct PostgresResourceTransaction: ResourceTransaction {
     }
 
     private func replaceBlindIndex(key: Int64, entries: [BlindIndex.Entry]) async throws {
-        try await connection.query("DELETE FROM blind_index WHERE resource_key = \(key)", logger: logger)
+        try await connection.rows("DELETE FROM blind_index WHERE resource_key = \(key)", logger: logger)
         guard !entries.isEmpty else { return }
         let params = entries.map(\.param)
         let hashes = entries.map { Data($0.hash).base64EncodedString() }
-        try await connection.query(
+        try await connection.rows(
             """
             INSERT INTO blind_index (resource_key, param, hash)
             SELECT \(key), p, decode(h, 'base64') FROM unnest(\(params)::text[], \(hashes)::text[]) AS u(p, h)
@@ -159,12 +159,12 @@ struct PostgresResourceTransaction: ResourceTransaction {
     /// Rewrites the compartment rows and the relationships the resource states; 'author'
     /// relationships stay, since who wrote in a patient's record does not change.
     private func replaceAccessIndex(key: Int64, _ access: AccessIndex) async throws {
-        try await connection.query("DELETE FROM resource_patient WHERE resource_key = \(key)", logger: logger)
-        try await connection.query(
+        try await connection.rows("DELETE FROM resource_patient WHERE resource_key = \(key)", logger: logger)
+        try await connection.rows(
             "DELETE FROM care_relationship WHERE resource_key = \(key) AND kind <> 'author'", logger: logger)
         let patients = Array(access.patientIDs)
         if !patients.isEmpty {
-            try await connection.query(
+            try await connection.rows(
                 "INSERT INTO resource_patient (resource_key, patient_id) SELECT \(key), p FROM unnest(\(patients)::text[]) AS p",
                 logger: logger)
         }
@@ -173,7 +173,7 @@ struct PostgresResourceTransaction: ResourceTransaction {
         let practitioners = care.map(\.practitionerID)
         let carePatients = care.map(\.patientID)
         let kinds = care.map(\.kind.rawValue)
-        try await connection.query(
+        try await connection.rows(
             """
             INSERT INTO care_relationship (practitioner_id, patient_id, kind, resource_key)
             SELECT pr, pa, k, \(key) FROM unnest(\(practitioners)::text[], \(carePatients)::text[], \(kinds)::text[]) AS u(pr, pa, k)

@@ -16,8 +16,8 @@ struct Reindexer: Sendable {
     /// Reindexes one batch; returns how many rows it did (0 when none is left).
     func reindexBatch() async throws -> Int {
         try await store.run {
-            try await store.client.withTransaction(logger: store.logger) { connection in
-                let rows = try await connection.query(ReindexStatements.lockStaleBatch(limit: batchSize), logger: store.logger)
+            try await store.client.inTransaction(logger: store.logger) { connection in
+                let rows = try await connection.rows(ReindexStatements.lockStaleBatch(limit: batchSize), logger: store.logger)
                 var keys: [Int64] = []
                 var index = SearchIndexRows()
                 var patientKeys: [Int64] = [], patientIDs: [String] = []
@@ -43,7 +43,7 @@ struct Reindexer: Sendable {
                 try await index.replace(keys: keys, on: connection, logger: store.logger)
                 // Compartment rows and stated relationships too (rows from before index version 2
                 // have none); 'author' relationships are history and stay.
-                try await connection.query(
+                try await connection.rows(
                     ReindexStatements.replaceAccessRows(
                         keys: keys, patientKeys: patientKeys, patientIDs: patientIDs, careKeys: careKeys,
                         carePractitioners: carePractitioners, carePatients: carePatients, careKinds: careKinds),

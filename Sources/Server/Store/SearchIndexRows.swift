@@ -266,6 +266,6 @@ extension SearchIndexRows {
             \(Self.deleteCTEs(keys: keys))\(insertCTEs(&parameters))
             SELECT 1
             """
-        try await connection.query(parameters.query(text), logger: logger)
+        try await connection.rows(parameters.query(text), logger: logger)
     }
 }

@@ -676,21 +676,8 @@ import Testing
     /// is stored and the server keeps answering.
     @Test(.timeLimit(.minutes(2))) func entityExpansionAndDeepNestingThroughFHIRAreRefused() async throws {
         try await TestApp.run { client in
-            let laughs = """
-                <?xml version="1.0"?>
-                <!DOCTYPE lolz [
-                <!ENTITY lol "lol">
-                <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
-                <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
-                <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
-                <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
-                <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
-                <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
-                <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
-                <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
-                <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
-                ]>
-                """
+            // The DTD of the command line's billion laughs (ten levels of ten, up to `&lol9;`).
+            let laughs = CommandLineTests.billionLaughs.components(separatedBy: "]>")[0] + "]>\n"
             let laughsPatient = laughs + #"<Patient xmlns="http://hl7.org/fhir"><name><family value="&lol9;"/></name></Patient>"#
             let laughsBundle = laughs + #"<Bundle xmlns="http://hl7.org/fhir"><type value="transaction"/><entry><resource><Patient><name><family value="&lol9;"/></name></Patient></resource><request><method value="POST"/><url value="Patient"/></request></entry></Bundle>"#
             let depth = 10_000

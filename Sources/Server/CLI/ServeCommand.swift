@@ -112,13 +112,7 @@ struct ServeCommand: AsyncParsableCommand {
         let policy = try EncryptionPolicy.configured(settings: settings.encryption)
         let configured = try await Keyring.forServer(
             settings: settings.encryption, mode: settings.mode, dataDirectory: URL(fileURLWithPath: settings.dataDirectory),
-            databaseHoldsSealedData: {
-                try await endpoint.withConnection(logger: logger) { connection in
-                    let rows = try await connection.rows(KeyRotationStatements.anySealedData, logger: logger)
-                    for try await held in rows.decode(Bool.self) { return held }
-                    return false
-                }
-            })
+            databaseHoldsSealedData: { try await KeyRotator.databaseHoldsSealedData(endpoint, logger: logger) })
         if case .developmentKeyFile(let path) = configured.source {
             logger.warning(
                 "field encryption uses a DEVELOPMENT key file; set MEDREC_ENCRYPTION_KEYS or MEDREC_ENCRYPTION_KEY_FILE for real data",

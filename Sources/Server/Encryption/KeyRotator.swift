@@ -11,6 +11,16 @@ struct KeyRotator {
     let logger: Logger
     var batchSize = 200
 
+    /// Whether anything in the database is sealed under a keyring (`Keyring.forServer` refuses to
+    /// make up a development key then).
+    static func databaseHoldsSealedData(_ endpoint: DatabaseEndpoint, logger: Logger) async throws -> Bool {
+        try await endpoint.withConnection(logger: logger) { connection in
+            let rows = try await connection.rows(KeyRotationStatements.anySealedData, logger: logger)
+            for try await held in rows.decode(Bool.self) { return held }
+            return false
+        }
+    }
+
     /// Rows per key id, for the current and history tables.
     func status(on connection: PostgresConnection) async throws -> [(table: String, keyID: String, rows: Int)] {
         var result: [(String, String, Int)] = []

@@ -137,13 +137,11 @@ import Testing
 
     /// The deleted resource of another patient: its instance history and the vread of its
     /// deletion version must answer the 404 of a missing id, as its plain read and the vread of
-    /// its first version do (above). They do not: the instance history skips the access check
-    /// for a deleted resource and shows its deletion entry (200, with the id, the version count
-    /// and the deletion time), and the vread of the deletion version answers 410 before any
-    /// access check, to anyone, for any id.
-    @Test(
-        .disabled("bug: RecordService.history (instance, deleted resource) and RecordService.vread (a deletion version) tell anyone that another patient's resource existed and was deleted"),
-        .timeLimit(.minutes(3)))
+    /// its first version do (above), and leave a denial AuditEvent. (Found by this test: the
+    /// instance history skipped the access check for a deleted resource and showed its deletion
+    /// entry, and the vread of the deletion version answered 410 to anyone, for any id;
+    /// `RecordService.revealDeletion` now decides on the version before the deletion.)
+    @Test(.timeLimit(.minutes(3)))
     func anotherPatientsDeletedResourceLooksMissingInVreadAndHistory() async throws {
         try await TestApp.runSecured { client, endpoint, security in
             let world = try await AccessControlTests.world(client, security)
@@ -233,14 +231,12 @@ import Testing
         }
     }
 
-    /// A conditional write's criteria are matched against every resource, not only those the
-    /// caller may see, so the 412 "matched more than one resource" tells a patient that another
-    /// patient shares their birth date, and a doctor that another patient has an Observation
-    /// with that code. A patient's conditional update matching themselves and B must answer as
-    /// one matching only themselves does (200, their own Patient), and change nothing of B's.
-    @Test(
-        .disabled("bug: RecordWriter.conditionalUpdate/conditionalDelete count matches the caller may not see (412 oracle)"),
-        .timeLimit(.minutes(3)))
+    /// A conditional write counts only the matches the caller may see: otherwise the 412
+    /// "matched more than one resource" tells a patient that another patient shares their birth
+    /// date, and a doctor that another patient has an Observation with that code (found by this
+    /// test). A patient's conditional update matching themselves and B answers as one matching
+    /// only themselves does (200, their own Patient), and changes nothing of B's.
+    @Test(.timeLimit(.minutes(3)))
     func conditionalWritesCountOnlyWhatTheCallerMaySee() async throws {
         try await TestApp.runSecured { client, _, security in
             let world = try await AccessControlTests.world(client, security)
@@ -418,11 +414,10 @@ import Testing
     }
 
     /// "Every call, refused ones included, is audited by account or client id" (Identity,
-    /// Administration). Over HTTP the route's `RequireRole` refuses other roles before
-    /// `AdminService` runs, so those refusals leave no AuditEvent at all.
-    @Test(
-        .disabled("bug: /admin/users* refusals by RequireRole (any non-admin role or client) are not audited; AdminService never sees them"),
-        .timeLimit(.minutes(3)))
+    /// Administration), also when the route group refuses the role before `AdminService` runs
+    /// (found by this test: such refusals left no AuditEvent; `RequireAdministrator` now refuses
+    /// through the service).
+    @Test(.timeLimit(.minutes(3)))
     func everyRefusalOnTheAdminAPIIsAudited() async throws {
         try await TestApp.runSecured { client, endpoint, security in
             let accounts = Accounts(client: client, security: security)

@@ -26,7 +26,7 @@ import Testing
         let settings = ServerSettings()
         let client = PostgresClient(
             configuration: endpoint.clientConfiguration(
-                statementTimeoutMilliseconds: settings.limits.statementTimeoutMilliseconds, pool: TestApp.pool(settings)),
+                statementTimeoutMilliseconds: settings.limits.statementTimeoutMilliseconds, pool: settings.pool),
             backgroundLogger: logger)
         let availability = DatabaseAvailability(client: client, logger: logger, interval: .milliseconds(500))
         let store = PostgresResourceStore(client: client, logger: logger, availability: availability)

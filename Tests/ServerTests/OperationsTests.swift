@@ -8,6 +8,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import PostgresNIO
+import Prometheus
 import Synchronization
 import Testing
 @testable import Server
@@ -130,6 +131,51 @@ import Testing
                 #expect((Double(active) ?? 0) >= 1, "the scrape's own query is an active connection: \(text)")
                 group.cancelAll()
             }
+        }
+    }
+
+    /// The database layer's figures (issue 18): each statement's duration by kind (a prepared
+    /// statement's name, or plain SQL's first keyword), failures by kind, the wait for a pool
+    /// connection and the connections leased, from real statements on a real pool. The labels
+    /// hold no value of what was stored or asked.
+    @Test func statementDurationsFailuresAndPoolLeasesAreExported() async throws {
+        let endpoint = try await TestDatabase.fresh()
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets[DatabaseMetrics.statementDurationLabel] = ServerMetrics.statementBuckets
+        // Process-wide: other suites' statements meanwhile land here too, so counts are lower bounds.
+        DatabaseMetrics.install(factory: factory)
+        defer { DatabaseMetrics.install(factory: nil) }
+        let client = PostgresClient(
+            configuration: endpoint.clientConfiguration(statementTimeoutMilliseconds: 30_000, pool: ServerSettings().pool),
+            backgroundLogger: TestApp.logger)
+        var createdID = ""
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            let store = PostgresResourceStore(client: client, logger: TestApp.logger)
+            let created = try await store.transaction { try await $0.create(type: "Patient", resource: FHIRRestTests.patient, id: nil) }
+            createdID = created.id
+            #expect(try await store.read(type: "Patient", id: created.id).id == created.id)
+            await #expect(throws: (any Error).self) { try await client.rows("SELECT 1/0", logger: TestApp.logger) }
+        }
+        var bytes: [UInt8] = []
+        registry.emit(into: &bytes)
+        let text = String(decoding: bytes, as: UTF8.self)
+        func count(_ series: String) -> Int {
+            text.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+                .map { Int($0) } ?? 0
+        }
+        #expect(text.contains("# TYPE medrec_db_query_duration_seconds histogram"), "\(text)")
+        for kind in ["begin", "commit", "select", ReadCurrentStatement.name] {
+            #expect(count(#"medrec_db_query_duration_seconds_count{statement="\#(kind)"}"#) >= 1, "\(kind): \(text)")
+        }
+        #expect(count(#"medrec_db_query_failures_total{statement="select"}"#) >= 1, "\(text)")
+        #expect(count("medrec_db_pool_wait_seconds_count") >= 3, "a transaction, a read and the failed select: \(text)")
+        #expect(text.contains("medrec_db_pool_connections_leased "), "\(text)")
+        // Labels are statement kinds only: nothing of the Patient, its id or the SQL text.
+        for value in [createdID, "Chalmers", "1974-12-25", "12345", "1/0"] {
+            #expect(!text.contains(value), "\(value) in the metrics")
         }
     }
 

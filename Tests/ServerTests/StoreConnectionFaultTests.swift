@@ -2,6 +2,8 @@ import FHIRModels
 import Foundation
 import Logging
 import PostgresNIO
+import ServiceLifecycle
+import Synchronization
 import Testing
 @testable import Server
 
@@ -9,14 +11,13 @@ import Testing
 /// them, each found by a fault script (docs/reliability.md): a connection that dies inside a
 /// transaction, and a prepared statement whose preparation fails.
 @Suite struct StoreConnectionFaultTests {
-    /// A pool of `size` connections, all warm, running for `body`.
+    /// A pool of at most `size` connections, running for `body`.
     static func withStore(
         _ endpoint: DatabaseEndpoint, size: Int, statementTimeoutMilliseconds: Int,
         _ body: @Sendable (PostgresResourceStore) async throws -> Void
     ) async throws {
         var pool = ServerSettings.DatabasePoolSettings()
         pool.size = size
-        pool.minimum = size
         let client = PostgresClient(
             configuration: endpoint.clientConfiguration(statementTimeoutMilliseconds: statementTimeoutMilliseconds, pool: pool),
             backgroundLogger: TestDatabase.logger)
@@ -82,5 +83,106 @@ import Testing
                 #expect(try await store.read(type: "Patient", id: created.id).id == created.id)
             }
         }
+    }
+
+    /// `scripts/crash-test.py` part B: medrec died with SIGILL (2 runs of 3) when PostgreSQL was
+    /// SIGKILLed under load and its watchdog started it again. postgres-nio 1.33.2 traps on
+    /// `precondition(minimumConcurrentConnections <= active)` (PoolStateMachine+ConnectionGroup
+    /// .swift:163) when a lease needs a new connection while the pool holds fewer than its minimum:
+    /// while connects fail it drops every connection but the one it retries. With a warm minimum
+    /// (the server's default until this test) a database crash could kill the process. This runs
+    /// that sequence, several times, on the server's own default pool settings under a steady
+    /// load: a trap fails it by ending the test process.
+    @Test(.timeLimit(.minutes(4)))
+    func theServersPoolSurvivesTheDatabaseDyingAndComingBackUnderLoad() async throws {
+        let logger = TestDatabase.logger
+        let dataDirectory = try TemporaryDirectory.make(prefix: "medrec-pool-restart")
+        defer {
+            EmbeddedPostgres.stopImmediatelyBlocking(dataDirectory: dataDirectory)
+            try? FileManager.default.removeItem(atPath: dataDirectory)
+        }
+        var options = EmbeddedPostgres.Options()
+        options.durable = false
+        options.watchInterval = .milliseconds(200)  // medrec's watchdog brings it back
+        let cluster = EmbeddedPostgres(dataDirectory: dataDirectory, options: options, logger: logger)
+        let endpoint = try await cluster.start()
+        let layout = try #require(ClusterLayout.existing(in: ClusterLayout.absolute(dataDirectory)))
+        let settings = ServerSettings()  // the server's pool, unmodified
+        #expect(settings.pool.size > 1)
+        let client = PostgresClient(
+            configuration: endpoint.clientConfiguration(
+                statementTimeoutMilliseconds: settings.limits.statementTimeoutMilliseconds, pool: settings.pool),
+            backgroundLogger: logger)
+        @Sendable func query(_ sql: String) async -> Bool {
+            (try? await client.withConnection { try await $0.rows(PostgresQuery(unsafeSQL: sql), logger: logger) }) != nil
+        }
+        let group = ServiceGroup(configuration: .init(services: [cluster, client], logger: logger))
+        let services = Task { try await group.run() }
+        let stop = StopFlag()
+        // Twice as many workers as connections, each holding its connection a moment.
+        let load = Task {
+            await withTaskGroup(of: Int.self) { workers in
+                for _ in 0..<(2 * settings.pool.size) {
+                    workers.addTask {
+                        var served = 0
+                        while !stop.isSet {
+                            if await query("SELECT pg_sleep(0.005)") { served += 1 } else {
+                                try? await Task.sleep(for: .milliseconds(20))
+                            }
+                        }
+                        return served
+                    }
+                }
+                return await workers.reduce(0, +)
+            }
+        }
+        for cycle in 0..<5 {
+            try await Task.sleep(for: .milliseconds(300))
+            let postmaster = try #require(PostmasterPIDFile.read(pgdata: layout.pgdata))
+            Self.killProcessTree(postmaster.pid)
+            // Down for a moment (the watchdog's interval, then crash recovery), then back.
+            var back = false
+            for _ in 0..<600 where !back {
+                try await Task.sleep(for: .milliseconds(100))
+                if let file = PostmasterPIDFile.read(pgdata: layout.pgdata), file.pid != postmaster.pid,
+                    file.isLive(pgdata: layout.pgdata)
+                {
+                    back = await query("SELECT 1")
+                }
+            }
+            #expect(back, "cycle \(cycle): the pool did not serve within 60 s of the kill")
+        }
+        stop.set()
+        #expect(await load.value > 0)
+        // After it all the pool serves as many requests at once as it has connections.
+        let burst = await withTaskGroup(of: Bool.self) { burst in
+            for _ in 0..<settings.pool.size { burst.addTask { await query("SELECT pg_sleep(0.05)") } }
+            return await burst.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(burst == settings.pool.size)
+        await group.triggerGracefulShutdown()
+        try await services.value
+    }
+
+    final class StopFlag: Sendable {
+        private let value = Atomic<Bool>(false)
+        var isSet: Bool { value.load(ordering: .relaxed) }
+        func set() { value.store(true, ordering: .relaxed) }
+    }
+
+    /// SIGKILL a postmaster and every process it forked, as the crash scripts do.
+    static func killProcessTree(_ root: pid_t) {
+        var children: [pid_t] = []
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(entry),
+                let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { continue }
+            // "pid (comm) state ppid ...": comm may hold spaces, so split after the last ')'.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, pid_t(fields[1]) == root { children.append(pid) }
+        }
+        kill(root, SIGKILL)
+        for child in children { kill(child, SIGKILL) }
     }
 }

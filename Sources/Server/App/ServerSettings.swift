@@ -81,17 +81,23 @@ public struct ServerSettings: Sendable {
 
     public init() {}
 
-    /// The server's PostgreSQL connection pool (issue 16: measured in docs/performance.md,
-    /// "The pool"). Connections are opened at start and kept (minimum = size), so a request
-    /// never waits for a connect and postgres-nio arms no idle timer each time a connection is
-    /// returned; the keep-alive ping is off by default for the same reason (every return of a
-    /// connection to the pool would otherwise schedule and cancel a timer task). A connection
-    /// that the database closed is replaced when it is next used.
+    /// The server's PostgreSQL connection pool. Its minimum is one connection, whatever the size
+    /// (`minimumConnections`, `DatabaseEndpoint.clientConfiguration`), for two faults of
+    /// postgres-nio 1.33.2 (`StoreConnectionFaultTests`):
+    /// - above one, it traps (`precondition`, SIGILL in every build) when PostgreSQL dies and
+    ///   comes back under load: while connects fail it keeps only the connection it retries, and
+    ///   back to running with fewer than the minimum, the next lease that needs a new connection
+    ///   trips the assertion (`scripts/crash-test.py` part B);
+    /// - at zero, a request waiting for a connection when the last one closes is stranded until
+    ///   another request comes (vapor/postgres-nio#657); with a minimum the pool replaces it.
+    /// Other connections open on demand and close after `idleTimeout` unused; a busy server keeps
+    /// them. The keep-alive ping is off by default: every return of a connection would schedule
+    /// and cancel a timer.
     public struct DatabasePoolSettings: Sendable {
         /// Most connections one process holds.
         public var size = 12
-        /// Connections kept open even when idle; nil: `size` (all of them, warm).
-        public var minimum: Int?
+        /// How long an unused connection stays open.
+        public static let idleTimeout: Duration = .seconds(300)
         /// Seconds between keep-alive pings of an idle connection; 0: none.
         public var keepAliveSeconds = 0
 
@@ -128,7 +134,6 @@ public struct ServerSettings: Sendable {
             forKey: "medrec.statementTimeoutMs", default: defaults.limits.statementTimeoutMilliseconds)
         limits.maxPageSize = config.int(forKey: "medrec.maxPageSize", default: defaults.limits.maxPageSize)
         pool.size = max(1, config.int(forKey: "medrec.database.poolSize", default: defaults.pool.size))
-        pool.minimum = config.int(forKey: "medrec.database.poolMinimum").map { min(max(0, $0), pool.size) }
         pool.keepAliveSeconds = max(0, config.int(forKey: "medrec.database.keepAliveSeconds", default: defaults.pool.keepAliveSeconds))
         auth.issuer = config.string(forKey: "medrec.auth.issuer", default: defaults.auth.issuer)
         auth.audience = config.string(forKey: "medrec.auth.audience", default: defaults.auth.audience)

@@ -87,7 +87,7 @@ public final class AuditLog: Sendable {
         while let batch = queue.takeBatch() {
             do {
                 let start = ContinuousClock.now
-                try await client.withConnection { connection in
+                try await client.leased { connection in
                     try await Self.insert(batch.rows, on: connection, logger: self.logger)
                 }
                 let took = ContinuousClock.now - start

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// Queries on the pool that always give their connection back.
 ///
@@ -16,13 +17,13 @@ import PostgresNIO
 /// and read the rows there. The rows come back in memory: every caller read them all anyway.
 extension PostgresClient {
     func rows(_ query: PostgresQuery, logger: Logger) async throws -> FetchedRows<PostgresRow> {
-        try await withConnection { connection in try await connection.rows(query, logger: logger) }
+        try await leased { connection in try await connection.rows(query, logger: logger) }
     }
 
     func rows<Statement: PostgresPreparedStatement>(
         _ statement: Statement, logger: Logger
     ) async throws -> FetchedRows<Statement.Row> where Statement.Row: Sendable {
-        try await withConnection { connection in try await connection.rows(statement, logger: logger) }
+        try await leased { connection in try await connection.rows(statement, logger: logger) }
     }
 
     /// `body` in one transaction on a pooled connection: `PostgresConnection.inTransaction`.
@@ -30,8 +31,24 @@ extension PostgresClient {
         logger: Logger, isolation: isolated (any Actor)? = #isolation,
         _ body: (PostgresConnection) async throws -> sending Result
     ) async throws -> sending Result {
-        try await withConnection(isolation: isolation) { connection in
+        try await leased(isolation: isolation) { connection in
             try await connection.inTransaction(logger: logger, isolation: isolation, body)
+        }
+    }
+
+    /// `withConnection`, with the wait for the connection and the lease counted for `/metrics`
+    /// (`DatabaseMetrics`: postgres-nio exposes neither). Every lease of the server's pool goes
+    /// through here.
+    func leased<Result>(
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (PostgresConnection) async throws -> sending Result
+    ) async throws -> sending Result {
+        guard let metrics = DatabaseMetrics.current else { return try await withConnection(isolation: isolation, body) }
+        let asked = ContinuousClock.now
+        return try await withConnection(isolation: isolation) { connection in
+            metrics.leased(after: ContinuousClock.now - asked)
+            defer { metrics.released() }
+            return try await body(connection)
         }
     }
 }
@@ -40,17 +57,37 @@ extension PostgresConnection {
     /// The same shape on a connection the caller already holds (a transaction), so that code
     /// running on either reads alike.
     ///
-    /// A statement is never written to a closed connection: postgres-nio (1.33.2) hands the
+    /// A statement is never left waiting on a closed connection: postgres-nio (1.33.2) hands the
     /// statement to the channel with `write(…, promise: nil)` and waits for an answer that,
     /// once the channel is closed and its handlers are gone, nothing ever gives. A request whose
     /// transaction went on after PostgreSQL died hung that way for good, holding its pool lease,
-    /// and the server could then not stop (`scripts/crash-test.py` part B).
+    /// and the server could then not stop (`scripts/crash-test.py` part B). Checking `isClosed`
+    /// first is not enough: the write reaches the event loop a moment later, and a statement
+    /// sent at the instant PostgreSQL died still hung (2 crash runs of 3). So every statement
+    /// runs under `ConnectionCloseWatch`, which answers 503 when the connection closes first.
     @discardableResult
     func rows(_ query: PostgresQuery, logger: Logger) async throws -> FetchedRows<PostgresRow> {
-        try ensureOpen()
-        var rows: [PostgresRow] = []
-        for try await row in try await self.query(query, logger: logger) { rows.append(row) }
-        return FetchedRows(rows)
+        try await Self.measured(DatabaseMetrics.current.map { _ in DatabaseMetrics.kind(ofSQL: query.sql) }) {
+            try await ConnectionCloseWatch.shared.run(on: self) {
+                var rows: [PostgresRow] = []
+                for try await row in try await self.query(query, logger: logger) { rows.append(row) }
+                return FetchedRows(rows)
+            }
+        }
+    }
+
+    /// `statement` timed for `/metrics` under `kind` (nil: no metrics installed).
+    private static func measured<Value>(_ kind: String?, _ statement: () async throws -> Value) async throws -> Value {
+        guard let kind, let metrics = DatabaseMetrics.current else { return try await statement() }
+        let start = ContinuousClock.now
+        do {
+            let value = try await statement()
+            metrics.statement(kind, took: ContinuousClock.now - start, failed: false)
+            return value
+        } catch {
+            metrics.statement(kind, took: ContinuousClock.now - start, failed: true)
+            throw error
+        }
     }
 
     /// A prepared statement, read to the end.
@@ -67,11 +104,14 @@ extension PostgresConnection {
     func rows<Statement: PostgresPreparedStatement>(
         _ statement: Statement, logger: Logger
     ) async throws -> FetchedRows<Statement.Row> where Statement.Row: Sendable {
-        try ensureOpen()
         do {
-            var rows: [Statement.Row] = []
-            for try await row in try await self.execute(statement, logger: logger) { rows.append(row) }
-            return FetchedRows(rows)
+            return try await Self.measured(Statement.name) {
+                try await ConnectionCloseWatch.shared.run(on: self) {
+                    var rows: [Statement.Row] = []
+                    for try await row in try await self.execute(statement, logger: logger) { rows.append(row) }
+                    return FetchedRows(rows)
+                }
+            }
         } catch let error as PSQLError where Self.mayHaveFailedPreparation(error) {
             logger.warning(
                 "database: closing a connection whose prepared statement failed; the pool opens a new one",
@@ -95,8 +135,8 @@ extension PostgresConnection {
     /// Not postgres-nio's `withTransaction`: after a failure it always writes `ROLLBACK`, also to a
     /// connection that has just closed, where it waits forever (see `rows`), and it wraps the
     /// failure in a `PostgresTransactionError`. Here the rollback is skipped when the connection
-    /// is gone (PostgreSQL rolls back a transaction whose connection ended) and raced against the
-    /// connection's closing otherwise, and the caller gets the error that happened inside.
+    /// is gone (PostgreSQL rolls back a transaction whose connection ended), and the caller gets
+    /// the error that happened inside.
     func inTransaction<Result>(
         logger: Logger, isolation: isolated (any Actor)? = #isolation,
         _ body: (PostgresConnection) async throws -> sending Result
@@ -114,29 +154,86 @@ extension PostgresConnection {
         return value
     }
 
-    /// `ROLLBACK`, unless the connection closes first (then the server has rolled back already).
+    /// `ROLLBACK`, unless the connection has closed (then the server has rolled back already).
     /// A failure of the rollback itself closes the connection, so that the pool never hands out
     /// one still inside a transaction.
     private func rollBack(logger: Logger) async {
         guard !isClosed else { return }
+        do {
+            try await rows("ROLLBACK", logger: logger)
+        } catch {
+            try? await close()
+        }
+    }
+}
+
+/// Runs statements so that their caller is answered when the connection closes, even if
+/// postgres-nio never answers the statement itself (see `PostgresConnection.rows`).
+///
+/// The statement runs in a task of its own and the caller waits on a continuation that either
+/// the statement's end or the connection's closing resumes, whichever comes first; a statement
+/// abandoned that way stays suspended (postgres-nio holds nothing else for it). One
+/// `closeFuture` callback per connection, registered at its first statement, fails every
+/// statement then pending on it: a callback per statement would pile up on a long-lived
+/// connection, as a future's callbacks are only released when it completes.
+final class ConnectionCloseWatch: Sendable {
+    static let shared = ConnectionCloseWatch()
+
+    private struct State: ~Copyable {
+        var nextID: UInt64 = 0
+        /// Connections whose closing is watched, with their pending statements' failure hooks.
+        var watched: [ObjectIdentifier: [UInt64: @Sendable () -> Void]] = [:]
+    }
+    private let state = Mutex(State())
+
+    static var closed: StoreError { StoreError(.unavailable, "the database is unavailable") }
+
+    func run<Value: Sendable>(
+        on connection: PostgresConnection, _ statement: @escaping @Sendable () async throws -> Value
+    ) async throws -> Value {
+        if connection.isClosed { throw Self.closed }
+        let key = ObjectIdentifier(connection)
         let outcome = OnceFlag()
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            closeFuture.whenComplete { _ in if outcome.claim() { continuation.resume() } }
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Value, any Error>) in
+            let fail: @Sendable () -> Void = { if outcome.claim() { continuation.resume(throwing: Self.closed) } }
+            let (id, isNew) = state.withLock { state -> (UInt64, Bool) in
+                state.nextID &+= 1
+                let isNew = state.watched[key] == nil
+                state.watched[key, default: [:]][state.nextID] = fail
+                return (state.nextID, isNew)
+            }
+            if isNew { connection.closeFuture.whenComplete { _ in self.connectionClosed(key) } }
+            // Closed between the first check and the registration: its callback may have run
+            // already (`isActive` turns false before `closeFuture` completes).
+            if connection.isClosed {
+                self.finished(key, id)
+                fail()
+                return
+            }
             Task {
                 do {
-                    try await self.rows("ROLLBACK", logger: logger)
+                    let value = try await statement()
+                    self.finished(key, id)
+                    if outcome.claim() { continuation.resume(returning: value) }
                 } catch {
-                    try? await self.close()
+                    self.finished(key, id)
+                    if outcome.claim() { continuation.resume(throwing: error) }
                 }
-                if outcome.claim() { continuation.resume() }
             }
         }
     }
 
-    /// Thrown instead of writing to a closed connection: the edge answers 503.
-    func ensureOpen() throws {
-        if isClosed { throw StoreError(.unavailable, "the database is unavailable") }
+    private func finished(_ key: ObjectIdentifier, _ id: UInt64) {
+        state.withLock { _ = $0.watched[key]?.removeValue(forKey: id) }
     }
+
+    private func connectionClosed(_ key: ObjectIdentifier) {
+        let pending = state.withLock { $0.watched.removeValue(forKey: key) } ?? [:]
+        for fail in pending.values { fail() }
+    }
+
+    /// Connections watched now (for tests: a closed connection leaves no entry behind).
+    var watchedConnections: Int { state.withLock { $0.watched.count } }
 }
 
 /// True for the first caller of `claim` only.

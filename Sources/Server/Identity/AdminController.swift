@@ -3,7 +3,7 @@ import Foundation
 import Hummingbird
 
 /// `/admin/users`: list accounts, approve a pending doctor, disable an account, change a role.
-/// Admins only, declared by the route group (`RequireRole`) and confirmed again by
+/// Admins only, declared by the route group (`RequireAdministrator`) and confirmed again by
 /// `AdminService`, which makes every change, audits it and ends the account's sessions; this
 /// controller only parses and renders.
 struct AdminController: Sendable {
@@ -11,7 +11,7 @@ struct AdminController: Sendable {
     let security: SecurityServices
 
     func addRoutes(to router: RouterGroup<Context>) {
-        let admin = router.group("admin").add(middleware: RequireRole(role: .admin, name: "administrators"))
+        let admin = router.group("admin").add(middleware: RequireAdministrator(security: security))
         admin.get("users", use: list)
         admin.get("users/{id}", use: show)
         admin.post("users/{id}/approve") { request, context in try await self.setStatus(.active, request, context) }

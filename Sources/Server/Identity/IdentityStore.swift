@@ -56,7 +56,7 @@ public struct IdentityStore: Sendable {
         id: String, email address: String, passwordHash: String, role: Principal.Role, status: UserAccount.Status,
         fhirUser: String?
     ) async throws -> Bool {
-        try await client.withConnection { connection in
+        try await client.leased { connection in
             try await insertUser(
                 id: id, email: address, passwordHash: passwordHash, role: role, status: status, fhirUser: fhirUser,
                 on: connection)

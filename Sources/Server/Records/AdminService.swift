@@ -49,7 +49,7 @@ public struct AdminService: Sendable {
     public func users(
         after cursor: String?, limit: Int, status: UserAccount.Status? = nil, role: Principal.Role? = nil, as caller: Caller
     ) async throws -> UsersPage {
-        let access = try await administrator(caller, .searchType, query: "users")
+        let access = try await requireAdministrator(caller, .searchType, query: "users")
         guard (1...500).contains(limit) else { throw Refused.invalid([.init(field: "limit", issue: "must be an integer from 1 to 500")]) }
         var users = try await security.identities.users(after: cursor, limit: limit + 1, status: status, role: role)
         var next: String?
@@ -62,7 +62,7 @@ public struct AdminService: Sendable {
     }
 
     public func user(id: String, as caller: Caller) async throws -> UserAccount {
-        let access = try await administrator(caller, .read, query: Self.query(user: id))
+        let access = try await requireAdministrator(caller, .read, query: Self.query(user: id))
         guard let account = try await security.identities.user(id: id) else { throw Refused.unknownUser }
         try await audit(access, .read, userID: id)
         return account
@@ -70,7 +70,7 @@ public struct AdminService: Sendable {
 
     /// The account with this email (the audit log's user filter); the address is not audited.
     public func user(email: String, as caller: Caller) async throws -> UserAccount {
-        let access = try await administrator(caller, .read, query: "users")
+        let access = try await requireAdministrator(caller, .read, query: "users")
         guard let credentials = try await security.identities.credentials(email: email),
               let account = try await security.identities.user(id: credentials.id) else { throw Refused.unknownUser }
         try await audit(access, .read, userID: account.id)
@@ -88,7 +88,7 @@ public struct AdminService: Sendable {
     }
 
     private func setStatus(_ status: UserAccount.Status, userID id: String, as caller: Caller) async throws -> UserAccount {
-        let access = try await administrator(caller, .update, query: Self.query(user: id))
+        let access = try await requireAdministrator(caller, .update, query: Self.query(user: id))
         guard id != access.principal.subject else { throw Refused.ownAccount }
         guard let account = try await security.identities.user(id: id) else { throw Refused.unknownUser }
         if status == .active && account.status != .pending { throw Refused.notPending }
@@ -101,7 +101,7 @@ public struct AdminService: Sendable {
     /// A new role (never `system`); patients and doctors must link to their Patient or
     /// Practitioner (`fhirUser`, or the account's current link). Ends the account's sessions.
     public func changeRole(userID id: String, to role: Principal.Role, fhirUser: String?, as caller: Caller) async throws -> UserAccount {
-        let access = try await administrator(caller, .update, query: Self.query(user: id))
+        let access = try await requireAdministrator(caller, .update, query: Self.query(user: id))
         guard role != .system else { throw Refused.invalid([.init(field: "role", issue: "must be admin, doctor, patient or billing")]) }
         guard let account = try await security.identities.user(id: id) else { throw Refused.unknownUser }
         let link = fhirUser ?? account.fhirUser
@@ -120,7 +120,7 @@ public struct AdminService: Sendable {
     // MARK: - System clients
 
     public func clients(as caller: Caller) async throws -> [IdentityStore.SystemClient] {
-        let access = try await administrator(caller, .searchType, query: "clients")
+        let access = try await requireAdministrator(caller, .searchType, query: "clients")
         let clients = try await security.identities.clients()
         try await security.audit.record(access.record(.searchType, query: "clients"))
         return clients
@@ -129,7 +129,7 @@ public struct AdminService: Sendable {
     /// A client-credentials client with a secret, for `system/` scopes only. The secret is in
     /// the result and nowhere else: only its hash is stored, and it is never logged or audited.
     public func createClient(name: String, scopes: String, as caller: Caller) async throws -> CreatedClient {
-        let access = try await administrator(caller, .create, query: "clients")
+        let access = try await requireAdministrator(caller, .create, query: "clients")
         var issues: [FieldIssue] = []
         let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
         if name.isEmpty {
@@ -157,7 +157,7 @@ public struct AdminService: Sendable {
 
     /// Revokes a live client: its secret, keys and live tokens stop working at once.
     public func revokeClient(id: String, as caller: Caller) async throws {
-        let access = try await administrator(caller, .update, query: Self.query(client: id))
+        let access = try await requireAdministrator(caller, .update, query: Self.query(client: id))
         guard try await security.identities.revokeClient(id: id) else { throw Refused.unknownClient }
         try await security.audit.record(access.record(.update, description: "client revoked", query: Self.query(client: id)))
     }
@@ -166,7 +166,7 @@ public struct AdminService: Sendable {
 
     /// The caller, confirmed with the database and as an administrator; anyone else is
     /// refused (403) and the attempt audited.
-    private func administrator(_ caller: Caller, _ interaction: AuditedInteraction, query: String) async throws -> AuditedAccess {
+    func requireAdministrator(_ caller: Caller, _ interaction: AuditedInteraction, query: String) async throws -> AuditedAccess {
         let access = AuditedAccess(try await security.confirmed(caller), security: security)
         guard access.principal.role == .admin else {
             try await security.audit.record(access.record(interaction, decision: .deny("role"), query: query))

@@ -49,14 +49,24 @@ public struct RecordService: Sendable {
             stored = try await store.read(type: type, id: id, caredForBy: access.principal.practitionerID, check: check)
             if let check, let confirmation = stored.tokenConfirmation { security.confirmedTokens.remember(check, confirmation) }
         } catch let error as StoreError {
-            if case .gone(let version) = error.code, version > 1 {
-                _ = try await access.readable(try await store.vread(type: type, id: id, version: version - 1), .read)
-            }
+            try await revealDeletion(error, type: type, id: id, access: access, .read)
             await access.auditFailure(.read, type: type, id: id, error: error)
             throw error
         }
         try await security.audit.record(try await access.readable(stored, .read))
         return try access.presented(stored)
+    }
+
+    /// A deletion has no content to decide on, so that it happened is told (410, a DELETE entry
+    /// in history) only to a caller who could read the version before it. Anyone else gets
+    /// "not known", as for an id that never existed, with the denial audited; without this an
+    /// id of another patient's record could be probed by its deletion. Returns for any other
+    /// error, and when the caller may see the deletion.
+    private func revealDeletion(
+        _ error: StoreError, type: String, id: String, access: AuditedAccess, _ interaction: AuditedInteraction
+    ) async throws {
+        guard case .gone(let version) = error.code, version > 1 else { return }
+        _ = try await access.readable(try await store.vread(type: type, id: id, version: version - 1), interaction)
     }
 
     /// Throws as a read would when the caller may not read `type/id` (missing, deleted or
@@ -78,6 +88,9 @@ public struct RecordService: Sendable {
         do {
             stored = try await store.vread(type: type, id: id, version: version)
         } catch {
+            if let error = error as? StoreError {
+                try await revealDeletion(error, type: type, id: id, access: access, .vread)
+            }
             await access.auditFailure(.vread, type: type, id: id, error: error)
             throw error
         }
@@ -109,7 +122,8 @@ public struct RecordService: Sendable {
             do {
                 _ = try await access.readable(try await store.read(type: type, id: id), interaction)
             } catch let error as StoreError where error.code != .notFound {
-                // Deleted: its history is still there to show.
+                // Deleted: its history is still there to show, to a caller who could read it.
+                try await revealDeletion(error, type: type, id: id, access: access, interaction)
             } catch {
                 await access.auditFailure(interaction, type: type, id: id, error: error)
                 throw error

@@ -58,6 +58,22 @@ public struct RecordWriter: Sendable {
             record: access.record(interaction, type: type, id: id, decision: .deny(reason)))
     }
 
+    /// The matches of a conditional update or delete that the caller may see. A match they may
+    /// not read is not counted: otherwise "several match" (412) against "one matches" tells them
+    /// that records exist which a search of theirs would not show. When they see none, the write
+    /// goes to the (first) hidden match and is refused there (403, audited), as a write naming
+    /// that record by id is.
+    private func visible(_ matches: [StoredResource], type: String) async throws -> [StoredResource] {
+        guard access.principal.role != .system, !matches.isEmpty else { return matches }
+        var shown: [StoredResource] = []
+        for match in matches {
+            guard let resource = try match.resource() else { continue }
+            let decision = try await access.access.decideRead(type: type, id: match.id, resource: resource, permission: .search)
+            if decision.isAllowed { shown.append(match) }
+        }
+        return shown
+    }
+
     /// The one resource a conditional create's criteria match, when the caller may see it
     /// (naming it tells its id); nil when none matches, refused when several do.
     func existingMatch(type: String, ifNoneExist: SearchQuery) async throws -> (stored: StoredResource, patients: Set<String>)? {
@@ -196,9 +212,10 @@ public struct RecordWriter: Sendable {
         // A conditional update that matches nothing creates.
         try requireEverWritable(.update, .create, type: type, .update)
         let matches = try await transaction.find(criteria)
-        if matches.count > 1 { throw StoreError(.multipleMatches, "the conditional update matched more than one resource") }
+        let counted = try await visible(matches, type: type)
+        if counted.count > 1 { throw StoreError(.multipleMatches, "the conditional update matched more than one resource") }
         let bodyID = resource["id"]?.stringValue
-        if let match = matches.first {
+        if let match = counted.first ?? matches.first {
             if let bodyID, bodyID != match.id {
                 throw StoreError(.badRequest, "the resource id in the body differs from the matched resource")
             }
@@ -248,8 +265,9 @@ public struct RecordWriter: Sendable {
     public func conditionalDelete(type: String, criteria: SearchQuery) async throws {
         try requireEverWritable(.delete, type: type, .delete)
         let matches = try await transaction.find(criteria)
-        if matches.count > 1 { throw StoreError(.multipleMatches, "the conditional delete matched more than one resource") }
-        if let match = matches.first { _ = try await delete(type: type, id: match.id) }
+        let counted = try await visible(matches, type: type)
+        if counted.count > 1 { throw StoreError(.multipleMatches, "the conditional delete matched more than one resource") }
+        if let match = counted.first ?? matches.first { _ = try await delete(type: type, id: match.id) }
     }
 
     /// A read inside the transaction (a Bundle's GET entry), audited with it.

@@ -25,14 +25,6 @@ enum TestApp {
 
     /// Runs the app; `client` sends every request with a system client's `system/*.cruds`
     /// token unless the request carries its own Authorization header.
-    /// The server's pool, except that connections open on demand: hundreds of test apps share
-    /// one test cluster, and a warm pool of 12 each would exhaust its connections.
-    static func pool(_ settings: ServerSettings) -> ServerSettings.DatabasePoolSettings {
-        var pool = settings.pool
-        if pool.minimum == nil { pool.minimum = 0 }
-        return pool
-    }
-
     static func run(
         settings: ServerSettings = ServerSettings(),
         _ body: @Sendable (any TestClientProtocol) async throws -> Void
@@ -74,7 +66,7 @@ enum TestApp {
         if let database { endpoint = database } else { endpoint = try await TestDatabase.fresh() }
         let client = PostgresClient(
             configuration: endpoint.clientConfiguration(
-                statementTimeoutMilliseconds: settings.limits.statementTimeoutMilliseconds, pool: TestApp.pool(settings)),
+                statementTimeoutMilliseconds: settings.limits.statementTimeoutMilliseconds, pool: settings.pool),
             backgroundLogger: logger)
         let sealer = try sealer ?? makeSealer()
         let store = PostgresResourceStore(client: client, logger: logger, sealer: sealer)

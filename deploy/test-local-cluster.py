@@ -354,7 +354,8 @@ def prometheus_query(env, query):
 
 
 def test_metrics(env, lb, auth):
-    name = "(d) Prometheus: both replicas up, medrec_http_requests_total increasing"
+    name = ("(d) Prometheus: both replicas up, medrec_http_requests_total increasing, database statements "
+            "by kind and pool waits exported")
     if env.get("METRICS_SUPPORTED") != "yes":
         print("SKIPPED: binary has no --metrics-port", flush=True)
         record(name, None, "SKIPPED: binary has no --metrics-port")
@@ -369,8 +370,15 @@ def test_metrics(env, lb, auth):
     second = prometheus_query(env, 'sum(medrec_http_requests_total{job="medrec"})') or []
     v1 = float(first[0]["value"][1]) if first else None
     v2 = float(second[0]["value"][1]) if second else None
-    record(name, ups.get("r1") == "1" and ups.get("r2") == "1" and v1 is not None and v2 is not None and v2 > v1,
-           f"up: {ups}; medrec_http_requests_total {v1} → {v2}")
+    # The database layer's figures, from the same scrapes: statements by kind and pool waits.
+    kinds = prometheus_query(env, 'sum by (statement) (medrec_db_query_duration_seconds_count{job="medrec"})') or []
+    statements = {r["metric"].get("statement"): float(r["value"][1]) for r in kinds}
+    waits = prometheus_query(env, 'sum(medrec_db_pool_wait_seconds_count{job="medrec"})') or []
+    wait_count = float(waits[0]["value"][1]) if waits else 0.0
+    record(name, ups.get("r1") == "1" and ups.get("r2") == "1" and v1 is not None and v2 is not None and v2 > v1
+           and len([k for k, v in statements.items() if v > 0]) >= 2 and wait_count > 0,
+           f"up: {ups}; medrec_http_requests_total {v1} → {v2}; medrec_db_query_duration_seconds_count by "
+           f"statement {dict(sorted(statements.items()))}; medrec_db_pool_wait_seconds_count {wait_count}")
 
 
 def free_port():

@@ -709,6 +709,42 @@ import Testing
 
     // MARK: - Gap 21 (T9): no CORS headers on any face
 
+    // MARK: - Gap 20 (T9): security headers on the API faces
+
+    /// Every API face answers with `nosniff`, a content security policy that allows nothing and
+    /// forbids framing, `no-referrer` and `X-Frame-Options: DENY`: successes and errors (401,
+    /// 404, 400 with an OperationOutcome), JSON and XML. The web face keeps its own policy.
+    @Test func everyAPIFaceSendsTheSecurityHeaders() async throws {
+        try await TestApp.runSecured { client, _, security in
+            let accounts = Accounts(client: client, security: security)
+            let patient = try await accounts.patient("headers@example.org")
+            let asked: [(String, HTTPFields, HTTPResponse.Status)] = [
+                ("/fhir/metadata", [:], .ok),
+                ("/fhir/metadata?_format=xml", [:], .ok),
+                ("/fhir/Patient/\(patient.resourceID)", patient.headers, .ok),
+                ("/fhir/Patient/no-such-patient", patient.headers, .notFound),
+                ("/fhir/Patient?birthdate=not-a-date", patient.headers, .badRequest),
+                ("/fhir/Patient", [.authorization: ""], .unauthorized),
+                ("/patients/\(patient.resourceID)", patient.headers, .ok),
+                ("/patients", [.authorization: ""], .unauthorized),
+                ("/auth/me", patient.headers, .ok),
+                ("/admin/users", patient.headers, .forbidden),
+                ("/health/live", [:], .ok),
+                ("/.well-known/smart-configuration", [:], .ok),
+            ]
+            for (path, headers, status) in asked {
+                let response = try await client.send(.get, path, headers: headers)
+                #expect(response.status == status, "\(path): \(response.status)")
+                for field in APISecurityHeadersMiddleware<MedrecRequestContext>.headers {
+                    #expect(response.headers[field.name] == field.value, "\(path) → \(response.status): \(field.name) is \(response.headers[field.name] ?? "absent")")
+                }
+            }
+            let page = try await client.send(.get, "/app/sign-in", headers: [.authorization: ""])
+            #expect(page.headers[.contentSecurityPolicy] == WebPageMiddleware.contentSecurityPolicy)
+        }
+    }
+
+
     /// A preflight `OPTIONS` and plain requests from `Origin: https://evil.example` on the FHIR
     /// face, the platform, `/auth`, `/admin`, the well-known documents and the web pages: no
     /// response carries an `Access-Control-*` header, and the CapabilityStatement says `cors: false`.

@@ -35,6 +35,7 @@ public enum MedrecApplication {
             router.add(middleware: HTTPMetricsMiddleware(metrics: metrics))
         }
         router.add(middleware: RequestLogMiddleware())
+        router.add(middleware: APISecurityHeadersMiddleware())
         router.add(middleware: FHIROutcomeMiddleware())
         let allowedMethods = AllowedMethods()
         router.add(middleware: PlatformErrorMiddleware(allowed: allowedMethods))

@@ -490,7 +490,7 @@ def report(args):
     peak2 = max(s["rss_kib"] for s in second)
     say(f"medrec RSS: before load {before[-1]['rss_kib'] / 1024:.1f} MiB, at mid-load ({mid['t'] - t0:.0f} s) "
         f"{mid['rss_kib'] / 1024:.1f} MiB, at the end ({last['t'] - t0:.0f} s) {last['rss_kib'] / 1024:.1f} MiB "
-        f"(growth {growth:+.1f} %), second-half peak {peak2 / 1024:.1f} MiB, after load "
+        f"(growth {growth:+.2f} %), second-half peak {peak2 / 1024:.1f} MiB, after load "
         f"{(after[-1]['rss_kib'] / 1024) if after else float('nan'):.1f} MiB; high-water mark "
         f"{max(s['hwm_kib'] for s in samples) / 1024:.1f} MiB")
     pg = [s["pg_pss_kib"] for s in load if s["pg_pss_kib"]]
@@ -529,7 +529,7 @@ def report(args):
     check("no socket errors or timeouts (30 s)", sum(w["socket_errors"] for w in windows) == 0,
           f"{sum(w['socket_errors'] for w in windows)}")
     check("medrec RSS growth over the second half < 10 %", growth < 10,
-          f"{mid['rss_kib'] / 1024:.1f} -> {last['rss_kib'] / 1024:.1f} MiB ({growth:+.1f} %)")
+          f"{mid['rss_kib'] / 1024:.1f} -> {last['rss_kib'] / 1024:.1f} MiB ({growth:+.2f} %)")
     fd_bound = max(8, args.connections // 20)
     fd_ok = max(fds) - min(fds) <= fd_bound and (fds_before is None or fds_after is None or fds_after <= fds_before + 4)
     check(f"open fds flat (under load max-min <= {fd_bound}; after load <= before + 4)", fd_ok,

@@ -6,6 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import PostgresNIO
+import Prometheus
 import Synchronization
 import Testing
 @testable import Server
@@ -133,6 +134,11 @@ struct BulkDataTests {
         let exportDirectory = try TemporaryDirectory.make(prefix: "medrec-bulk-export")
         defer { try? FileManager.default.removeItem(atPath: exportDirectory) }
         let ndjsonDirectory = files[0].deletingLastPathComponent().path
+        // The jobs' resources for /metrics (process-wide: other bulk tests meanwhile count too,
+        // so the figures below are lower bounds).
+        let registry = PrometheusCollectorRegistry()
+        BulkMetrics.install(factory: PrometheusMetricsFactory(registry: registry))
+        defer { BulkMetrics.install(factory: nil) }
 
         // 1. Import the Synthea export, then export everything.
         let firstBox = Box<[JSONValue]>([])
@@ -155,6 +161,14 @@ struct BulkDataTests {
                 firstBox.value = try await Self.download(client, exported)
         }
         let first = firstBox.value
+        var bytes: [UInt8] = []
+        registry.emit(into: &bytes)
+        let scraped = String(decoding: bytes, as: UTF8.self)
+        for (operation, atLeast) in [("import", expected.values.reduce(0, +)), ("export", first.count)] {
+            let line = scraped.split(separator: "\n").first { $0.hasPrefix(#"medrec_bulk_resources_total{operation="\#(operation)"} "#) }
+            let value = line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+            #expect(Int(value) >= atLeast, "\(operation): \(line ?? "absent")")
+        }
         var firstCounts: [String: Int] = [:]
         for resource in first { firstCounts[resource["resourceType"]?.stringValue ?? "", default: 0] += 1 }
         #expect(firstCounts == expected)

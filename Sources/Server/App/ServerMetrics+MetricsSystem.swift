@@ -27,5 +27,6 @@ extension ServerMetrics {
         factory.durationHistogramBuckets[DatabaseMetrics.poolWaitLabel] = Self.statementBuckets
         MetricsSystem.bootstrap(factory)
         DatabaseMetrics.install(factory: factory)
+        BulkMetrics.install(factory: factory)
     }
 }

@@ -124,6 +124,7 @@ struct BulkExporter: Sendable {
                     job: job.id, worker: worker, cursor: batchCursor, done: batchDone, chunks: batchWrites, on: connection)
             }
             guard committed else { return .lostClaim }
+            BulkMetrics.current?.committed(rows.count, .export)
             progress?(done)
             if rows.count < settings.batchSize {
                 next?.cancel()

@@ -68,7 +68,9 @@ struct BulkImporter: Sendable {
                 } catch is LostClaim {
                     return .lostClaim
                 }
+                let before = done
                 done = cursor.created.values.reduce(0, +) + cursor.updated.values.reduce(0, +)
+                BulkMetrics.current?.committed(Int(done - before), .import)
                 progress?(done)
             }
         }

@@ -95,3 +95,40 @@ extension Duration {
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }
+
+/// Resources that bulk jobs have written, for `/metrics`: `medrec_bulk_resources_total{operation}`
+/// (`import`: created or updated; `export`: written to the job's files), counted when each batch
+/// commits, so `rate()` is the jobs' resources per second. Installed with the same factory as
+/// `DatabaseMetrics`.
+final class BulkMetrics: Sendable {
+    private static let installed = Mutex<BulkMetrics?>(nil)
+
+    static var current: BulkMetrics? { installed.withLock { $0 } }
+
+    static func install(factory: (any MetricsFactory)?) {
+        let metrics = factory.map(BulkMetrics.init(factory:))
+        installed.withLock { $0 = metrics }
+    }
+
+    static let resourcesLabel = "medrec_bulk_resources_total"
+
+    enum Operation: String, CaseIterable, Sendable {
+        case `import`, export
+    }
+
+    private let counters: [Operation: Metrics.Counter]
+
+    init(factory: any MetricsFactory) {
+        var counters: [Operation: Metrics.Counter] = [:]
+        for operation in Operation.allCases {
+            counters[operation] = Metrics.Counter(
+                label: Self.resourcesLabel, dimensions: [("operation", operation.rawValue)], factory: factory)
+        }
+        self.counters = counters
+    }
+
+    func committed(_ count: Int, _ operation: Operation) {
+        guard count > 0 else { return }
+        counters[operation]?.increment(by: count)
+    }
+}

@@ -700,7 +700,9 @@ import Testing
                 #expect(response.status == .badRequest, "\(name) → \(response.status): \(response.text.prefix(300))")
                 #expect((try? response.json["resourceType"]) == "OperationOutcome", "\(name)")
                 #expect(!response.text.contains("lollol") && response.body.count < 4096, "\(name): the answer quotes the input")
-                #expect(elapsed < .seconds(10), "\(name) took \(elapsed)")
+                // Unbounded expansion or recursion would not answer at all (or run out of memory);
+                // the bound is loose because the whole suite shares two cores (11 s seen in CI).
+                #expect(elapsed < .seconds(30), "\(name) took \(elapsed)")
             }
             #expect(try await client.send(.get, "/fhir/_history").json["entry"] == nil, "nothing was stored")
             #expect(try await client.send(.get, "/fhir/metadata").status == .ok)

@@ -75,7 +75,10 @@ def api(method, path, body=None, token=None):
     if token:
         request.add_header("Authorization", "Bearer " + token)
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        # Registrations and sign-ins hash a password with bcrypt on one low-priority thread, which
+        # a full parallel `swift test` on two cores can starve for more than 30 s (seen in CI);
+        # the bound is for a hung server, not for the hasher's queue.
+        with urllib.request.urlopen(request, timeout=120) as response:
             text = response.read().decode()
             return response.status, (json.loads(text) if text else None)
     except urllib.error.HTTPError as error:

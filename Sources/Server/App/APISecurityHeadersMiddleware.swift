@@ -7,14 +7,8 @@ import Hummingbird
 /// policy for their page) keeps its own. The answers are JSON or XML for programs, so the policy
 /// allows nothing: were one opened in a browser, nothing in it runs, loads or frames.
 struct APISecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
-    static var headers: HTTPFields {
-        [
-            .contentSecurityPolicy: "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
-            .xContentTypeOptions: "nosniff",
-            .referrerPolicy: "no-referrer",
-            .xFrameOptions: "DENY",
-        ]
-    }
+    /// Built once (a generic type cannot hold a stored static, so it lives in `APISecurityHeaders`).
+    static var headers: HTTPFields { APISecurityHeaders.fields }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard APIFace(path: request.uri.path) != .web else { return try await next(request, context) }
@@ -29,4 +23,13 @@ struct APISecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
         for field in Self.headers where response.headers[field.name] == nil { response.headers.append(field) }
         return response
     }
+}
+
+enum APISecurityHeaders {
+    static let fields: HTTPFields = [
+        .contentSecurityPolicy: "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+        .xContentTypeOptions: "nosniff",
+        .referrerPolicy: "no-referrer",
+        .xFrameOptions: "DENY",
+    ]
 }

@@ -169,8 +169,7 @@ public struct DatabaseEndpoint: Sendable, Hashable {
                 host: host, port: port, username: username, password: password, database: database,
                 tls: try connectionTLS())
         }
-        configuration.options.connectTimeout = TimeAmount.nanoseconds(
-            connectTimeout.components.seconds * 1_000_000_000 + connectTimeout.components.attoseconds / 1_000_000_000)
+        configuration.options.connectTimeout = TimeAmount.nanoseconds(connectTimeout.nanoseconds)
         return configuration
     }
 

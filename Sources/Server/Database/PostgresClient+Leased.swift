@@ -67,7 +67,7 @@ extension PostgresConnection {
     /// runs under `ConnectionCloseWatch`, which answers 503 when the connection closes first.
     @discardableResult
     func rows(_ query: PostgresQuery, logger: Logger) async throws -> FetchedRows<PostgresRow> {
-        try await Self.measured(DatabaseMetrics.current.map { _ in DatabaseMetrics.kind(ofSQL: query.sql) }) {
+        try await Self.measured(DatabaseMetrics.kind(ofSQL: query.sql)) {
             try await ConnectionCloseWatch.shared.run(on: self) {
                 var rows: [PostgresRow] = []
                 for try await row in try await self.query(query, logger: logger) { rows.append(row) }
@@ -76,9 +76,13 @@ extension PostgresConnection {
         }
     }
 
-    /// `statement` timed for `/metrics` under `kind` (nil: no metrics installed).
-    private static func measured<Value>(_ kind: String?, _ statement: () async throws -> Value) async throws -> Value {
-        guard let kind, let metrics = DatabaseMetrics.current else { return try await statement() }
+    /// `statement` timed for `/metrics` under `kind`, which is worked out only when metrics are
+    /// installed (the installed metrics are read once).
+    private static func measured<Value>(
+        _ kind: @autoclosure () -> String, _ statement: () async throws -> Value
+    ) async throws -> Value {
+        guard let metrics = DatabaseMetrics.current else { return try await statement() }
+        let kind = kind()
         let start = ContinuousClock.now
         do {
             let value = try await statement()
@@ -231,9 +235,6 @@ final class ConnectionCloseWatch: Sendable {
         let pending = state.withLock { $0.watched.removeValue(forKey: key) } ?? [:]
         for fail in pending.values { fail() }
     }
-
-    /// Connections watched now (for tests: a closed connection leaves no entry behind).
-    var watchedConnections: Int { state.withLock { $0.watched.count } }
 }
 
 /// True for the first caller of `claim` only.

@@ -267,7 +267,7 @@ import Testing
     /// collection: GET by id is the platform's 404 `not_found`, PUT and DELETE are 403
     /// `forbidden`. Alice reads her own records (so the 404 is not blanket), and afterwards
     /// every one of Bob's records is unchanged at version 1.
-    @Test(.timeLimit(.minutes(3))) func thePlatformFaceRefusesAnotherPatientsRecordsByEveryVerb() async throws {
+    @Test(.timeLimit(.minutes(5))) func thePlatformFaceRefusesAnotherPatientsRecordsByEveryVerb() async throws {
         try await TestApp.runSecured { client, _, security in
             let accounts = Accounts(client: client, security: security)
             let alice = try await accounts.patient("alice@example.org", first: "Alice", last: "Ames")
@@ -821,7 +821,7 @@ import Testing
     /// email lock), then a fresh email, and the right password of a real account, from that
     /// address get 429 `too_many_attempts` with `Retry-After`, audited as throttled; the same
     /// account signs in from another address.
-    @Test(.timeLimit(.minutes(3))) func thirtyFailuresFromOneAddressBlockItAndNoOther() async throws {
+    @Test(.timeLimit(.minutes(5))) func thirtyFailuresFromOneAddressBlockItAndNoOther() async throws {
         try await TestApp.runSecured(testing: .live) { client, endpoint, security in
             let accounts = Accounts(client: client, security: security)
             _ = try await accounts.patient("victim@example.org")

@@ -8,7 +8,7 @@ import Testing
 /// After a scripted session, the audit log holds exactly one AuditEvent per access, each
 /// naming who, what, the outcome and the patient.
 @Suite struct AuditTrailTests {
-    @Test(.timeLimit(.minutes(3))) func fiftyMixedRequestsLeaveFiftyMatchingEvents() async throws {
+    @Test(.timeLimit(.minutes(5))) func fiftyMixedRequestsLeaveFiftyMatchingEvents() async throws {
         try await TestApp.runSecured { client, endpoint, security in
             let world = try await AccessControlTests.world(client, security)
             let doctor = world.doctor

@@ -45,9 +45,12 @@ struct BulkDataTests {
         return path(try #require(response.headers[.contentLocation]))
     }
 
-    /// Polls a status URL until the job is done; returns the manifest.
-    static func manifest(_ client: any TestClientProtocol, _ status: String, headers: HTTPFields = [:]) async throws -> JSONValue {
-        let deadline = Date().addingTimeInterval(180)
+    /// Polls a status URL until the job is done; returns the manifest. The wait is a hang bound,
+    /// not a speed goal: the Synthea round trip's jobs share two cores with the whole parallel
+    /// suite in CI, where one took over 3 minutes (alone, the five take 100 s in a debug build).
+    static func manifest(_ client: any TestClientProtocol, _ status: String, headers: HTTPFields = [:],
+                         within seconds: TimeInterval = 180) async throws -> JSONValue {
+        let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             let response = try await client.send(.get, status, headers: headers)
             if response.status == .ok { return try response.json }
@@ -126,7 +129,7 @@ struct BulkDataTests {
 
     // MARK: - Round trip
 
-    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), .timeLimit(.minutes(10)))
+    @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), .timeLimit(.minutes(20)))
     func syntheaNDJSONRoundTripsThroughImportAndExportIntoAFreshDatabase() async throws {
         let files = Fixtures.files(in: "ndjson", withExtension: "ndjson")
         #expect(files.count == Fixtures.expected(full: 12, vendored: 10))
@@ -144,7 +147,7 @@ struct BulkDataTests {
         let firstBox = Box<[JSONValue]>([])
         try await TestApp.run(settings: Self.settings(importDirectory: ndjsonDirectory)) { client in
                 let status = try await Self.kickOff(client, "/fhir/$import", method: .post, body: Self.importParameters(files))
-                let manifest = try await Self.manifest(client, status)
+                let manifest = try await Self.manifest(client, status, within: 600)
                 let errors = try await Self.download(client, manifest, "error")
                 #expect(errors.isEmpty, "\(errors.prefix(3))")
                 var imported: [String: Int] = [:]
@@ -155,7 +158,7 @@ struct BulkDataTests {
                 #expect(imported == expected)
 
                 let exportStatus = try await Self.kickOff(client, "/fhir/$export")
-                let exported = try await Self.manifest(client, exportStatus)
+                let exported = try await Self.manifest(client, exportStatus, within: 600)
                 #expect(exported["requiresAccessToken"] == true)
                 #expect(exported["transactionTime"]?.stringValue != nil)
                 firstBox.value = try await Self.download(client, exported)
@@ -197,13 +200,17 @@ struct BulkDataTests {
         let secondBox = Box<[JSONValue]>([])
         try await TestApp.run(settings: Self.settings(importDirectory: exportDirectory)) { client in
             let status = try await Self.kickOff(client, "/fhir/$import", method: .post, body: Self.importParameters(importFiles))
-            let manifest = try await Self.manifest(client, status)
+            let manifest = try await Self.manifest(client, status, within: 600)
             #expect(try await Self.download(client, manifest, "error").isEmpty)
             let exportStatus = try await Self.kickOff(client, "/fhir/$export")
-            secondBox.value = try await Self.download(client, try await Self.manifest(client, exportStatus))
+            secondBox.value = try await Self.download(client, try await Self.manifest(client, exportStatus, within: 600))
 
-            // Re-running the same import changes nothing visible but the versions.
-            let again = try await Self.manifest(client, try await Self.kickOff(client, "/fhir/$import", method: .post, body: Self.importParameters(importFiles)))
+            // Re-running the same import changes nothing visible but the versions (two of the
+            // files, Patient among them: the whole set again would add a third of the test's CPU).
+            let rerun = importFiles.filter { ["Patient.ndjson", "Condition.ndjson"].contains($0.lastPathComponent) }
+            #expect(rerun.count == 2)
+            let again = try await Self.manifest(client, try await Self.kickOff(client, "/fhir/$import", method: .post, body: Self.importParameters(rerun)), within: 600)
+            #expect(again["output"]?.arrayValue?.count == 2)
             for entry in again["output"]?.arrayValue ?? [] {
                 #expect(entry["created"]?.numberLexical == "0")
                 #expect(entry["updated"]?.numberLexical == entry["count"]?.numberLexical)

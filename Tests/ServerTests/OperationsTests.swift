@@ -173,10 +173,19 @@ import Testing
         #expect(count(#"medrec_db_query_failures_total{statement="select"}"#) >= 1, "\(text)")
         #expect(count("medrec_db_pool_wait_seconds_count") >= 3, "a transaction, a read and the failed select: \(text)")
         #expect(text.contains("medrec_db_pool_connections_leased "), "\(text)")
-        // Labels are statement kinds only: nothing of the Patient, its id or the SQL text.
-        for value in [createdID, "Chalmers", "1974-12-25", "12345", "1/0"] {
-            #expect(!text.contains(value), "\(value) in the metrics")
+        // Labels are statement kinds only: nothing of the Patient, its id or the SQL text. The
+        // check reads the label sets, not the whole text: a sample value such as 0.0123456
+        // would otherwise "contain" 12345.
+        let labels = text.split(separator: "\n").filter { !$0.hasPrefix("#") }.compactMap { line -> Substring? in
+            guard let open = line.firstIndex(of: "{"), let close = line.lastIndex(of: "}") else { return nil }
+            return line[open...close]
         }
+        #expect(labels.count > 10, "\(text)")
+        for value in [createdID, "Chalmers", "1974-12-25", "12345", "1/0"] {
+            #expect(!labels.contains { $0.contains(value) }, "\(value) in the metrics' labels")
+        }
+        let statements = Set(labels.compactMap { $0.firstMatch(of: /statement="([^"]*)"/)?.output.1 }.map(String.init))
+        #expect(statements.allSatisfy { $0.allSatisfy { $0.isLowercase || $0 == "_" } }, "\(statements)")
     }
 
     @Test func theMetricsListenerServesTheTextFormatAtMetricsOnly() async throws {

@@ -99,7 +99,7 @@ enum TestApp {
             lifetime: TimeInterval(settings.auth.accessTokenSeconds))
         return SecurityServices(
             tokens: tokens, identities: IdentityStore(client: client, logger: logger, keyring: keyring),
-            hasher: PasswordHasher(cost: 4), audit: AuditLog(client: client, logger: logger, auditReads: settings.auth.auditReads),
+            hasher: PasswordHasher(cost: 4, niceness: 0), audit: AuditLog(client: client, logger: logger, auditReads: settings.auth.auditReads),
             client: client, logger: logger)
     }
 }

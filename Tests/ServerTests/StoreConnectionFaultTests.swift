@@ -69,6 +69,84 @@ import Testing
     /// every later read on that connection with the same timeout, long after the lock was gone.
     /// One connection in the pool, so that the next read has to use the same one.
     /// (Three minutes: at the start of a full run on two cores it took 60 s to get this far.)
+    /// `scripts/fault-test.py --only slow`, finding 2: postgres-nio queues a lease with no
+    /// deadline, so while every connection was busy, requests waited as long as the lock was
+    /// held. `PoolLease` bounds the wait: on a pool of one whose connection is held, a lease
+    /// gives up after its limit with `unavailable`, and gives up its place in the queue too: once
+    /// the connection is free, a fresh lease gets it at once (had the abandoned request kept its
+    /// place, it would take the connection and never give it back, and that lease would hang).
+    /// Cancelling the waiting task or an outage ends the wait the same way, and a request's
+    /// leases share one budget of waiting.
+    @Test(.timeLimit(.minutes(3)))
+    func aLeaseWaitsForAConnectionAtMostItsLimitAndLeavesTheQueue() async throws {
+        let endpoint = try await TestDatabase.fresh()
+        var pool = ServerSettings.DatabasePoolSettings()
+        pool.size = 1
+        let client = PostgresClient(
+            configuration: endpoint.clientConfiguration(statementTimeoutMilliseconds: 30_000, pool: pool),
+            backgroundLogger: TestDatabase.logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            let held = StopFlag(), release = StopFlag()
+            let holder = Task {
+                try await PoolLease.with(client, within: .seconds(60)) { connection in
+                    try await connection.rows("SELECT 1", logger: TestDatabase.logger)
+                    held.set()
+                    while !release.isSet { try await Task.sleep(for: .milliseconds(10)) }
+                }
+            }
+            while !held.isSet { try await Task.sleep(for: .milliseconds(10)) }
+
+            for _ in 0..<3 {
+                let start = ContinuousClock.now
+                let error = await #expect(throws: StoreError.self) {
+                    try await PoolLease.with(client, within: .milliseconds(300)) { _ in Issue.record("leased a held connection") }
+                }
+                let waited = ContinuousClock.now - start
+                #expect(error?.code == .unavailable)
+                #expect(waited >= .milliseconds(300) && waited < .seconds(10), "\(waited)")
+            }
+            // Within a request the bound is on all its waits together: three leases in turn
+            // spend one budget of 1 s (then 50 ms each at least), not 1 s each.
+            let budgetStart = ContinuousClock.now
+            try await PoolLeaseLimit.$budget.withValue(PoolLeaseLimit.Budget(.seconds(1))) {
+                for _ in 0..<3 {
+                    await #expect(throws: StoreError.self) { try await client.leased { _ in Issue.record("leased a held connection") } }
+                }
+            }
+            let spent = ContinuousClock.now - budgetStart
+            #expect(spent >= .seconds(1) && spent < .milliseconds(2_500), "\(spent)")
+            // An outage flagged by `DatabaseAvailability` ends every wait on that pool at once.
+            let queued = Task { try await PoolLease.with(client, within: .seconds(60)) { _ in Issue.record("leased a held connection") } }
+            try await Task.sleep(for: .milliseconds(100))
+            let ending = ContinuousClock.now
+            PoolLease.endWaits(on: client, with: StoreError(.unavailable, "the database is unavailable"))
+            let ended = await #expect(throws: StoreError.self) { try await queued.value }
+            #expect(ended?.code == .unavailable)
+            #expect(ContinuousClock.now - ending < .seconds(5))
+            // While flagged down, a new lease waits at most `PoolLease.whileDown`, not its bound.
+            let downStart = ContinuousClock.now
+            await #expect(throws: StoreError.self) { try await PoolLease.with(client, within: .seconds(60)) { _ in } }
+            #expect(ContinuousClock.now - downStart < .seconds(5))
+            PoolLease.databaseAnswers(on: client)
+            // A waiting task that is cancelled stops waiting too.
+            let cancelled = Task { try await PoolLease.with(client, within: .seconds(60)) { _ in } }
+            try await Task.sleep(for: .milliseconds(100))
+            cancelled.cancel()
+            await #expect(throws: (any Error).self) { try await cancelled.value }
+
+            release.set()
+            try await holder.value
+            let start = ContinuousClock.now
+            let answer = try await PoolLease.with(client, within: .seconds(30)) { connection in
+                try await connection.rows("SELECT 41 + 1", logger: TestDatabase.logger).decode(Int.self).reduce(0, +)
+            }
+            #expect(answer == 42)
+            #expect(ContinuousClock.now - start < .seconds(5), "the freed connection went to an abandoned request")
+        }
+    }
+
     @Test(.timeLimit(.minutes(3)))
     func aPreparationThatTimedOutUnderALockDoesNotBreakTheConnectionForLater() async throws {
         let endpoint = try await TestDatabase.fresh()

@@ -65,8 +65,11 @@ struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
         identified.logger[metadataKey: "hb.request.id"] = .string(id)
         let context = identified
         do {
+            // The request's waiting for pool connections is bounded as a whole (`PoolLeaseLimit`).
             var response = try await MedrecRequestID.$current.withValue(id) {
-                try await next(request, context)
+                try await PoolLeaseLimit.$budget.withValue(PoolLeaseLimit.Budget()) {
+                    try await next(request, context)
+                }
             }
             response.headers[.xRequestID] = id
             return response

@@ -100,6 +100,9 @@ public struct ServerSettings: Sendable {
         public static let idleTimeout: Duration = .seconds(300)
         /// Seconds between keep-alive pings of an idle connection; 0: none.
         public var keepAliveSeconds = 0
+        /// Most milliseconds a request waits for a free connection before it gets 503
+        /// (`PoolLeaseLimit`); nil: the statement timeout.
+        public var waitMilliseconds: Int?
 
         public init() {}
     }
@@ -135,6 +138,7 @@ public struct ServerSettings: Sendable {
         limits.maxPageSize = config.int(forKey: "medrec.maxPageSize", default: defaults.limits.maxPageSize)
         pool.size = max(1, config.int(forKey: "medrec.database.poolSize", default: defaults.pool.size))
         pool.keepAliveSeconds = max(0, config.int(forKey: "medrec.database.keepAliveSeconds", default: defaults.pool.keepAliveSeconds))
+        pool.waitMilliseconds = config.int(forKey: "medrec.database.poolWaitMs").map { max(1, $0) }
         auth.issuer = config.string(forKey: "medrec.auth.issuer", default: defaults.auth.issuer)
         auth.audience = config.string(forKey: "medrec.auth.audience", default: defaults.auth.audience)
         auth.accessTokenSeconds = config.int(forKey: "medrec.auth.accessTokenSeconds", default: defaults.auth.accessTokenSeconds)

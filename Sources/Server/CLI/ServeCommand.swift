@@ -72,6 +72,7 @@ struct ServeCommand: AsyncParsableCommand {
             configuration: endpoint.clientConfiguration(
                 statementTimeoutMilliseconds: settings.limits.statementTimeoutMilliseconds, pool: settings.pool),
             backgroundLogger: logger)
+        PoolLeaseLimit.set(milliseconds: settings.pool.waitMilliseconds ?? settings.limits.statementTimeoutMilliseconds)
         let host = settings.host
         let security: SecurityServices
         do {

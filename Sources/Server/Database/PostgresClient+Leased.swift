@@ -36,19 +36,29 @@ extension PostgresClient {
         }
     }
 
-    /// `withConnection`, with the wait for the connection and the lease counted for `/metrics`
-    /// (`DatabaseMetrics`: postgres-nio exposes neither). Every lease of the server's pool goes
-    /// through here.
+    /// `withConnection` with its wait bounded by `PoolLeaseLimit` (`PoolLease`), and the wait and
+    /// the lease counted for `/metrics` (`DatabaseMetrics`: postgres-nio exposes neither). Every
+    /// lease of the server's pool goes through here.
     func leased<Result>(
         isolation: isolated (any Actor)? = #isolation,
         _ body: (PostgresConnection) async throws -> sending Result
     ) async throws -> sending Result {
-        guard let metrics = DatabaseMetrics.current else { return try await withConnection(isolation: isolation, body) }
+        let metrics = DatabaseMetrics.current
+        let budget = PoolLeaseLimit.budget
         let asked = ContinuousClock.now
-        return try await withConnection(isolation: isolation) { connection in
-            metrics.leased(after: ContinuousClock.now - asked)
-            defer { metrics.released() }
-            return try await body(connection)
+        var leased = false
+        do {
+            return try await PoolLease.with(self, within: PoolLeaseLimit.forNextLease, isolation: isolation) { connection in
+                leased = true
+                let waited = ContinuousClock.now - asked
+                budget?.spend(waited)
+                metrics?.leased(after: waited)
+                defer { metrics?.released() }
+                return try await body(connection)
+            }
+        } catch {
+            if !leased { budget?.spend(ContinuousClock.now - asked) }
+            throw error
         }
     }
 }

@@ -31,14 +31,19 @@ public final class DatabaseAvailability: Service, Sendable {
                 let wasDown = self.down.exchange(!answered, ordering: .relaxed)
                 if wasDown != !answered {
                     if answered {
+                        PoolLease.databaseAnswers(on: self.client)
                         self.logger.notice("database is reachable again")
                     } else {
                         self.logger.error("database is unreachable; answering 503 until it returns")
+                        // Requests already waiting for a connection get their 503 now too.
+                        PoolLease.endWaits(on: self.client, with: StoreError(.unavailable, "the database is unavailable"))
                     }
                 }
                 try? await Task.sleep(for: self.interval)
             }
         }
+        // The flag is kept by pool identity: a later pool at the same address must not inherit it.
+        PoolLease.databaseAnswers(on: client)
     }
 
     /// One `SELECT 1`, answered within `probeTimeout` or counted as failed. The query runs in a

@@ -859,4 +859,53 @@ import Testing
             #expect(try await client.send(.get, "/auth/me", headers: [.authorization: "Bearer \(elsewhere.accessToken)"]).status == .ok)
         }
     }
+
+    /// Security gap 10: a login flood over HTTP. With the hasher's only slot held and its waiting
+    /// line full, `POST /auth/login`, `POST /auth/register` and the web sign-in form answer 503
+    /// at once (`busy`, `Retry-After: 1` on the API; the form says the server is busy), nothing
+    /// is registered, and once the line drains the same login succeeds.
+    @Test(.timeLimit(.minutes(5))) func aLoginFloodGets503WithRetryAfterOnEveryFaceAndStoresNothing() async throws {
+        try await TestApp.runSecured { client, _, security in
+            let accounts = Accounts(client: client, security: security)
+            _ = try await accounts.patient("flood@example.org")
+            let hasher = security.hasher
+            let gate = DispatchSemaphore(value: 0)
+            // The gate also opens by itself after 60 s, so that a request queued by mistake
+            // fails its expectation instead of hanging the test.
+            let watchdog = Task {
+                try await Task.sleep(for: .seconds(60))
+                gate.signal()
+            }
+            defer { watchdog.cancel() }
+            let running = Task { try await hasher.run { gate.wait(); return 0 } }
+            while hasher.queueDepth.running < 1 { try await Task.sleep(for: .milliseconds(5)) }
+            var line: [Task<Int, any Error>] = []
+            for index in 0..<hasher.maxWaiting {
+                line.append(Task { try await hasher.run { index } })
+            }
+            while hasher.queueDepth.waiting < hasher.maxWaiting { try await Task.sleep(for: .milliseconds(5)) }
+
+            let start = ContinuousClock.now
+            let login = try await accounts.login(email: "flood@example.org")
+            #expect(login.status == .serviceUnavailable, "\(login.text)")
+            #expect(login.headers[.retryAfter] == "1")
+            #expect(try login.json["error"]?["code"] == "busy")
+            #expect(try login.json["accessToken"] == nil)
+            let register = try await accounts.register(email: "newcomer@example.org", role: "patient")
+            #expect(register.status == .serviceUnavailable, "\(register.text)")
+            #expect(register.headers[.retryAfter] == "1")
+            let form = try await WebBrowser(client).submit("/app/sign-in", [("email", "flood@example.org"), ("password", Accounts.password)])
+            #expect(form.status == .serviceUnavailable)
+            #expect(form.text.contains("The server is busy. Try again in a moment."))
+            #expect(ContinuousClock.now - start < .seconds(30), "refused at once, not queued")
+
+            gate.signal()
+            _ = try await running.value
+            for task in line { _ = try await task.value }
+            #expect(try await accounts.login(email: "flood@example.org").status == .ok)
+            // The refused registration stored nothing: the email is still free.
+            #expect(try await accounts.register(email: "newcomer@example.org", role: "patient").status == .created)
+        }
+    }
+
 }

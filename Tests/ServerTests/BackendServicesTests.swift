@@ -5,6 +5,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import JWTKit
+import Synchronization
 import Testing
 @testable import Server
 
@@ -195,6 +196,114 @@ struct BackendServicesTests {
             var count = 0
             for try await value in failures.decode(Int.self) { count = value }
             #expect(count >= cases.count)
+        }
+    }
+
+    /// Security gap 9: failed client assertions count toward the per-address limit, over a real
+    /// socket (the address is the peer's). 30 assertions signed with a key the client does not
+    /// have, then a good one from the same address: 429 `slow_down` with `Retry-After`, no token,
+    /// audited as throttled; the same good assertion from another address gets its token.
+    @Test(.timeLimit(.minutes(5))) func failedAssertionsFromOneAddressThrottleIt() async throws {
+        let keys = try await ClientKeys.make()
+        let stranger = try await ClientKeys.make()
+        try await TestApp.runSecured(testing: .live) { client, endpoint, security in
+            let id = try await Self.register(security, keys: keys)
+            let audience = try await Self.tokenEndpoint(client)
+            let limit = security.addressThrottle.limit
+            for attempt in 0..<limit {
+                let forged = try await Self.sign(Self.claims(client: id, audience: audience), with: stranger.signer, kid: "rsa-1")
+                try Self.expectRefused(try await Self.requestToken(client, assertion: forged), "forged assertion \(attempt + 1)")
+            }
+            let good = try await Self.sign(Self.claims(client: id, audience: audience), with: keys.signer, kid: "rsa-1")
+            let blocked = try await Self.requestToken(client, assertion: good)
+            #expect(blocked.status == .tooManyRequests, "\(blocked.text)")
+            #expect(try blocked.json["error"] == "slow_down")
+            #expect(try blocked.json["access_token"] == nil)
+            let retry = Int(blocked.headers[.retryAfter] ?? "") ?? 0
+            #expect(retry > 0 && retry <= 300, "Retry-After \(blocked.headers[.retryAfter] ?? "none")")
+            let throttled = try await endpoint.withConnection(logger: TestApp.logger) { connection in
+                var count = 0
+                for try await value in try await connection.query(
+                    "SELECT count(*)::int FROM audit_event WHERE outcome_desc = 'throttled (address)'", logger: TestApp.logger
+                ).decode(Int.self) { count = value }
+                return count
+            }
+            #expect(throttled == 1)
+            // Another address is not throttled: a fresh assertion (its own jti) gets a token.
+            let elsewhere = try await ClientAuthenticationService(security: security).issueToken(
+                .assertion(try await Self.sign(Self.claims(client: id, audience: audience), with: keys.signer, kid: "rsa-1"),
+                           tokenEndpoints: [audience], clientID: nil),
+                requestedScope: nil, clientAddress: "198.51.100.9")
+            #expect(!elsewhere.accessToken.isEmpty)
+        }
+    }
+
+    /// Security gap 17: `RemoteJWKS` against a real HTTP server on loopback. A URL off the
+    /// allowlist is refused before any fetch; a good set is fetched once and then served from the
+    /// cache until a refresh is asked for; a redirect is not followed; a non-200, a document over
+    /// 64 KiB, a set with a private key and an answer slower than the timeout are each refused.
+    @Test(.timeLimit(.minutes(3))) func remoteKeySetsAreFetchedWithinTheirLimits() async throws {
+        let keys = try await ClientKeys.make()
+        let privateKeySet = #"{"keys":[{"kty":"EC","kid":"p","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}]}"#
+        let fetches = Atomic<Int>(0)
+        let router = Router()
+        router.get("jwks") { _, _ in
+            fetches.add(1, ordering: .relaxed)
+            return Response(status: .ok, headers: [.contentType: "application/jwk-set+json"], body: .init(byteBuffer: ByteBuffer(string: keys.jwks)))
+        }
+        router.get("moved") { _, _ in Response(status: .found, headers: [.location: "/jwks"]) }
+        router.get("missing") { _, _ in Response(status: .notFound) }
+        router.get("huge") { _, _ in
+            Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: #"{"keys":[],"pad":""# + String(repeating: "x", count: 70_000) + #""}"#)))
+        }
+        router.get("private") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: privateKeySet))) }
+        router.get("slow") { _, _ -> Response in
+            try await Task.sleep(for: .seconds(5))
+            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: keys.jwks)))
+        }
+        let port = Mutex<Int?>(nil)
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } })
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await app.runService() }
+            defer { group.cancelAll() }
+            var bound: Int?
+            for _ in 0..<100 where bound == nil {
+                try await Task.sleep(for: .milliseconds(50))
+                bound = port.withLock { $0 }
+            }
+            let base = "http://127.0.0.1:\(try #require(bound))"
+            let remote = RemoteJWKS(allowlist: URLAllowlist(prefixes: [base + "/"]), timeout: 1)
+            func refusal(_ url: String) async -> String? {
+                do {
+                    _ = try await remote.keySet(at: url)
+                    return nil
+                } catch {
+                    return error.reason
+                }
+            }
+
+            #expect(await refusal("http://127.0.0.2:\(bound!)/jwks") == "JWKS URL not on the allowlist")
+            #expect(fetches.load(ordering: .relaxed) == 0)
+            let now = Date()
+            let first = try await remote.keySet(at: base + "/jwks", now: now)
+            #expect(first.keys.keys.count == 2)
+            _ = try await remote.keySet(at: base + "/jwks", now: now.addingTimeInterval(60))
+            #expect(fetches.load(ordering: .relaxed) == 1, "a fresh cached set is not fetched again")
+            _ = try await remote.keySet(at: base + "/jwks", refresh: true, now: now.addingTimeInterval(61))
+            #expect(fetches.load(ordering: .relaxed) == 2, "a refresh fetches")
+            _ = try await remote.keySet(at: base + "/jwks", now: now.addingTimeInterval(61 + 301))
+            #expect(fetches.load(ordering: .relaxed) == 3, "a stale cached set is fetched again")
+
+            #expect(await refusal(base + "/moved") == "JWKS URL did not answer 200")
+            #expect(fetches.load(ordering: .relaxed) == 3, "the redirect was not followed")
+            #expect(await refusal(base + "/missing") == "JWKS URL did not answer 200")
+            #expect(await refusal(base + "/huge") == "JWKS document too large")
+            #expect(await refusal(base + "/private")?.hasPrefix("JWKS document refused") == true)
+            let start = ContinuousClock.now
+            #expect(await refusal(base + "/slow") == "JWKS URL could not be fetched")
+            #expect(ContinuousClock.now - start < .seconds(4), "the 1 s timeout ends the wait")
         }
     }
 

@@ -478,6 +478,52 @@ struct BulkDataTests {
         }
     }
 
+    /// Security gap 17: `file://` inputs cannot leave the import directory by `../`, by a symlink
+    /// to a file or a directory outside it, or by a sibling directory whose name starts with the
+    /// directory's; a symlink that stays inside is fine. Over HTTP the kick-off answers 403 with
+    /// an OperationOutcome and queues nothing.
+    @Test(.timeLimit(.minutes(3)))
+    func fileInputsCannotEscapeTheImportDirectory() async throws {
+        let root = try TemporaryDirectory.make(prefix: "medrec-bulk-escape")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let manager = FileManager.default
+        let imports = root + "/imports"
+        try manager.createDirectory(atPath: imports, withIntermediateDirectories: true)
+        try manager.createDirectory(atPath: root + "/importsx", withIntermediateDirectories: true)
+        let line = #"{"resourceType":"Patient","id":"p1"}"# + "\n"
+        for path in [imports + "/ok.ndjson", root + "/secret.ndjson", root + "/importsx/near.ndjson"] {
+            try line.write(toFile: path, atomically: true, encoding: .utf8)
+        }
+        try manager.createSymbolicLink(atPath: imports + "/link.ndjson", withDestinationPath: "../secret.ndjson")
+        try manager.createSymbolicLink(atPath: imports + "/outside", withDestinationPath: root)
+        try manager.createSymbolicLink(atPath: imports + "/alias.ndjson", withDestinationPath: "ok.ndjson")
+        var settings = BulkSettings()
+        settings.importDirectory = imports
+        let escapes = [
+            "file://\(imports)/../secret.ndjson", "file://\(imports)/link.ndjson", "file://\(imports)/outside/secret.ndjson",
+            "file://\(root)/importsx/near.ndjson", "file://\(imports)x/near.ndjson", "file://\(imports)", "file:///etc/passwd",
+        ]
+        for url in escapes {
+            #expect(throws: BulkError.self, "\(url)") { try BulkInputLocation.check(url, settings: settings) }
+            await #expect(throws: BulkError.self, "\(url)") { _ = try await BulkInputLocation.localPath(for: url, settings: settings) }
+        }
+        #expect(try await BulkInputLocation.localPath(for: "file://\(imports)/ok.ndjson", settings: settings).hasSuffix("/imports/ok.ndjson"))
+        #expect(try await BulkInputLocation.localPath(for: "file://\(imports)/alias.ndjson", settings: settings).hasSuffix("/imports/ok.ndjson"))
+
+        try await TestApp.run(settings: Self.settings(importDirectory: imports)) { client in
+            for url in escapes.prefix(3) {
+                let body: JSONValue = .object(["resourceType": "Parameters", "parameter": .array([.object(["name": "input", "part": .array([
+                    .object(["name": "type", "valueCode": "Patient"]), .object(["name": "url", "valueUrl": .string(url)]),
+                ])])])])
+                let response = try await client.sendJSON(.post, "/fhir/$import", body, headers: Self.asyncHeaders)
+                #expect(response.status == .forbidden, "\(url): \(response.status) \(response.text.prefix(200))")
+                #expect(try response.json["resourceType"] == "OperationOutcome")
+                #expect(!response.text.contains("p1"))
+            }
+            #expect(try await client.send(.get, "/fhir/Patient/p1").status == .notFound)
+        }
+    }
+
     /// The `$import` allowlist matches at a boundary and refuses user info (the JWKS allowlist's
     /// rules: one `URLAllowlist`), and the fetch follows no redirect: an allowlisted host that
     /// answers 302 to an internal address gets nothing fetched. Proved against a real HTTP server

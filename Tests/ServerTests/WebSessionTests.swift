@@ -182,6 +182,28 @@ import Testing
         }
     }
 
+    /// Security gap 8: the email lock holds on the web form too. `IdentityStore.maxFailures`
+    /// wrong passwords on `/app/sign-in`, then the right one: 429 with the lock's message on the
+    /// form and no session cookie; each failure audited. The lock is the account's, so the JSON
+    /// login refuses the right password as well.
+    @Test func theSignInFormLocksTheEmailAfterRepeatedFailures() async throws {
+        try await TestApp.runSecured { client, endpoint, security in
+            try await Self.patientAccount(client, security, "lock@web.example")
+            let browser = WebBrowser(client)
+            for attempt in 1...IdentityStore.maxFailures {
+                let answer = try await browser.submit("/app/sign-in", [("email", "lock@web.example"), ("password", "not the password \(attempt)")])
+                #expect(answer.status == (attempt < IdentityStore.maxFailures ? .unauthorized : .tooManyRequests), "attempt \(attempt)")
+            }
+            let right = try await browser.submit("/app/sign-in", [("email", "lock@web.example"), ("password", Accounts.password)])
+            #expect(right.status == .tooManyRequests)
+            #expect(right.text.contains("Too many attempts. Try again in"), "\(right.text.prefix(500))")
+            #expect(browser.cookies["medrec_session"] == nil)
+            #expect(try await Accounts(client: client, security: security).login(email: "lock@web.example").status == .tooManyRequests)
+            #expect(try await security.identities.lockedUntil(email: "lock@web.example", now: Date()) != nil)
+            #expect(try await Self.count("subtype = 'login' AND outcome <> '0'", endpoint) >= IdentityStore.maxFailures)
+        }
+    }
+
     @Test func signInReturnsOnlyToLocalPages() async throws {
         try await TestApp.runSecured { client, _, security in
             try await Self.patientAccount(client, security, "next@web.example")

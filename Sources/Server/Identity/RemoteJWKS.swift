@@ -38,7 +38,7 @@ final class RemoteJWKS: @unchecked Sendable {
         let data: Data
         let response: URLResponse
         do {
-            (data, response) = try await OutboundFetch.session.data(for: request)
+            (data, response) = try await OutboundFetch.data(for: request, within: timeout)
         } catch {
             throw Unavailable(reason: "JWKS URL could not be fetched")
         }

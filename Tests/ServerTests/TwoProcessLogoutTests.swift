@@ -6,7 +6,8 @@ import FoundationNetworking
 import Testing
 @testable import Server
 
-/// Revocation lives in PostgreSQL: two `medrec serve` processes on one database agree at once.
+/// Revocation and the email lock live in PostgreSQL: two `medrec serve` processes on one database
+/// agree at once.
 @Suite struct TwoProcessLogoutTests {
     @Test(.timeLimit(.minutes(5))) func logoutOnOneServerIsHonouredByTheOther() async throws {
         let root = try TemporaryDirectory.make(prefix: "medrec-two")
@@ -73,5 +74,21 @@ import Testing
             "--practitioner", "no-such-practitioner", "--data-dir", dataDirectory,
         ])
         #expect(missing.status != 0)
+
+        // Security gap 11: the email lock lives in PostgreSQL too. Failures split over the two
+        // servers (3 on one, 2 on the other) lock the email on both: the right password is then
+        // refused with 429 by each.
+        func attempt(_ port: Int, _ password: String) async throws -> Int {
+            try await ServeCommandTests.request(
+                "POST", "http://127.0.0.1:\(port)/auth/login",
+                body: FHIRJSON.serialize(.object(["email": "proxy@example.org", "password": .string(password)])),
+                contentType: "application/json").0
+        }
+        for (index, port) in [firstPort, secondPort, firstPort, secondPort].enumerated() {
+            #expect(try await attempt(port, "a wrong passphrase \(index)") == 401, "failure \(index + 1)")
+        }
+        #expect(try await attempt(firstPort, "a wrong passphrase 4") == 429, "the fifth failure locks")
+        #expect(try await attempt(secondPort, "another long passphrase") == 429)
+        #expect(try await attempt(firstPort, "another long passphrase") == 429)
     }
 }

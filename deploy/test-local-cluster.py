@@ -109,7 +109,17 @@ def main():
     t_all = time.monotonic()
 
     started_here = False
-    if not os.path.exists(os.path.join(args.dir, "ports.env")):
+    ports_file = os.path.join(args.dir, "ports.env")
+    if os.path.exists(ports_file):
+        # A directory left by an interrupted run holds ports.env but nothing runs: say so
+        # instead of failing on the first request.
+        recorded = dict(line.strip().split("=", 1) for line in open(ports_file) if "=" in line)
+        try:
+            socket.create_connection(("127.0.0.1", int(recorded.get("PG_PRIMARY_PORT", "0"))), timeout=2).close()
+        except OSError:
+            sys.exit(f"{args.dir} holds a cluster that is not running: "
+                     f"MEDREC_CLUSTER_DIR={args.dir} deploy/local-cluster.sh down, or pass another --dir")
+    else:
         if not args.bin:
             sys.exit("no cluster running in %s: pass --bin PATH to bring one up" % args.dir)
         t0 = time.monotonic()

@@ -9,17 +9,8 @@ import Synchronization
 /// The statement label is a prepared statement's name (`medrec_read_current`) or the first
 /// keyword of other SQL (`select`, `begin`, `commit`): a small fixed set, never a value, an id or
 /// a table row.
-final class DatabaseMetrics: Sendable {
-    private static let installed = Mutex<DatabaseMetrics?>(nil)
-
-    /// The metrics of the running server, if it has a registry.
-    static var current: DatabaseMetrics? { installed.withLock { $0 } }
-
-    /// From now on, statements and leases in this process report to `factory` (nil: to nothing).
-    static func install(factory: (any MetricsFactory)?) {
-        let metrics = factory.map(DatabaseMetrics.init(factory:))
-        installed.withLock { $0 = metrics }
-    }
+final class DatabaseMetrics: InstalledMetrics {
+    static let slot = MetricsSlot<DatabaseMetrics>()
 
     static let statementDurationLabel = "medrec_db_query_duration_seconds"
     static let statementFailuresLabel = "medrec_db_query_failures_total"
@@ -96,19 +87,38 @@ extension Duration {
     }
 }
 
+/// Metrics that layers below the HTTP faces report without being handed a registry: the server
+/// installs them once with its factory (`ServerMetrics.bootstrapMetricsSystem`), and until then,
+/// and in the command-line tools, `current` is nil and nothing is recorded. Process-wide, because
+/// the statements and bulk batches that report them run in a dozen services that know nothing of
+/// `/metrics`.
+protocol InstalledMetrics: AnyObject, Sendable {
+    init(factory: any MetricsFactory)
+    static var slot: MetricsSlot<Self> { get }
+}
+
+extension InstalledMetrics {
+    /// The metrics of the running server, if it has a registry.
+    static var current: Self? { slot.value.withLock { $0 } }
+
+    /// From now on, this process reports to `factory` (nil: to nothing).
+    static func install(factory: (any MetricsFactory)?) {
+        let metrics = factory.map { Self(factory: $0) }
+        slot.value.withLock { $0 = metrics }
+    }
+}
+
+/// Where one kind of `InstalledMetrics` is kept.
+final class MetricsSlot<Metrics: InstalledMetrics>: Sendable {
+    fileprivate let value = Mutex<Metrics?>(nil)
+}
+
 /// Resources that bulk jobs have written, for `/metrics`: `medrec_bulk_resources_total{operation}`
 /// (`import`: created or updated; `export`: written to the job's files), counted when each batch
 /// commits, so `rate()` is the jobs' resources per second. Installed with the same factory as
 /// `DatabaseMetrics`.
-final class BulkMetrics: Sendable {
-    private static let installed = Mutex<BulkMetrics?>(nil)
-
-    static var current: BulkMetrics? { installed.withLock { $0 } }
-
-    static func install(factory: (any MetricsFactory)?) {
-        let metrics = factory.map(BulkMetrics.init(factory:))
-        installed.withLock { $0 = metrics }
-    }
+final class BulkMetrics: InstalledMetrics {
+    static let slot = MetricsSlot<BulkMetrics>()
 
     static let resourcesLabel = "medrec_bulk_resources_total"
 

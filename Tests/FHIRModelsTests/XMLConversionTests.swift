@@ -182,7 +182,7 @@ struct XMLConversionTests {
 
     /// (c) Every XML document we produce validates against the official schema.
     @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
-    func producedXMLValidatesAgainstTheSchema() throws {
+    func producedXMLValidatesAgainstTheSchema() async throws {
         let xmllint = ["/usr/bin/xmllint", "/usr/local/bin/xmllint", "/opt/homebrew/bin/xmllint"].first {
             FileManager.default.isExecutableFile(atPath: $0)
         }
@@ -206,19 +206,14 @@ struct XMLConversionTests {
             let safe = label.replacingOccurrences(of: ":", with: "-")
             try write(FHIRXMLWriter.document(for: json), "\(index)-\(safe).xml")
         }
-        #expect(paths.count == Fixtures.expected(full: 161 * 2 + 34 + 5_945, vendored: 32 * 2 + 8 + 2_144))
+        let full: Int = 161 * 2 + 34 + 5_945, vendored: Int = 32 * 2 + 8 + 2_144
+        #expect(paths.count == Fixtures.expected(full: full, vendored: vendored))
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: xmllint!)
-        process.arguments = ["--noout", "--schema", Fixtures.url("xsd/fhir-single.xsd").path] + paths
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let output = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        // Not a blocking wait: see ExternalTool.
+        let result = try await ExternalTool.run(xmllint!, ["--noout", "--schema", Fixtures.url("xsd/fhir-single.xsd").path] + paths)
+        let output = result.output
         let failures = output.split(separator: "\n").filter { !$0.hasSuffix(" validates") }
-        #expect(process.terminationStatus == 0, "xmllint exit status \(process.terminationStatus)")
+        #expect(result.status == 0, "xmllint exit status \(result.status)")
         #expect(failures.isEmpty, "\(failures.count) xmllint messages:\n\(failures.prefix(30).joined(separator: "\n"))")
         #expect(output.split(separator: "\n").filter { $0.hasSuffix(" validates") }.count == paths.count)
     }

@@ -272,19 +272,7 @@ struct BackendServicesTests {
             try await Task.sleep(for: .seconds(5))
             return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: keys.jwks)))
         }
-        let port = Mutex<Int?>(nil)
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } })
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService() }
-            defer { group.cancelAll() }
-            var bound: Int?
-            for _ in 0..<100 where bound == nil {
-                try await Task.sleep(for: .milliseconds(50))
-                bound = port.withLock { $0 }
-            }
-            let base = "http://127.0.0.1:\(try #require(bound))"
+        try await LoopbackServer.run(router) { base in
             let remote = RemoteJWKS(allowlist: URLAllowlist(prefixes: [base + "/"]), timeout: 1)
             func refusal(_ url: String) async -> String? {
                 do {
@@ -295,7 +283,7 @@ struct BackendServicesTests {
                 }
             }
 
-            #expect(await refusal("http://127.0.0.2:\(bound!)/jwks") == "JWKS URL not on the allowlist")
+            #expect(await refusal(base.replacingOccurrences(of: "127.0.0.1", with: "127.0.0.2") + "/jwks") == "JWKS URL not on the allowlist")
             #expect(fetches.load(ordering: .relaxed) == 0)
             let now = Date()
             let first = try await remote.keySet(at: base + "/jwks", now: now)

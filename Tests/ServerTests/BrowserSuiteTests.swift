@@ -1,3 +1,4 @@
+import FixtureSupport
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -34,38 +35,16 @@ import Glibc
     }
 
     /// Runs `python3 Tests/Browser/run.py <arguments>` without blocking a cooperative thread
-    /// (the server under test answers the browser from the same process): output to a file,
-    /// exit status polled.
+    /// (the server under test answers the browser from the same process): see ExternalTool.
     static func runSuite(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("medrec-browser-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let outputURL = directory.appendingPathComponent("output")
-        FileManager.default.createFile(atPath: outputURL.path, contents: nil)
-        let output = try FileHandle(forWritingTo: outputURL)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try #require(python))
-        process.arguments = [repository.appendingPathComponent("Tests/Browser/run.py").path] + arguments
-        process.currentDirectoryURL = repository
-        process.standardOutput = output
-        process.standardError = output
         var environment = ProcessInfo.processInfo.environment
         environment["PYTHONUNBUFFERED"] = "1"
         // selenium-manager must never download a browser or a driver.
         environment["SE_OFFLINE"] = "true"
-        process.environment = environment
-        try process.run()
-        let deadline = ContinuousClock.now + .seconds(900)
-        while process.isRunning {
-            if ContinuousClock.now > deadline {
-                process.terminate()
-                break
-            }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        process.waitUntilExit()
-        try output.close()
-        return (process.terminationStatus, (try? String(contentsOf: outputURL, encoding: .utf8)) ?? "")
+        let result = try await ExternalTool.run(
+            try #require(python), [repository.appendingPathComponent("Tests/Browser/run.py").path] + arguments,
+            environment: environment, directory: repository, limit: .seconds(900))
+        return (result.status, result.output)
     }
 
     /// Runs the browser suite's modules whose test ids contain `only` against a fresh app.

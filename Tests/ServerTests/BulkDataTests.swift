@@ -544,25 +544,13 @@ struct BulkDataTests {
         let router = Router()
         router.get("data.ndjson") { _, _ in line }
         router.get("moved") { _, _ in Response(status: .found, headers: [.location: "/data.ndjson"]) }
-        let port = Mutex<Int?>(nil)
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } })
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService() }
-            var bound: Int?
-            for _ in 0..<100 where bound == nil {
-                try await Task.sleep(for: .milliseconds(50))
-                bound = port.withLock { $0 }
-            }
-            let base = "http://127.0.0.1:\(try #require(bound))"
+        try await LoopbackServer.run(router) { base in
             settings.importURLAllowlist = [base]
             let fetched = try await BulkInputLocation.localPath(for: base + "/data.ndjson", settings: settings)
             #expect(try String(contentsOfFile: fetched, encoding: .utf8) == line, "the direct fetch works")
             await #expect(throws: (any Error).self, "a redirect is an answer, not followed") {
                 _ = try await BulkInputLocation.localPath(for: base + "/moved", settings: settings)
             }
-            group.cancelAll()
         }
     }
 

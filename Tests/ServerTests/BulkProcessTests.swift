@@ -67,7 +67,7 @@ struct BulkProcessTests {
                 let output = try await process.waitForOutput(containing: "listening on http://127.0.0.1:", timeout: .seconds(120))
                 return (process, try ServeCommandTests.port(from: output))
             } catch {
-                _ = process.terminate()
+                _ = await process.terminate()
                 throw error
             }
         }
@@ -259,7 +259,7 @@ struct BulkProcessTests {
         #expect(total > 1_500, "enough batches of 50 to interrupt")
 
         let (first, firstPort) = try await setup.serve()
-        defer { _ = first.terminate() }
+        defer { first.stop() }
         let databaseURL = try await setup.databaseURL()
         let firstToken = try await ServeCommandTests.token(port: firstPort, client: setup.client)
         let parameters = BulkDataTests.importParameters(Self.importTypes.map { Fixtures.url("ndjson/\($0).000.ndjson") })
@@ -267,7 +267,7 @@ struct BulkProcessTests {
 
         // Four batches committed, most of the work still to do: kill -9.
         let seen = try await Self.waitForPartialProgress(status, token: firstToken, atLeast: 200)
-        #expect(first.killHard() == 128 + SIGKILL)
+        #expect(await first.killHard() == 128 + SIGKILL)
         let interrupted = try await Self.withDatabase(databaseURL) { try await Self.jobRow($0, status) }
         #expect(interrupted.status == "running", "the killed process left its job running")
         #expect(interrupted.worker?.hasPrefix("medrec-\(first.pid)-") == true, "\(interrupted.worker ?? "nil")")
@@ -275,7 +275,7 @@ struct BulkProcessTests {
 
         // A second process on the same database and keys takes the stale job over.
         let (second, secondPort) = try await setup.serve(databaseURL: databaseURL)
-        defer { _ = second.terminate() }
+        defer { second.stop() }
         let secondToken = try await ServeCommandTests.token(port: secondPort, client: setup.client)
         let manifest = try await Self.waitForManifest(try Self.on(secondPort, status), token: secondToken)
 
@@ -299,7 +299,7 @@ struct BulkProcessTests {
         #expect(finished.worker?.hasPrefix("medrec-\(second.pid)-") == true, "\(finished.worker ?? "nil")")
         #expect(counts.resources == expected, "nothing lost")
         #expect(counts.history == expected, "nothing written twice")
-        #expect(second.terminate() == 0)
+        #expect(await second.terminate() == 0)
     }
 
     @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), .timeLimit(.minutes(4)))
@@ -311,7 +311,7 @@ struct BulkProcessTests {
         let environment = ["MEDREC_BULK_RESOURCES_PER_FILE": String(perFile)]
 
         let (first, firstPort) = try await setup.serve(environment: environment)
-        defer { _ = first.terminate() }
+        defer { first.stop() }
         let databaseURL = try await setup.databaseURL()
         let firstToken = try await ServeCommandTests.token(port: firstPort, client: setup.client)
         let status = try await Self.kickOff("GET", "http://127.0.0.1:\(firstPort)/fhir/$export", token: firstToken)
@@ -319,13 +319,13 @@ struct BulkProcessTests {
         // export once finished between a poll that saw 500 and the kill, the test process being
         // starved by the rest of the suite.
         let seen = try await Self.waitForPartialProgress(status, token: firstToken, atLeast: 100)
-        #expect(first.killHard() == 128 + SIGKILL)
+        #expect(await first.killHard() == 128 + SIGKILL)
         let interrupted = try await Self.withDatabase(databaseURL) { try await Self.jobRow($0, status) }
         #expect(interrupted.status == "running")
         #expect(interrupted.done >= seen, "\(interrupted.done)")
 
         let (second, secondPort) = try await setup.serve(databaseURL: databaseURL, environment: environment)
-        defer { _ = second.terminate() }
+        defer { second.stop() }
         let secondToken = try await ServeCommandTests.token(port: secondPort, client: setup.client)
         let manifest = try await Self.waitForManifest(try Self.on(secondPort, status), token: secondToken)
         let resumed = Self.resumedAt(second.output)
@@ -357,7 +357,7 @@ struct BulkProcessTests {
         }
         #expect(exported == stored)
         #expect(exported.values.reduce(0, +) >= Fixtures.expected(full: 5_900, vendored: 2_100), "the Synthea NDJSON: \(exported)")
-        #expect(second.terminate() == 0)
+        #expect(await second.terminate() == 0)
     }
 
     @Test(.enabled(if: Fixtures.available, Fixtures.absentReason), .timeLimit(.minutes(4)))
@@ -367,10 +367,10 @@ struct BulkProcessTests {
         try await setup.medrecImport(["Patient", "Condition"].map { Fixtures.url("ndjson/\($0).000.ndjson").path })
 
         let (first, firstPort) = try await setup.serve()
-        defer { _ = first.terminate() }
+        defer { first.stop() }
         let databaseURL = try await setup.databaseURL()
         let (second, secondPort) = try await setup.serve(databaseURL: databaseURL)
-        defer { _ = second.terminate() }
+        defer { second.stop() }
         let token = try await ServeCommandTests.token(port: firstPort, client: setup.client)
 
         let status = try await Self.kickOff("GET", "http://127.0.0.1:\(firstPort)/fhir/$export?_type=Patient,Condition", token: token)
@@ -419,7 +419,7 @@ struct BulkProcessTests {
             return -1
         }
         #expect(chunks == 0, "the files' chunks are deleted with the job")
-        #expect(second.terminate() == 0)
-        #expect(first.terminate() == 0)
+        #expect(await second.terminate() == 0)
+        #expect(await first.terminate() == 0)
     }
 }

@@ -11,18 +11,15 @@ import Testing
 /// were tampered with fail closed.
 @Suite("Field encryption in the store")
 struct EncryptionStoreTests {
-    static func pgDump(_ endpoint: DatabaseEndpoint) throws -> String {
+    static func pgDump(_ endpoint: DatabaseEndpoint) async throws -> String {
         let candidates = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql"))?.sorted().reversed()
             .map { "/usr/lib/postgresql/\($0)/bin/pg_dump" } ?? []
         let executable = try #require((candidates + ["/usr/bin/pg_dump"]).first { FileManager.default.isExecutableFile(atPath: $0) })
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("medrec-dump-\(UUID().uuidString).sql")
         defer { try? FileManager.default.removeItem(at: output) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["--dbname=\(endpoint.urlIncludingPassword)", "--file=\(output.path)", "--no-owner"]
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        // Not a blocking wait: see ExternalTool.
+        let result = try await ExternalTool.run(executable, ["--dbname=\(endpoint.urlIncludingPassword)", "--file=\(output.path)", "--no-owner"])
+        #expect(result.status == 0, "pg_dump exit status \(result.status)")
         return try String(contentsOf: output, encoding: .utf8)
     }
 
@@ -78,7 +75,7 @@ struct EncryptionStoreTests {
             #expect(secrets.count > Fixtures.expected(full: 60, vendored: 15), "every patient contributes a phone number and an address line")
             #expect(patients.count == Fixtures.expected(full: 34, vendored: 8))
 
-            let dump = try Self.pgDump(endpoint)
+            let dump = try await Self.pgDump(endpoint)
             #expect(dump.contains("COPY public.resource"), "the dump holds the resource table")
             let leaked = secrets.filter { dump.contains($0) }
             #expect(leaked.isEmpty, "\(leaked.count) sealed values appear in the dump")

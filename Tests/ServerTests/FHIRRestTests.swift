@@ -131,8 +131,8 @@ struct FHIRRestTests {
                 }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
-            #expect(statuses.filter { $0 == .ok }.count == 1)
-            #expect(statuses.filter { $0 == .preconditionFailed }.count == 5)
+            #expect(statuses.filter { $0 == .ok }.count == 1, "\(statuses)")
+            #expect(statuses.filter { $0 == .preconditionFailed }.count == 5, "\(statuses)")
             #expect(try await client.send(.get, "/fhir/Patient/\(id)").json["meta"]?["versionId"] == "2")
         }
     }

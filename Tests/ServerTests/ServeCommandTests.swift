@@ -75,7 +75,7 @@ import Testing
         #expect(createdStatus == 201)
         let id = try #require(created?["id"]?.stringValue)
 
-        #expect(first.terminate() == 0)
+        #expect(await first.terminate() == 0)
         #expect(EmbeddedPostgres.recordedEndpoint(dataDirectory: dataDirectory)?.isRunning == false, "the cluster stops with the server")
 
         let url = try await MedrecProcess.run(["db", "url", "--data-dir", dataDirectory])
@@ -90,7 +90,7 @@ import Testing
             "GET", "http://127.0.0.1:\(secondPort)/fhir/Patient/\(id)", headers: ["Authorization": "Bearer \(token)"])
         #expect(readStatus == 200)
         #expect(read?["birthDate"] == "1974-12-25")
-        #expect(second.terminate() == 0)
+        #expect(await second.terminate() == 0)
         // No PHI in the server's log: the family name never appears.
         #expect(!first.output.contains("Chalmers") && !second.output.contains("Chalmers"))
     }

@@ -22,7 +22,7 @@ import Testing
         ])
         #expect(added.status == 0, "\(added.stderr)")
         let first = try MedrecProcess.start(["serve", "--data-dir", dataDirectory, "--port", "0"])
-        defer { _ = first.terminate() }
+        defer { first.stop() }
         let firstPort = try ServeCommandTests.port(from: try await first.waitForOutput(containing: "listening on http://127.0.0.1:", timeout: .seconds(120)))
         let url = try await MedrecProcess.run(["db", "url", "--data-dir", dataDirectory])
         #expect(url.status == 0)
@@ -30,7 +30,7 @@ import Testing
         let second = try MedrecProcess.start(
             ["serve", "--data-dir", dataDirectory, "--port", "0"],
             environment: ["MEDREC_DATABASE_URL": url.stdout.trimmingCharacters(in: .whitespacesAndNewlines)])
-        defer { _ = second.terminate() }
+        defer { second.stop() }
         let secondPort = try ServeCommandTests.port(from: try await second.waitForOutput(containing: "listening on http://127.0.0.1:", timeout: .seconds(120)))
 
         let (loginStatus, login) = try await ServeCommandTests.request(

@@ -109,26 +109,30 @@ extension MedrecProcess {
         }
 
         private let lock = NSLock()
-        private var exitStatus: Int32?
+        private var reaper: Task<Int32, Never>?
 
         /// Sends SIGTERM and returns the exit status.
-        func terminate() -> Int32 { signalAndReap(SIGTERM) }
+        func terminate() async -> Int32 { await reap(after: SIGTERM).value }
 
         /// Sends SIGKILL (a crash: no shutdown, no cleanup) and returns the exit status (137).
-        func killHard() -> Int32 { signalAndReap(SIGKILL) }
+        func killHard() async -> Int32 { await reap(after: SIGKILL).value }
 
-        /// Signals the process and reaps it, once: later calls return the first exit status and
-        /// signal nothing (the pid may have been reused).
-        private func signalAndReap(_ signal: Int32) -> Int32 {
+        /// For `defer` on a failure path: SIGTERM unless already signalled, reaped in the background.
+        func stop() { _ = reap(after: SIGTERM) }
+
+        /// Signals the process and reaps it, once: later calls get the first reaping and signal
+        /// nothing (the pid may have been reused). The wait is `ChildProcess.exitStatus`, on a
+        /// thread of its own: a graceful stop takes seconds, and a blocking wait here would hold
+        /// a cooperative thread of the whole test process for that long.
+        private func reap(after signal: Int32) -> Task<Int32, Never> {
             lock.lock()
             defer { lock.unlock() }
-            if let exitStatus { return exitStatus }
+            if let reaper { return reaper }
             kill(pid, signal)
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-            let result = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-            exitStatus = result
-            return result
+            let pid = self.pid
+            let task = Task { await ChildProcess.exitStatus(of: pid) }
+            reaper = task
+            return task
         }
     }
 

@@ -96,13 +96,16 @@ public struct ServerSettings: Sendable {
     public struct DatabasePoolSettings: Sendable {
         /// Most connections one process holds.
         public var size = 12
-        /// How long an unused connection stays open. Known cost (docs/reliability.md, "Memory
-        /// under a light load"): postgres-nio 1.33.2 arms this timer (a `Task.sleep`) every time a
-        /// connection above the minimum goes back to the pool with no request waiting, and a
-        /// cancelled sleep keeps about 760 bytes until its deadline, so an unsaturated load holds
-        /// rate × 300 s of them. 10 s removed that growth but, in a fresh-clone CI run, 17 tests
-        /// stalled past their time limits; it is back at 300 s until that is understood.
-        public static let idleTimeout: Duration = .seconds(300)
+        /// How long an unused connection stays open. Short on purpose: postgres-nio 1.33.2 arms
+        /// this timer (a `Task.sleep` in the pool's task group) every time a connection above the
+        /// minimum goes back to the pool with no request waiting, and a cancelled sleep keeps its
+        /// task and dispatch timer (about 760 bytes) until its deadline. At 300 s, 8 clients
+        /// reading 1,644 times a second grew medrec's RSS by 1.25 MB a second, 64 → 361 MB in
+        /// 4 minutes (heaptrack: 107,891 sleeps pending at exit). The memory held is the rate of
+        /// idle returns times this timeout, so it stays small; the price is a reconnect after a
+        /// pause of more than this. (A CI stall first blamed on this value came from blocking
+        /// waits in the tests: docs/reliability.md, "Memory under a light load".)
+        public static let idleTimeout: Duration = .seconds(10)
         /// Seconds between keep-alive pings of an idle connection; 0: none.
         public var keepAliveSeconds = 0
         /// Most milliseconds a request waits for a free connection before it gets 503

@@ -273,7 +273,18 @@ struct BackendServicesTests {
             return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: keys.jwks)))
         }
         try await LoopbackServer.run(router) { base in
-            let remote = RemoteJWKS(allowlist: URLAllowlist(prefixes: [base + "/"]), timeout: 1)
+            // Loopback is not public: allowlisted alone, it is refused before any fetch.
+            let publicOnly = RemoteJWKS(allowlist: URLAllowlist(prefixes: [base + "/"]), timeout: 1)
+            do {
+                _ = try await publicOnly.keySet(at: base + "/jwks")
+                Issue.record("a loopback JWKS URL was fetched without its network being named")
+            } catch let error as RemoteJWKS.Unavailable {
+                #expect(error.reason == "JWKS URL refused: the host resolves to an address that is not public")
+            }
+            #expect(fetches.load(ordering: .relaxed) == 0)
+            var allowlist = URLAllowlist(prefixes: [base + "/"])
+            allowlist.privateNetworks = [try #require(IPNetwork("127.0.0.1/32"))]
+            let remote = RemoteJWKS(allowlist: allowlist, timeout: 1)
             func refusal(_ url: String) async -> String? {
                 do {
                     _ = try await remote.keySet(at: url)

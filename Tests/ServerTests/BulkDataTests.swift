@@ -504,7 +504,7 @@ struct BulkDataTests {
             "file://\(root)/importsx/near.ndjson", "file://\(imports)x/near.ndjson", "file://\(imports)", "file:///etc/passwd",
         ]
         for url in escapes {
-            #expect(throws: BulkError.self, "\(url)") { try BulkInputLocation.check(url, settings: settings) }
+            await #expect(throws: BulkError.self, "\(url)") { try await BulkInputLocation.check(url, settings: settings) }
             await #expect(throws: BulkError.self, "\(url)") { _ = try await BulkInputLocation.localPath(for: url, settings: settings) }
         }
         #expect(try await BulkInputLocation.localPath(for: "file://\(imports)/ok.ndjson", settings: settings).hasSuffix("/imports/ok.ndjson"))
@@ -525,10 +525,13 @@ struct BulkDataTests {
     }
 
     /// The `$import` allowlist matches at a boundary and refuses user info (the JWKS allowlist's
-    /// rules: one `URLAllowlist`), and the fetch follows no redirect: an allowlisted host that
-    /// answers 302 to an internal address gets nothing fetched. Proved against a real HTTP server
-    /// on loopback that serves NDJSON on one path and redirects on another.
-    @Test(.timeLimit(.minutes(2)))
+    /// rules: one `URLAllowlist`), the fetch follows no redirect (an allowlisted host that answers
+    /// 302 to an internal address gets nothing fetched), and an allowlisted name that resolves to
+    /// a non-public address is refused unless the operator named that network
+    /// (`medrec.outbound.privateNetworks`). Proved against a real HTTP server on loopback that
+    /// serves NDJSON on one path and redirects on another, reached by address and by the name
+    /// `localhost`, at kick-off over HTTP (403, nothing stored) and in the job's own fetch.
+    @Test(.timeLimit(.minutes(3)))
     func importURLsMatchTheAllowlistAtABoundaryAndRedirectsAreNotFollowed() async throws {
         var settings = BulkSettings()
         settings.importURLAllowlist = ["https://data.example.org"]
@@ -536,21 +539,50 @@ struct BulkDataTests {
             "https://data.example.org.evil.net/p.ndjson", "https://data.example.org@evil.net/p.ndjson",
             "https://data.example.orgx/p.ndjson", "http://169.254.169.254/latest",
         ] {
-            #expect(throws: BulkError.self, "\(refused)") { try BulkInputLocation.check(refused, settings: settings) }
+            await #expect(throws: BulkError.self, "\(refused)") { try await BulkInputLocation.check(refused, settings: settings) }
         }
-        try BulkInputLocation.check("https://data.example.org/exports/p.ndjson", settings: settings)
+        #expect(settings.importURLAllowlist.permits("https://data.example.org/exports/p.ndjson"))
 
         let line = #"{"resourceType":"Patient","id":"fetched"}"#
         let router = Router()
         router.get("data.ndjson") { _, _ in line }
         router.get("moved") { _, _ in Response(status: .found, headers: [.location: "/data.ndjson"]) }
         try await LoopbackServer.run(router) { base in
-            settings.importURLAllowlist = [base]
-            let fetched = try await BulkInputLocation.localPath(for: base + "/data.ndjson", settings: settings)
-            #expect(try String(contentsOfFile: fetched, encoding: .utf8) == line, "the direct fetch works")
+            let byName = base.replacingOccurrences(of: "127.0.0.1", with: "localhost")
+            // Allowlisted, but loopback is not a public address: refused by address and by name.
+            settings.importURLAllowlist = URLAllowlist(prefixes: [base, byName])
+            for url in [base + "/data.ndjson", byName + "/data.ndjson"] {
+                do {
+                    _ = try await BulkInputLocation.localPath(for: url, settings: settings)
+                    Issue.record("\(url) was fetched")
+                } catch let error as BulkError {
+                    #expect(error.message.contains("not public"), "\(url): \(error.message)")
+                }
+            }
+            var kickOff = Self.settings(importDirectory: nil)
+            kickOff.bulk.importURLAllowlist = settings.importURLAllowlist
+            try await TestApp.run(settings: kickOff) { client in
+                let body: JSONValue = .object(["resourceType": "Parameters", "parameter": .array([.object(["name": "input", "part": .array([
+                    .object(["name": "type", "valueCode": "Patient"]), .object(["name": "url", "valueUrl": .string(byName + "/data.ndjson")]),
+                ])])])])
+                let response = try await client.sendJSON(.post, "/fhir/$import", body, headers: Self.asyncHeaders)
+                #expect(response.status == .forbidden, "\(response.status) \(response.text.prefix(300))")
+                #expect(response.text.contains("not public"))
+                #expect(try await client.send(.get, "/fhir/Patient/fetched").status == .notFound)
+            }
+
+            // The operator names the network: now the fetch goes through, by address and by name.
+            settings.importURLAllowlist.privateNetworks = [try #require(IPNetwork("127.0.0.0/8"))]
+            for url in [base + "/data.ndjson", byName + "/data.ndjson"] {
+                let fetched = try await BulkInputLocation.localPath(for: url, settings: settings)
+                #expect(try String(contentsOfFile: fetched, encoding: .utf8) == line, "the direct fetch works: \(url)")
+            }
             await #expect(throws: (any Error).self, "a redirect is an answer, not followed") {
                 _ = try await BulkInputLocation.localPath(for: base + "/moved", settings: settings)
             }
+            // Another private network does not cover loopback.
+            settings.importURLAllowlist.privateNetworks = [try #require(IPNetwork("10.0.0.0/8"))]
+            await #expect(throws: BulkError.self) { _ = try await BulkInputLocation.localPath(for: base + "/data.ndjson", settings: settings) }
         }
     }
 

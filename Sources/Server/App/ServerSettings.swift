@@ -127,10 +127,15 @@ public struct ServerSettings: Sendable {
         if let file = configFile ?? environment[configFileEnvironmentKey], !file.isEmpty {
             providers.append(try await FileProvider<JSONSnapshot>(filePath: .init(file)))
         }
-        return ServerSettings(config: ConfigReader(providers: providers))
+        return try ServerSettings(config: ConfigReader(providers: providers))
     }
 
-    public init(config: ConfigReader) {
+    /// A setting whose value cannot be used; the message names the setting, never a secret.
+    public struct Invalid: Error, Sendable, CustomStringConvertible {
+        public let description: String
+    }
+
+    public init(config: ConfigReader) throws(Invalid) {
         let defaults = ServerSettings()
         host = config.string(forKey: "medrec.host", default: defaults.host)
         port = config.int(forKey: "medrec.port", default: defaults.port)
@@ -157,6 +162,18 @@ public struct ServerSettings: Sendable {
         scheduleTimeZone = config.string(forKey: "medrec.scheduleTimeZone", default: defaults.scheduleTimeZone)
         encryption = EncryptionSettings(config: config)
         bulk = BulkSettings(config: config)
+        // One setting for both allowlists: the non-public networks their hosts may resolve to.
+        var networks: [IPNetwork] = []
+        for text in (config.string(forKey: "medrec.outbound.privateNetworks") ?? "").split(separator: ",") {
+            let trimmed = text.trimmingCharacters(in: .whitespaces)
+            guard !trimmed.isEmpty else { continue }
+            guard let network = IPNetwork(trimmed) else {
+                throw Invalid(description: "medrec.outbound.privateNetworks (MEDREC_OUTBOUND_PRIVATE_NETWORKS): \"\(trimmed)\" is not an address or a CIDR range")
+            }
+            networks.append(network)
+        }
+        auth.jwksURLAllowlist.privateNetworks = networks
+        bulk.importURLAllowlist.privateNetworks = networks
         mode = config.string(forKey: "medrec.mode").flatMap { $0.isEmpty ? nil : $0 }.map { Mode(rawValue: $0.lowercased()) ?? .production } ?? defaults.mode
         metricsPort = config.int(forKey: "medrec.metricsPort")
         metricsHost = config.string(forKey: "medrec.metricsHost").flatMap { $0.isEmpty ? nil : $0 } ?? defaults.metricsHost

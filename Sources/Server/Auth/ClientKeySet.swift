@@ -133,17 +133,33 @@ public struct ClientKeySet: Sendable {
 /// with a prefix at a boundary (`https://keys.example.org` allows `https://keys.example.org/a.json`
 /// but not `https://keys.example.org.evil.net/` nor `https://keys.example.org@evil.net/`). The
 /// fetches themselves follow no redirect (`OutboundFetch`), so an allowed host cannot send the
-/// server elsewhere.
-public struct URLAllowlist: Sendable, Equatable {
+/// server elsewhere, and before each fetch the host's addresses must be public or inside
+/// `privateNetworks` (`OutboundDestination`), so an allowed name cannot point inside either.
+public struct URLAllowlist: Sendable, Equatable, ExpressibleByArrayLiteral {
     public let prefixes: [String]
+    /// Non-public networks an allowed host may resolve to (`medrec.outbound.privateNetworks`, one
+    /// setting for both allowlists): empty, only public addresses.
+    public var privateNetworks: [IPNetwork] = []
 
     public init(prefixes: [String]) {
         self.prefixes = prefixes.filter { !$0.isEmpty }
     }
 
+    public init(arrayLiteral prefixes: String...) {
+        self.init(prefixes: prefixes)
+    }
+
     /// From the setting's text: comma-separated, blanks ignored.
     public init(setting: String?) {
         self.init(prefixes: (setting ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+    }
+
+    public var isEmpty: Bool { prefixes.isEmpty }
+
+    /// Refuses `url` unless its host resolves only to addresses this allowlist may reach (call
+    /// after `permits`, right before fetching).
+    func checkDestination(_ url: URL) async throws(OutboundDestination.Refused) {
+        try await OutboundDestination.check(url, permitted: privateNetworks)
     }
 
     public func permits(_ url: String) -> Bool {

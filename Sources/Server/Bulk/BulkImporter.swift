@@ -375,7 +375,7 @@ struct InputLines: @unchecked Sendable {
 /// `http(s)` URL starting with an allowlisted prefix (downloaded to a private temporary file).
 /// Nothing else: no other scheme, no path outside the directory, no other host (no SSRF).
 enum BulkInputLocation {
-    static func check(_ url: String, settings: BulkSettings) throws {
+    static func check(_ url: String, settings: BulkSettings) async throws {
         if url.hasPrefix("file://") {
             guard let directory = settings.importDirectory else {
                 throw BulkError(.forbiddenInput, "file inputs are not enabled on this server (medrec.bulk.importDirectory)", expression: "input.url")
@@ -388,8 +388,13 @@ enum BulkInputLocation {
             return
         }
         if url.hasPrefix("https://") || url.hasPrefix("http://") {
-            guard URLAllowlist(prefixes: settings.importURLAllowlist).permits(url), URL(string: url) != nil else {
+            guard settings.importURLAllowlist.permits(url), let remote = URL(string: url) else {
                 throw BulkError(.forbiddenInput, "the input URL is not on the server's allowlist", expression: "input.url")
+            }
+            do {
+                try await settings.importURLAllowlist.checkDestination(remote)
+            } catch {
+                throw BulkError(.forbiddenInput, "the input URL is refused: \(error.reason)", expression: "input.url")
             }
             return
         }
@@ -398,7 +403,7 @@ enum BulkInputLocation {
 
     /// A local file holding the input (checked again: the settings may have changed since kick-off).
     static func localPath(for url: String, settings: BulkSettings) async throws -> String {
-        try check(url, settings: settings)
+        try await check(url, settings: settings)
         if url.hasPrefix("file://") {
             return URL(fileURLWithPath: String(url.dropFirst("file://".count))).standardizedFileURL.resolvingSymlinksInPath().path
         }

@@ -109,7 +109,7 @@ public struct BulkService: Sendable {
                 try await refuse(
                     access, .importKickOff, "the caller may not write \(input.type)", query: request, type: input.type, decision: .deny("scope"))
             }
-            if checkLocations, !input.url.hasPrefix("bulk-input:") || body == nil { try BulkInputLocation.check(input.url, settings: settings) }
+            if checkLocations, !input.url.hasPrefix("bulk-input:") || body == nil { try await BulkInputLocation.check(input.url, settings: settings) }
         }
         parameters.inputs = Self.dependencyOrder(parameters.inputs)
         try await checkLimits(access.principal)

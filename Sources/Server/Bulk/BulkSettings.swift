@@ -25,8 +25,9 @@ public struct BulkSettings: Sendable {
     public var maxLineBytes = 8 << 20
     /// `file://` import inputs must lie under this directory; nil: no file inputs.
     public var importDirectory: String?
-    /// `http(s)` import inputs must start with one of these prefixes; empty: no URL inputs.
-    public var importURLAllowlist: [String] = []
+    /// `http(s)` import inputs must start with one of these prefixes; empty: no URL inputs. Its
+    /// `privateNetworks` are set by `ServerSettings` (`medrec.outbound.privateNetworks`).
+    public var importURLAllowlist: URLAllowlist = []
 
     public init() {}
 
@@ -43,7 +44,6 @@ public struct BulkSettings: Sendable {
         maxOutputBytes = Int64(config.int(forKey: "medrec.bulk.maxOutputBytes", default: Int(defaults.maxOutputBytes)))
         maxLineBytes = config.int(forKey: "medrec.bulk.maxLineBytes", default: defaults.maxLineBytes)
         importDirectory = config.string(forKey: "medrec.bulk.importDirectory").flatMap { $0.isEmpty ? nil : $0 }
-        importURLAllowlist = (config.string(forKey: "medrec.bulk.importUrlAllowlist") ?? "")
-            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        importURLAllowlist = URLAllowlist(setting: config.string(forKey: "medrec.bulk.importUrlAllowlist"))
     }
 }

@@ -33,6 +33,11 @@ final class RemoteJWKS: @unchecked Sendable {
         if !refresh, let cached = lock.withLock({ cache[url] }), now.timeIntervalSince(cached.fetched) < cacheLifetime {
             return cached.keys
         }
+        do {
+            try await allowlist.checkDestination(target)
+        } catch {
+            throw Unavailable(reason: "JWKS URL refused: \(error.reason)")
+        }
         var request = URLRequest(url: target, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: timeout)
         request.setValue("application/jwk-set+json, application/json", forHTTPHeaderField: "Accept")
         let data: Data

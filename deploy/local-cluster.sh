@@ -287,6 +287,8 @@ EOF
     echo "MEDREC_MODE=production"
     echo "MEDREC_HOST=127.0.0.1"
     echo "MEDREC_DATABASE_URL='postgres://medrec:$(cat "$state/secrets/db-password")@127.0.0.1:$pg1/medrec?sslmode=disable'"
+    # Searches and type/system history on the standby, read-your-writes kept (docs/scaling.md).
+    echo "MEDREC_DATABASE_READ_URL='postgres://medrec:$(cat "$state/secrets/db-password")@127.0.0.1:$pg2/medrec?sslmode=disable'"
     echo "MEDREC_ENCRYPTION_KEY_FILE=$state/secrets/keys/encryption-keys.json"
     cat "$state/secrets/keys/signing-keys.env"
     echo "MEDREC_DATABASE_POOL_SIZE=8"

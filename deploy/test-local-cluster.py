@@ -10,6 +10,9 @@ unless --keep). Then:
       failures and the time HAProxy kept replica 1 in rotation must be a few seconds at most;
   (b) a logout on replica 1 is honoured by replica 2 at the next request (ports used directly);
   (c) the streaming standby has every acknowledged write once it replayed the primary's LSN;
+  (g) MEDREC_DATABASE_READ_URL: with the standby's replay delayed 3 s, a client's search right
+      after its own write (through either replica) finds it, another client's search is served
+      by the standby and does not yet, and does once the standby has replayed the write;
   (e) a SIGTERM (graceful stop) of replica 2 under write load costs no request;
   (f) the reference HAProxy and nginx files (ports and certificate paths changed only) serve HTTPS,
       redirect HTTP and pass X-Request-Id through;
@@ -134,14 +137,7 @@ def main():
 
     try:
         # Accounts: a system client and a patient user, made with the command line on the primary's database.
-        out = cluster("medrec", "client", "add", "--name", f"ops-test-{run}", "--scopes", "system/*.cruds")
-        creds = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
-        basic = base64.b64encode(f"{creds['client_id']}:{creds['client_secret']}".encode()).decode()
-        status, _, body = http("POST", f"{lb}/auth/token", "grant_type=client_credentials",
-                               {"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"})
-        assert status == 200, f"token: {status} {body[:200]!r}"
-        token = json.loads(body)["access_token"]
-        auth = {"Authorization": f"Bearer {token}"}
+        auth = {"Authorization": f"Bearer {system_token(lb, f'ops-test-{run}')}"}
         email, password = f"ops-{run}@cluster.example", f"ops test passphrase {run}"
         subprocess.run([CLUSTER, "medrec", "user", "add", "--email", email, "--password-stdin", "--role", "patient",
                         "--first-name", "Ops", "--last-name", f"Patient{run}"],
@@ -151,6 +147,7 @@ def main():
         test_logout(r1, r2, email, password)
         test_graceful_stop(env, lb, auth, run)
         test_standby(env)
+        test_read_replica(env, lb, r1, r2, auth, run)
         test_metrics(env, lb, auth)
         test_reference_proxies(env)
     except Exception as error:  # a broken step is a failure, not a crash without a summary
@@ -353,6 +350,58 @@ def test_standby(env):
            f"standby replayed primary LSN {lsn} within {lag * 1000:.0f} ms; {found}/{len(ids)} acknowledged "
            f"Patients present; standby in recovery: {in_recovery} (the primary holds {stored} of this run's "
            f"Patients: acknowledged + committed but unanswered when a replica died)")
+
+
+def system_token(lb, name):
+    out = cluster("medrec", "client", "add", "--name", name, "--scopes", "system/*.cruds")
+    creds = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+    basic = base64.b64encode(f"{creds['client_id']}:{creds['client_secret']}".encode()).decode()
+    status, _, body = http("POST", f"{lb}/auth/token", "grant_type=client_credentials",
+                           {"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 200, f"token: {status} {body[:200]!r}"
+    return json.loads(body)["access_token"]
+
+
+def test_read_replica(env, lb, r1, r2, auth, run, delay=3.0):
+    name = "(g) searches on the standby, read-your-writes kept"
+    other = {"Authorization": f"Bearer {system_token(lb, f'ops-reader-{run}')}"}
+    standby = env["PG_STANDBY_PORT"]
+    # ALTER SYSTEM writes postgresql.auto.conf, which a standby may do; replay then waits `delay`
+    # behind each commit, so for that long the standby visibly lacks what the primary has.
+    psql(env, standby, f"ALTER SYSTEM SET recovery_min_apply_delay = '{int(delay * 1000)}ms'")
+    psql(env, standby, "SELECT pg_reload_conf()")
+    time.sleep(0.5)
+    try:
+        family = f"Replica{run}"
+        fhir = {"Content-Type": "application/fhir+json", **auth}
+        checks = []
+        for (writes_on, reads_on) in ((r1, r2), (r2, r1)):
+            family_n = f"{family}{len(checks)}"
+            patient = {"resourceType": "Patient", "name": [{"family": family_n}]}
+            status, _, _ = http("POST", f"{writes_on}/fhir/Patient", json.dumps(patient), fhir)
+            t0 = time.monotonic()
+            search = f"/fhir/Patient?family={family_n}"
+            _, _, own = http("GET", f"{reads_on}{search}", None, auth)
+            _, _, others = http("GET", f"{reads_on}{search}", None, other)
+            own_n = len(json.loads(own).get("entry", []))
+            others_n = len(json.loads(others).get("entry", []))
+            seen_after = None
+            while time.monotonic() - t0 < delay + 10:
+                _, _, later = http("GET", f"{reads_on}{search}", None, other)
+                if len(json.loads(later).get("entry", [])) == 1:
+                    seen_after = time.monotonic() - t0
+                    break
+                time.sleep(0.1)
+            checks.append((status, own_n, others_n, seen_after))
+        ok = all(s == 201 and own_n == 1 and others_n == 0 and seen is not None and seen >= delay * 0.8
+                 for (s, own_n, others_n, seen) in checks)
+        record(name, ok, "; ".join(
+            f"write on r{1 + i} {s}, the writer's search on r{2 - i} right after: {own_n} (primary), another "
+            f"client's: {others_n} (standby), another client sees it after {seen if seen is None else round(seen, 1)} s "
+            f"(replay delay {delay:.0f} s)" for i, (s, own_n, others_n, seen) in enumerate(checks)))
+    finally:
+        psql(env, standby, "ALTER SYSTEM RESET recovery_min_apply_delay")
+        psql(env, standby, "SELECT pg_reload_conf()")
 
 
 def prometheus_query(env, query):

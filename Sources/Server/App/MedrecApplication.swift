@@ -77,12 +77,14 @@ public enum MedrecApplication {
     /// is ever cut short, so the cluster is always stopped cleanly. The caller has migrated the
     /// database.
     public static func services(
-        client: PostgresClient, settings: ServerSettings, logger: Logger, sealer: FieldSealer?, security: SecurityServices,
+        client: PostgresClient, readClient: PostgresClient? = nil, settings: ServerSettings, logger: Logger, sealer: FieldSealer?, security: SecurityServices,
         operations: ServerOperations = ServerOperations(), servicesStoppedAfterClient: [any Service] = [],
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) throws -> [any Service] {
         let availability = DatabaseAvailability(client: client, logger: logger)
-        let store = PostgresResourceStore(client: client, logger: logger, availability: availability, sealer: sealer)
+        let store = PostgresResourceStore(
+            client: client, logger: logger, availability: availability, sealer: sealer,
+            replica: readClient.map { ReadReplica(client: $0, logger: logger) })
         let security = security.with(availability: availability)
         let bulk = try? BulkService(store: store, security: security, settings: settings.bulk)
         let router = try buildRouter(store: store, client: client, settings: settings, security: security, bulk: bulk, operations: operations)
@@ -95,7 +97,7 @@ public enum MedrecApplication {
         )
         let grace = Duration.seconds(settings.shutdownGraceSeconds)
         var services: [any Service] = servicesStoppedAfterClient
-        services += [client, availability, ReindexService(reindexer: Reindexer(store: store), logger: logger)]
+        services += [client] + (readClient.map { [$0] } ?? []) + [availability, ReindexService(reindexer: Reindexer(store: store), logger: logger)]
         if let bulk { services.append(bulk.worker()) }
         if let metrics = operations.metrics, let port = settings.metricsPort {
             // Before the HTTP server in the list, so it stops after it: scrapes keep working

@@ -12,6 +12,8 @@ public struct ServerSettings: Sendable {
     public var dataDirectory = "./.medrec"
     /// A configured database; `nil` runs the embedded PostgreSQL cluster.
     public var databaseURL: String?
+    /// A streaming standby of that database for staleness-tolerant reads (`ReadReplica`); nil: none.
+    public var databaseReadURL: String?
     /// The public base URL of the FHIR API (used in Location headers and Bundle links);
     /// `nil` derives it from the request's Host header.
     public var baseURL: String?
@@ -141,6 +143,7 @@ public struct ServerSettings: Sendable {
         port = config.int(forKey: "medrec.port", default: defaults.port)
         dataDirectory = config.string(forKey: "medrec.dataDir", default: defaults.dataDirectory)
         databaseURL = config.string(forKey: "medrec.databaseUrl", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
+        databaseReadURL = config.string(forKey: "medrec.database.readUrl", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
         baseURL = config.string(forKey: "medrec.baseUrl").flatMap { $0.isEmpty ? nil : $0 }
         postgresBinDirectory = config.string(forKey: "medrec.pgBin").flatMap { $0.isEmpty ? nil : $0 }
         logLevel = config.string(forKey: "medrec.logLevel").flatMap { $0.isEmpty ? nil : $0 }

@@ -73,6 +73,20 @@ struct ServeCommand: AsyncParsableCommand {
                 statementTimeoutMilliseconds: settings.limits.statementTimeoutMilliseconds, pool: settings.pool),
             backgroundLogger: logger)
         PoolLeaseLimit.set(milliseconds: settings.pool.waitMilliseconds ?? settings.limits.statementTimeoutMilliseconds)
+        // The standby for staleness-tolerant reads: the same pool settings, read-only by nature.
+        var readClient: PostgresClient?
+        if let readURL = settings.databaseReadURL {
+            do {
+                readClient = PostgresClient(
+                    configuration: try DatabaseEndpoint(url: readURL).clientConfiguration(
+                        statementTimeoutMilliseconds: settings.limits.statementTimeoutMilliseconds, pool: settings.pool),
+                    backgroundLogger: logger)
+            } catch {
+                try? await cluster?.stop()
+                FileHandle.standardError.write(Data("medrec: medrec.database.readUrl (MEDREC_DATABASE_READ_URL): \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+        }
         let host = settings.host
         let security: SecurityServices
         do {
@@ -92,7 +106,7 @@ struct ServeCommand: AsyncParsableCommand {
             operations.metrics = metrics
         }
         let services = try MedrecApplication.services(
-            client: client, settings: settings, logger: logger, sealer: sealer, security: security, operations: operations,
+            client: client, readClient: readClient, settings: settings, logger: logger, sealer: sealer, security: security, operations: operations,
             servicesStoppedAfterClient: cluster.map { [$0] } ?? [],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0

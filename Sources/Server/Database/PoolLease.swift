@@ -39,9 +39,13 @@ enum PoolLeaseLimit {
     /// Never below 50 ms, so that a request whose budget is spent still gets a connection that
     /// is free at once.
     static var forNextLease: Duration {
-        guard let budget else { return current }
-        return max(budget.remaining, .milliseconds(50))
+        let bound = budget.map { max($0.remaining, .milliseconds(50)) } ?? current
+        return cap.map { min($0, bound) } ?? bound
     }
+
+    /// A tighter bound for the leases of one scope: the read replica's, where the primary can
+    /// serve instead of a long wait.
+    @TaskLocal static var cap: Duration?
 
     /// One request's waiting for connections, spent by its leases in turn.
     final class Budget: Sendable {

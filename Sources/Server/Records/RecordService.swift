@@ -129,7 +129,13 @@ public struct RecordService: Sendable {
                 throw error
             }
         }
-        let page = try await store.history(query)
+        // Type and system history tolerate a replica's lag; an instance's stays with its read.
+        let page: HistoryPage
+        if case .instance = query.scope {
+            page = try await store.history(query)
+        } else {
+            page = try await store.routingReads(for: WriterKey(access.principal)) { try await store.history(query) }
+        }
         let (shown, records) = try await access.visible(
             page.entries, interaction, type: auditType, id: auditID, permission: auditID == nil ? .search : .read,
             showDeletions: access.principal.role == .system || auditID != nil, query: queryText)
@@ -147,7 +153,7 @@ public struct RecordService: Sendable {
             // A conditional create searches and creates in one transaction; a patient's booking
             // checks the doctor's schedule and creates in one.
             if ifNoneExist != nil || AppointmentBooking.applies(to: type, for: access.principal) {
-                return try await store.transaction(author: access.author) { transaction in
+                return try await store.transaction(author: access.author, writer: WriterKey(access.principal)) { transaction in
                     try await writer(transaction, access).create(type: type, resource: resource, ifNoneExist: ifNoneExist)
                 }
             }
@@ -164,7 +170,7 @@ public struct RecordService: Sendable {
         let write = try await access.authorizeWrite(.create, type: type, id: id, permission: .create, old: nil, new: new)
         let audit = access.written(.create, type: type, id: id, version: 1, write)
         return try await store.create(
-            [NewResource(type: type, id: id, resource: new)], context: WriteContext(authorPractitionerID: access.author, audit: [audit]))[0]
+            [NewResource(type: type, id: id, resource: new)], context: WriteContext(authorPractitionerID: access.author, audit: [audit], writer: WriterKey(access.principal)))[0]
     }
 
     /// An update (or update-as-create) of `type/id`.
@@ -219,7 +225,7 @@ public struct RecordService: Sendable {
     public func inTransaction<T: Sendable>(_ caller: Caller, _ body: @escaping @Sendable (RecordWriter) async throws -> T) async throws -> T {
         let access = try await access(caller)
         return try await access.auditingDenials {
-            try await store.transaction(author: access.author) { transaction in
+            try await store.transaction(author: access.author, writer: WriterKey(access.principal)) { transaction in
                 try await body(writer(transaction, access))
             }
         }

@@ -66,6 +66,12 @@ public struct SearchService: Sendable {
 
     public func search(_ request: Request, as caller: Caller) async throws -> Result {
         let access = AuditedAccess(try await security.confirmed(caller), security: security)
+        // The search, its count and includes tolerate a read replica's lag (never the caller's own
+        // writes'); access decisions and the audit stay on the primary.
+        return try await store.routingReads(for: WriterKey(access.principal)) { try await search(request, access) }
+    }
+
+    private func search(_ request: Request, _ access: AuditedAccess) async throws -> Result {
         for type in request.query.types {
             try await access.requireSearchScope(on: type, request.interaction, query: request.queryText)
         }

@@ -11,11 +11,11 @@ extension PostgresResourceStore {
     }
 
     public func search(_ query: SearchQuery) async throws -> SearchPage {
-        try await run { try await search(query, on: .client(client)) }
+        try await run { try await tolerant { client in try await search(query, on: .client(client)) } }
     }
 
     public func count(_ query: SearchQuery, estimate: Bool) async throws -> Int {
-        try await run {
+        try await run { try await tolerant { client in
             var sql = SearchSQL()
             if estimate {
                 let text = sql.estimateStatement(query)
@@ -31,7 +31,7 @@ extension PostgresResourceStore {
             let rows = try await client.rows(PostgresQuery(unsafeSQL: text, binds: sql.bindings), logger: logger)
             for try await count in rows.decode(Int64.self) { return Int(count) }
             return 0
-        }
+        } }
     }
 
     func search(_ query: SearchQuery, on executor: Executor) async throws -> SearchPage {
@@ -111,7 +111,7 @@ extension PostgresResourceStore {
                     """
             }
             let rows = try await run {
-                try await client.rows(PostgresQuery(unsafeSQL: text, binds: sql.bindings), logger: logger)
+                try await tolerant { client in try await client.rows(PostgresQuery(unsafeSQL: text, binds: sql.bindings), logger: logger) }
             }
             for try await row in rows {
                 let stored = try storedResource(from: row.makeRandomAccess())

@@ -14,11 +14,17 @@ public struct PostgresResourceStore: ResourceStore {
     /// Exact-match hashes for sealed email and phone; present whenever sealing is.
     let blindIndex: BlindIndex?
     let validator = FHIRValidator()
+    /// The standby for staleness-tolerant reads (`MEDREC_DATABASE_READ_URL`); nil: all on `client`.
+    let replica: ReadReplica?
 
-    public init(client: PostgresClient, logger: Logger, availability: DatabaseAvailability? = nil, sealer: FieldSealer? = nil) {
+    public init(
+        client: PostgresClient, logger: Logger, availability: DatabaseAvailability? = nil, sealer: FieldSealer? = nil,
+        replica: ReadReplica? = nil
+    ) {
         self.client = client
         self.logger = logger
         self.availability = availability
+        self.replica = replica
         self.sealer = sealer
         self.blindIndex = sealer.map { BlindIndex(keyring: $0.keyring) }
     }
@@ -75,7 +81,7 @@ public struct PostgresResourceStore: ResourceStore {
         let limit = query.count + 1
         let before = query.before ?? Int64.max
         let since = query.since ?? Date(timeIntervalSince1970: 0)
-        let rows: FetchedRows<PostgresRow> = try await run {
+        let rows: FetchedRows<PostgresRow> = try await run { try await tolerant { client in
             switch query.scope {
             case .system:
                 return try await client.rows(
@@ -103,7 +109,7 @@ public struct PostgresResourceStore: ResourceStore {
                     ORDER BY history_key DESC LIMIT \(limit)
                     """, logger: logger)
             }
-        }
+        } }
         var entries: [StoredResource] = []
         var keys: [Int64] = []
         for try await (key, type, id, version, lastUpdated, deleted, method, content, sealed, keyID)
@@ -122,7 +128,15 @@ public struct PostgresResourceStore: ResourceStore {
     }
 
     public func create(_ items: [NewResource], context: WriteContext) async throws -> [StoredResource] {
-        try await run { try await insertNew(items, on: .client(client), context: context) }
+        try await run {
+            guard replica != nil, let writer = context.writer else { return try await insertNew(items, on: .client(client), context: context) }
+            // With a read replica the caller's count commits with the write (read-your-writes).
+            return try await client.inTransaction(logger: logger) { connection in
+                let stored = try await insertNew(items, on: .connection(connection), context: context)
+                try await connection.rows(ReadReplica.bump(writer), logger: logger)
+                return stored
+            }
+        }
     }
 
     /// Inserts new resources with their history and token rows in one statement, so a plain
@@ -224,13 +238,30 @@ public struct PostgresResourceStore: ResourceStore {
     }
 
     public func transaction<Result: Sendable>(
-        author: String?, _ body: @Sendable (any ResourceTransaction) async throws -> Result
+        author: String?, writer: WriterKey?, _ body: @Sendable (any ResourceTransaction) async throws -> Result
     ) async throws -> Result {
-        try await run {
+        let bump = replica == nil ? nil : writer
+        return try await run {
             try await client.inTransaction(logger: logger) { connection in
-                try await body(PostgresResourceTransaction(connection: connection, store: self, author: author))
+                let result = try await body(PostgresResourceTransaction(connection: connection, store: self, author: author))
+                // With a read replica the caller's count commits with the writes (read-your-writes).
+                if let bump { try await connection.rows(ReadReplica.bump(bump), logger: logger) }
+                return result
             }
         }
+    }
+
+    public func routingReads<Result: Sendable>(for writer: WriterKey?, _ body: () async throws -> Result) async throws -> Result {
+        guard let replica else { return try await body() }
+        let route = await replica.route(for: writer, primary: client)
+        return try await ReadReplica.$route.withValue(route) { try await body() }
+    }
+
+    /// The pool of a staleness-tolerant read: the replica when this task's route says so (a
+    /// replica failure reruns `body` on the primary), else the primary.
+    func tolerant<T>(_ body: (PostgresClient) async throws -> T) async throws -> T {
+        guard ReadReplica.route == .replica, let replica else { return try await body(client) }
+        return try await replica.run(primary: client, body)
     }
 
     /// Maps database failures to store errors the HTTP edge understands, and keeps

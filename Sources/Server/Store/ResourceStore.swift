@@ -22,9 +22,14 @@ public protocol ResourceStore: Sendable {
     /// Runs `body` in one database transaction: all its writes land, or none do. `author` is the
     /// Practitioner id of a doctor writing, recorded as a care relationship with the patients
     /// whose compartments the writes touch.
+    /// `writer`, with a read replica configured, has its `caller_write` count bumped in the same
+    /// transaction (read-your-writes: `ReadReplica`).
     func transaction<Result: Sendable>(
-        author: String?, _ body: @Sendable (any ResourceTransaction) async throws -> Result
+        author: String?, writer: WriterKey?, _ body: @Sendable (any ResourceTransaction) async throws -> Result
     ) async throws -> Result
+    /// Runs `body` with the staleness-tolerant reads it makes (search, count, `_include`,
+    /// history) on the read replica when one is configured and has replayed `writer`'s last write.
+    func routingReads<Result: Sendable>(for writer: WriterKey?, _ body: () async throws -> Result) async throws -> Result
 }
 
 extension ResourceStore {
@@ -39,7 +44,13 @@ extension ResourceStore {
     public func transaction<Result: Sendable>(
         _ body: @Sendable (any ResourceTransaction) async throws -> Result
     ) async throws -> Result {
-        try await transaction(author: nil, body)
+        try await transaction(author: nil, writer: nil, body)
+    }
+
+    public func transaction<Result: Sendable>(
+        author: String?, _ body: @Sendable (any ResourceTransaction) async throws -> Result
+    ) async throws -> Result {
+        try await transaction(author: author, writer: nil, body)
     }
 }
 
@@ -48,10 +59,13 @@ extension ResourceStore {
 public struct WriteContext: Sendable {
     public var authorPractitionerID: String?
     public var audit: [AuditRecord]
+    /// Whose `caller_write` count the write bumps when a read replica is configured.
+    public var writer: WriterKey?
 
-    public init(authorPractitionerID: String? = nil, audit: [AuditRecord] = []) {
+    public init(authorPractitionerID: String? = nil, audit: [AuditRecord] = [], writer: WriterKey? = nil) {
         self.authorPractitionerID = authorPractitionerID
         self.audit = audit
+        self.writer = writer
     }
 }
 

@@ -45,20 +45,23 @@ enum TestApp {
     /// The app with its security services exposed, for identity and access tests.
     static func runSecured(
         settings: ServerSettings = ServerSettings(), sealer: FieldSealer? = nil, database: DatabaseEndpoint? = nil,
-        testing: TestingSetup = .router, signingKeys: JWTSigningKeys = .generate(),
+        readDatabase: DatabaseEndpoint? = nil, testing: TestingSetup = .router, signingKeys: JWTSigningKeys = .generate(),
         _ body: @Sendable (any TestClientProtocol, DatabaseEndpoint, SecurityServices) async throws -> Void
     ) async throws {
-        try await runBulk(settings: settings, sealer: sealer, database: database, testing: testing, signingKeys: signingKeys) {
+        try await runBulk(
+            settings: settings, sealer: sealer, database: database, readDatabase: readDatabase, testing: testing, signingKeys: signingKeys
+        ) {
             client, endpoint, security, _ in try await body(client, endpoint, security)
         }
     }
 
     /// The app with its bulk service exposed too, for tests that drive bulk workers themselves.
     /// `operations` (metrics, readiness) and `appLogger` (the request logger) are for the
-    /// operations tests; the defaults are what every other test runs with.
+    /// operations tests; the defaults are what every other test runs with. `readDatabase` is the
+    /// read replica's (`ReadReplica`), as `MEDREC_DATABASE_READ_URL` gives `medrec serve` one.
     static func runBulk(
         settings: ServerSettings = ServerSettings(), sealer: FieldSealer? = nil, database: DatabaseEndpoint? = nil,
-        testing: TestingSetup = .router, signingKeys: JWTSigningKeys = .generate(),
+        readDatabase: DatabaseEndpoint? = nil, testing: TestingSetup = .router, signingKeys: JWTSigningKeys = .generate(),
         operations: ServerOperations = ServerOperations(), appLogger: Logger? = nil,
         _ body: @Sendable (any TestClientProtocol, DatabaseEndpoint, SecurityServices, BulkService) async throws -> Void
     ) async throws {
@@ -68,14 +71,21 @@ enum TestApp {
             configuration: endpoint.clientConfiguration(
                 statementTimeoutMilliseconds: settings.limits.statementTimeoutMilliseconds, pool: settings.pool),
             backgroundLogger: logger)
+        let readClient = readDatabase.map { endpoint in
+            PostgresClient(
+                configuration: endpoint.clientConfiguration(
+                    statementTimeoutMilliseconds: settings.limits.statementTimeoutMilliseconds, pool: settings.pool),
+                backgroundLogger: logger)
+        }
         let sealer = try sealer ?? makeSealer()
-        let store = PostgresResourceStore(client: client, logger: logger, sealer: sealer)
+        let store = PostgresResourceStore(
+            client: client, logger: logger, sealer: sealer, replica: readClient.map { ReadReplica(client: $0, logger: logger) })
         let security = try await makeSecurity(settings: settings, client: client, keyring: sealer.keyring, signingKeys: signingKeys)
         let bulk = try BulkService(store: store, security: security, settings: settings.bulk)
         let router = try MedrecApplication.buildRouter(
             store: store, client: client, settings: settings, security: security, bulk: bulk, operations: operations)
         let app = Application(
-            router: router, server: MedrecApplication.httpServer(settings), services: [client, bulk.worker()], logger: appLogger ?? logger)
+            router: router, server: MedrecApplication.httpServer(settings), services: [client] + (readClient.map { [$0] } ?? []) + [bulk.worker()], logger: appLogger ?? logger)
         try await app.test(testing) { testClient in
             try await body(try await authorized(testClient, security: security), endpoint, security, bulk)
         }
@@ -83,10 +93,14 @@ enum TestApp {
 
     /// A client whose requests carry a fresh `system/*.cruds` client token.
     static func authorized(_ client: any TestClientProtocol, security: SecurityServices) async throws -> AuthorizingTestClient {
-        let system = try await security.identities.addClient(name: "test-suite", scopes: "system/*.cruds")
-        let issued = try await security.tokens.issue(
-            subject: system.id, role: "system", scope: "system/*.cruds", fhirUser: nil, sessionID: nil, clientID: system.id)
-        return AuthorizingTestClient(base: client, token: issued.token)
+        AuthorizingTestClient(base: client, token: try await systemToken(security, name: "test-suite"))
+    }
+
+    /// A fresh `system/*.cruds` client's access token.
+    static func systemToken(_ security: SecurityServices, name: String) async throws -> String {
+        let system = try await security.identities.addClient(name: name, scopes: "system/*.cruds")
+        return try await security.tokens.issue(
+            subject: system.id, role: "system", scope: "system/*.cruds", fhirUser: nil, sessionID: nil, clientID: system.id).token
     }
 
     /// Fresh signing keys; bcrypt at cost 4 so tests do not spend seconds hashing (the server

@@ -27,6 +27,10 @@ let package = Package(
         // The replicas' /metrics (Prometheus text format) on their own listener (ServerMetrics).
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        // Tracing (off by default, MEDREC_TRACING): spans through swift-distributed-tracing,
+        // exported over OTLP/HTTP by swift-otel (its gRPC exporter is not built).
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
+        .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         // FHIR R4 coding, metadata and validation. Foundation only: no I/O, no server framework.
@@ -53,6 +57,8 @@ let package = Package(
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "OTel", package: "swift-otel"),
             ],
             // The platform API's documents, served at /openapi.json and /docs (APIDocuments); the
             // one copy of each, written by scripts/generate-openapi.py and scripts/render-api-docs.py.

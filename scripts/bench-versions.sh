@@ -8,6 +8,9 @@
 # The headline figures of scripts/bench.sh (read, create, import) and scripts/bench-platform.sh
 # (both faces), as medians of the rounds, with the new/baseline ratio of each.
 # Usage: scripts/bench-versions.sh --baseline PATH/TO/medrec [--duration S] [--rounds N] [--connections C]
+#          [--baseline-env NAME=VALUE]...   (settings of the baseline server only; @DB_URL@ in a value
+#          is the shared database's URL: e.g. the same binary with and without
+#          --baseline-env MEDREC_DATABASE_READ_URL=@DB_URL@ measures what a configured read replica costs)
 # Build a baseline with e.g.: git worktree add /tmp/base <commit> && (cd /tmp/base && swift build -c release --product medrec)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,12 +18,14 @@ duration=5
 rounds=3
 connections=32
 baseline=""
+baseline_env=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --baseline) baseline="$2"; shift 2 ;;
     --duration) duration="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --connections) connections="$2"; shift 2 ;;
+    --baseline-env) baseline_env+=("$2"); shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -35,7 +40,8 @@ medrec_start
 new_base=$base
 # The baseline serves the same cluster, keys and accounts: the new server's database URL and data dir.
 base_port=$((port + 1))
-MEDREC_DATABASE_URL=$("$bin" db url --data-dir "$work/data") \
+db_url=$("$bin" db url --data-dir "$work/data")
+env MEDREC_DATABASE_URL="$db_url" "${baseline_env[@]//@DB_URL@/$db_url}" \
   "$baseline" serve --data-dir "$work/data" --port "$base_port" >"$work/baseline.log" 2>&1 &
 baseline_server=$!
 trap 'kill -TERM "$baseline_server" "$server" 2>/dev/null || true; wait "$baseline_server" "$server" 2>/dev/null || true; rm -rf "$work"' EXIT

@@ -118,7 +118,8 @@ import Testing
                     let answer = try await client.send(.get, "/fhir/Patient?family=Replicaton", headers: reader)
                     #expect(answer.status == .ok, "\(unreachable.prefix(30)) attempt \(attempt): \(answer.status)")
                     #expect(try Self.count(answer) == 1, "the primary served: \(unreachable.prefix(30))")
-                    #expect(ContinuousClock.now - started < .seconds(8))
+                    // One replica lease wait (2 s) at most, then the primary's own time.
+                    #expect(ContinuousClock.now - started < .seconds(10))
                 }
             }
         }

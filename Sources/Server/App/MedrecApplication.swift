@@ -31,6 +31,8 @@ public enum MedrecApplication {
         // Outermost first: the request id is in the logger, the task and the response for
         // everything below, errors included; the metrics see the status the client gets.
         router.add(middleware: RequestIDMiddleware())
+        // After the id (the span carries it); only when tracing was bootstrapped.
+        if ServerSpans.enabled { router.add(middleware: RequestTracingMiddleware()) }
         if let metrics = operations.metrics {
             router.add(middleware: HTTPMetricsMiddleware(metrics: metrics))
         }

@@ -45,6 +45,9 @@ public struct ServerSettings: Sendable {
     /// answers 503 from the signal on. Must stay below the supervisor's kill timeout (systemd's
     /// `TimeoutStopSec` 40 s, Kubernetes' `terminationGracePeriodSeconds` 40 s, less its preStop).
     public var shutdownGraceSeconds = 25
+    /// Export traces over OTLP (swift-otel; endpoint, protocol and batching from the standard
+    /// `OTEL_*` variables, e.g. `OTEL_EXPORTER_OTLP_ENDPOINT`). Off by default.
+    public var tracing = false
     /// A client connection with nothing read for this long is closed (0: never). Without it idle,
     /// half-open and trickling connections were held for good, each with a descriptor and ~13 kB
     /// (`scripts/fault-test.py --only storm`). Above common load balancers' idle timeouts (60 s),
@@ -185,6 +188,7 @@ public struct ServerSettings: Sendable {
         logFormat = config.string(forKey: "medrec.logFormat").flatMap { $0.isEmpty ? nil : $0 }
             .map { LogFormat(rawValue: $0.lowercased()) ?? .json }
         shutdownGraceSeconds = max(0, config.int(forKey: "medrec.shutdownGraceSeconds", default: defaults.shutdownGraceSeconds))
+        tracing = config.bool(forKey: "medrec.tracing", default: defaults.tracing)
         idleTimeoutSeconds = max(0, config.int(forKey: "medrec.idleTimeoutSeconds", default: defaults.idleTimeoutSeconds))
     }
 }

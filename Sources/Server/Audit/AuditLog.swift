@@ -1,5 +1,6 @@
 import FHIRModels
 import Foundation
+import Tracing
 import Logging
 import PostgresNIO
 import Synchronization
@@ -69,12 +70,28 @@ public final class AuditLog: Sendable {
         }
         guard !records.isEmpty else { return }
         let rows = AuditRows(records)
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            if queue.enqueue(rows, continuation) {
-                // The drain serves every request that queues meanwhile: it must not carry the
-                // request id of the one that happened to start it (a task inherits task-locals).
-                Task { await MedrecRequestID.$current.withValue(nil) { await self.drain() } }
+        let wait = {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                if self.queue.enqueue(rows, continuation) {
+                    // The drain serves every request that queues meanwhile: it must not carry the
+                    // request id or the trace of the one that happened to start it (a task
+                    // inherits task-locals).
+                    Task {
+                        await MedrecRequestID.$current.withValue(nil) {
+                            await InstrumentationContext.$current.withValue(nil) { await self.drain() }
+                        }
+                    }
+                }
             }
+        }
+        // The request's span for its share of a group commit: from queueing to stored.
+        if ServerSpans.enabled {
+            try await withSpan("audit commit") { span in
+                span.attributes["medrec.audit.events"] = rows.count
+                try await wait()
+            }
+        } else {
+            try await wait()
         }
     }
 

@@ -96,6 +96,17 @@ struct ServeCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("medrec: \(error)\n".utf8))
             throw ExitCode(2)
         }
+        // Tracing before the router is built: the request middleware is added only when it is on.
+        var observability: [any Service] = []
+        if settings.tracing {
+            do {
+                observability = [try ServerSpans.bootstrap()]
+            } catch {
+                try? await cluster?.stop()
+                FileHandle.standardError.write(Data("medrec: tracing (MEDREC_TRACING): \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+        }
         var operations = ServerOperations()
         if settings.metricsPort != nil {
             let metrics = ServerMetrics(
@@ -107,7 +118,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let services = try MedrecApplication.services(
             client: client, readClient: readClient, settings: settings, logger: logger, sealer: sealer, security: security, operations: operations,
-            servicesStoppedAfterClient: cluster.map { [$0] } ?? [],
+            // The exporter stops last, after the cluster, so the spans of the drain are sent.
+            servicesStoppedAfterClient: observability + (cluster.map { [$0] } ?? []),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 // Written unbuffered: scripts and supervisors wait for this line.

@@ -1,4 +1,5 @@
 import Foundation
+import Instrumentation
 import Logging
 import PostgresNIO
 import Synchronization
@@ -91,15 +92,18 @@ extension PostgresConnection {
     private static func measured<Value>(
         _ kind: @autoclosure () -> String, _ statement: () async throws -> Value
     ) async throws -> Value {
-        guard let metrics = DatabaseMetrics.current else { return try await statement() }
+        let metrics = DatabaseMetrics.current
+        // Only inside a traced request: a background worker's polls would each make a trace.
+        let traced = ServerSpans.enabled && InstrumentationContext.current != nil
+        guard metrics != nil || traced else { return try await statement() }
         let kind = kind()
         let start = ContinuousClock.now
         do {
-            let value = try await statement()
-            metrics.statement(kind, took: ContinuousClock.now - start, failed: false)
+            let value = traced ? try await ServerSpans.database(kind, statement) : try await statement()
+            metrics?.statement(kind, took: ContinuousClock.now - start, failed: false)
             return value
         } catch {
-            metrics.statement(kind, took: ContinuousClock.now - start, failed: true)
+            metrics?.statement(kind, took: ContinuousClock.now - start, failed: true)
             throw error
         }
     }

@@ -260,7 +260,8 @@ public struct PostgresResourceStore: ResourceStore {
     /// The pool of a staleness-tolerant read: the replica when this task's route says so (a
     /// replica failure reruns `body` on the primary), else the primary.
     func tolerant<T>(_ body: (PostgresClient) async throws -> T) async throws -> T {
-        guard ReadReplica.route == .replica, let replica else { return try await body(client) }
+        // A request's later reads skip a replica that failed meanwhile: one wait per outage, not one per read.
+        guard ReadReplica.route == .replica, let replica, !replica.isCoolingDown else { return try await body(client) }
         return try await replica.run(primary: client, body)
     }
 

@@ -1,9 +1,9 @@
 import FHIRModels
 import Foundation
-import Tracing
 import Logging
 import PostgresNIO
 import Synchronization
+import Tracing
 
 /// The audit trail of reads, searches, logins and denials, written with group commit: callers
 /// wait until their AuditEvent is durable, and while one insert runs every record that arrives

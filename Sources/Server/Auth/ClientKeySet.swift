@@ -154,8 +154,6 @@ public struct URLAllowlist: Sendable, Equatable, ExpressibleByArrayLiteral {
         self.init(prefixes: (setting ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
     }
 
-    public var isEmpty: Bool { prefixes.isEmpty }
-
     /// Refuses `url` unless its host resolves only to addresses this allowlist may reach (call
     /// after `permits`, right before fetching).
     func checkDestination(_ url: URL) async throws(OutboundDestination.Refused) {
